@@ -1,0 +1,62 @@
+/**
+ * The one small interface every local backend implements: launch a worker,
+ * send it messages, hear its messages and its exit, terminate it.
+ * Nothing outside `backends/` knows how a worker starts.
+ */
+import type { Transferable } from '../wire/codec.js'
+import type { ResourceLimits } from 'node:worker_threads'
+import type { FromWorker, ToWorker, WorkerInit } from '../wire/messages.js'
+
+/** How a worker ended. */
+export interface WorkerExit {
+  /** Python-style exit code: 0, 1, or -N when killed by signal N; null when unknown. */
+  exitCode: number | null
+  signal: NodeJS.Signals | null
+  /** An error the backend saw as the cause (for example out of memory). */
+  error?: unknown
+}
+
+export interface WorkerCallbacks {
+  onMessage(message: FromWorker): void
+  /** Called exactly once, after every message the worker sent was delivered. */
+  onExit(exit: WorkerExit): void
+}
+
+export interface LaunchOptions {
+  init: Omit<WorkerInit, 'counters'>
+  resourceLimits?: ResourceLimits | undefined
+  execArgv?: string[] | undefined
+  env?: NodeJS.ProcessEnv | undefined
+}
+
+/** A running worker, as the scheduler sees it. */
+export interface WorkerHandle {
+  /** Human label, e.g. "thread worker 3" or "process worker 4711". */
+  readonly label: string
+  /** OS process id (process backend) or thread id. */
+  readonly id: number
+  /**
+   * [started, finished] task counters shared with the worker, when the
+   * backend can share memory; null otherwise.
+   */
+  readonly counters: Int32Array | null
+  send(message: ToWorker, transfer?: Transferable[]): void
+  /** Stops the worker now, whatever it is doing. `onExit` follows. */
+  terminate(): void
+  /** Keeps the caller's event loop alive while the worker is busy. */
+  ref(): void
+  unref(): void
+}
+
+export interface BackendCapabilities {
+  /** Workers are separate from the caller: a crash or `process.exit` in a task cannot hurt it. */
+  isolated: boolean
+  /** A running task can be stopped (its worker terminated) without waiting for it. */
+  preemptive: boolean
+}
+
+export interface Backend {
+  readonly name: string
+  readonly capabilities: BackendCapabilities
+  launch(options: LaunchOptions, callbacks: WorkerCallbacks): WorkerHandle
+}

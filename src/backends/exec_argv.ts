@@ -1,0 +1,120 @@
+/**
+ * The Node options a worker inherits from its caller.
+ *
+ * Loaders and language flags carry over, so TypeScript task modules work in
+ * workers with no configuration. Options that belong to one process only
+ * (an inspector port, profiling output, a title, the test runner) are left out.
+ *
+ * tsx needs one more step for worker threads: on Node 20, a loader given as
+ * `--import` in a Worker's execArgv does not apply to the worker's module
+ * loading. So the tsx flags are taken out of a thread's execArgv, and the
+ * worker's entry registers tsx through its API instead (see
+ * worker/thread_entry.js), which works on every Node version.
+ */
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const PROCESS_ONLY = [
+  /^--inspect(-brk|-port|-wait)?(=.*)?$/,
+  /^--debug(-brk|-port)?(=.*)?$/,
+  /^--(cpu|heap)-prof(-dir|-name|-interval)?(=.*)?$/,
+  /^--prof(-process)?$/,
+  /^--title(=.*)?$/,
+  /^--test(-.*)?(=.*)?$/,
+  /^--watch(-path|-preserve-output)?(=.*)?$/,
+  /^--experimental-test-coverage$/,
+]
+const TAKES_VALUE = new Set([
+  '--inspect-port',
+  '--debug-port',
+  '--title',
+  '--cpu-prof-dir',
+  '--cpu-prof-name',
+  '--heap-prof-dir',
+  '--heap-prof-name',
+  '--watch-path',
+  '--test-reporter',
+  '--test-reporter-destination',
+  '--test-name-pattern',
+  '--test-concurrency',
+  '--test-timeout',
+])
+const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r'])
+
+/** Filters `argv` (default `process.execArgv`) down to what a child process may inherit. */
+export function workerExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (PROCESS_ONLY.some((re) => re.test(arg))) {
+      if (TAKES_VALUE.has(arg) && i + 1 < argv.length) i++
+      continue
+    }
+    out.push(arg)
+  }
+  return out
+}
+
+function isTsxSpecifier(value: string): boolean {
+  return value === 'tsx' || value.startsWith('tsx/') || /[\\/]tsx[\\/]dist[\\/]/.test(value)
+}
+
+let tsxRootCache: string | null | undefined
+
+/** Where tsx is installed, if this process runs under it. */
+function tsxRoot(argv: readonly string[]): string | null {
+  if (tsxRootCache !== undefined) return tsxRootCache
+  let root: string | null = null
+  let mentioned = false
+  for (const arg of argv) {
+    const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : arg
+    const match = /^(?:file:\/\/)?(.*[\\/]tsx)[\\/]dist[\\/]/.exec(value)
+    if (match !== null) {
+      root = decodeURIComponent(match[1]!)
+      break
+    }
+    if (isTsxSpecifier(value)) mentioned = true
+  }
+  // Running our own TypeScript sources also means a TypeScript loader is active.
+  if (root === null && (mentioned || import.meta.url.endsWith('.ts'))) {
+    for (const base of [join(process.cwd(), 'noop.js'), import.meta.url]) {
+      try {
+        root = dirname(createRequire(base).resolve('tsx/package.json'))
+        break
+      } catch {
+        // not resolvable from here
+      }
+    }
+  }
+  tsxRootCache = root
+  return root
+}
+
+/** What a worker thread needs to load modules the way its caller does. */
+export interface ThreadLoaderSetup {
+  execArgv: string[]
+  /** Modules whose `register()` the worker calls before anything else. */
+  registerModules: string[]
+}
+
+export function threadLoaderSetup(argv: readonly string[] = process.execArgv): ThreadLoaderSetup {
+  const filtered = workerExecArgv(argv)
+  const root = tsxRoot(argv)
+  if (root === null) return { execArgv: filtered, registerModules: [] }
+  const execArgv: string[] = []
+  for (let i = 0; i < filtered.length; i++) {
+    const arg = filtered[i]!
+    if (LOADER_FLAGS.has(arg) && i + 1 < filtered.length && isTsxSpecifier(filtered[i + 1]!)) {
+      i++
+      continue
+    }
+    const eq = arg.indexOf('=')
+    if (eq > 0 && LOADER_FLAGS.has(arg.slice(0, eq)) && isTsxSpecifier(arg.slice(eq + 1))) continue
+    execArgv.push(arg)
+  }
+  return {
+    execArgv,
+    registerModules: [pathToFileURL(join(root, 'dist/esm/api/index.mjs')).href, pathToFileURL(join(root, 'dist/cjs/api/index.mjs')).href],
+  }
+}

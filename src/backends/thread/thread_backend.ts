@@ -1,0 +1,67 @@
+/**
+ * The `thread` backend: each worker is a `worker_threads.Worker`.
+ *
+ * Workers share two Int32 counters with the caller through a
+ * SharedArrayBuffer, so that when one dies the caller knows exactly which of
+ * its in-flight tasks was running (it fails, or is retried) and which had
+ * not started (they are re-queued, never lost).
+ */
+import type { Transferable } from '../../wire/codec.js'
+import { Worker } from 'node:worker_threads'
+import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
+import { threadLoaderSetup } from '../exec_argv.js'
+
+const bootstrap = new URL(`../../worker/bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
+const entry = new URL('../../worker/thread_entry.js', import.meta.url)
+
+class ThreadWorker implements WorkerHandle {
+  readonly label: string
+  readonly id: number
+  readonly counters: Int32Array
+  readonly #worker: Worker
+
+  constructor(options: LaunchOptions, callbacks: WorkerCallbacks) {
+    const counters = new SharedArrayBuffer(8)
+    this.counters = new Int32Array(counters)
+    const setup = threadLoaderSetup(options.execArgv ?? process.execArgv)
+    this.#worker = new Worker(entry, {
+      workerData: { ...options.init, counters, entry: { registerModules: setup.registerModules, bootstrap } },
+      execArgv: setup.execArgv,
+      resourceLimits: options.resourceLimits,
+      env: options.env,
+      name: options.init.label,
+    })
+    this.id = this.#worker.threadId
+    this.label = `thread worker ${this.id}`
+    let error: unknown
+    this.#worker.on('message', callbacks.onMessage)
+    this.#worker.on('error', (e) => {
+      error ??= e
+    })
+    this.#worker.once('exit', (exitCode) => callbacks.onExit({ exitCode, signal: null, error }))
+  }
+
+  send(message: Parameters<WorkerHandle['send']>[0], transfer?: Transferable[]): void {
+    this.#worker.postMessage(message, transfer as never)
+  }
+
+  terminate(): void {
+    void this.#worker.terminate()
+  }
+
+  ref(): void {
+    this.#worker.ref()
+  }
+
+  unref(): void {
+    this.#worker.unref()
+  }
+}
+
+export const threadBackend: Backend = {
+  name: 'thread',
+  capabilities: { isolated: true, preemptive: true },
+  launch(options, callbacks) {
+    return new ThreadWorker(options, callbacks)
+  },
+}

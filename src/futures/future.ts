@@ -1,0 +1,301 @@
+/**
+ * Future: the eventual result of a task, as in Python's concurrent.futures.
+ *
+ * State machine (anything else throws InvalidStateError):
+ *
+ *   PENDING ──setRunningOrNotifyCancel()──▶ RUNNING ──setResult/setException──▶ FINISHED
+ *      │  └───────────────setResult/setException──────────────────────────────▶ FINISHED
+ *      └──cancel()──▶ CANCELLED
+ *
+ * A Future is awaitable (`await future` is `await future.result()`), but it
+ * is not a Promise: it creates its promise only when someone awaits it, so a
+ * Future that nobody awaits and that fails causes no unhandled-rejection
+ * warning. Done callbacks run synchronously when the Future settles, in the
+ * order they were added, like Python's.
+ */
+import { CancelledError, InvalidStateError, TimeoutError } from '../errors.js'
+import { optionalTimeout, func } from '../internal/validate.js'
+
+/** The four states of a Future, named as in Python. */
+export type FutureState = 'PENDING' | 'RUNNING' | 'CANCELLED' | 'FINISHED'
+
+/** Options of `result()` and `exception()`. */
+export interface WaitOptions {
+  /** Give up after this many milliseconds with a TimeoutError (the Future itself goes on). Default: wait forever. */
+  timeout?: number
+}
+
+/** A callback registered with `addDoneCallback`. */
+export type DoneCallback<T> = (future: Future<T>) => void
+
+/** Internal: remove a done callback (used by `wait` and `asCompleted` when they give up). */
+export const kRemoveDoneCallback = Symbol('multiproc.removeDoneCallback')
+/** Internal: read the outcome synchronously (Python's `f._exception`). */
+export const kOutcome = Symbol('multiproc.outcome')
+
+/** Internal: RUNNING → PENDING, when a task goes back to the queue after its worker was lost before running it. */
+export const kRequeue = Symbol('multiproc.requeue')
+/** Internal: RUNNING → CANCELLED, when a running task is stopped for real (its `signal` aborted). */
+export const kForceCancel = Symbol('multiproc.forceCancel')
+
+/** Internal: the synchronous outcome of a done Future. */
+export interface Outcome<T> {
+  failed: boolean
+  value: T | undefined
+  error: unknown
+}
+
+function reportCallbackError(error: unknown): void {
+  const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error)
+  process.emitWarning(`A Future done callback threw: ${detail}`, { type: 'MultiprocWarning', code: 'MP_DONE_CALLBACK' })
+}
+
+export class Future<T = unknown> implements PromiseLike<T> {
+  #state: FutureState = 'PENDING'
+  #value: T | undefined = undefined
+  #error: unknown = undefined
+  #failed = false
+  // One callback is by far the most common case; avoid the array until a second arrives.
+  // Typed loosely on purpose: a private field typed with T in a parameter
+  // position would make Future<never> unassignable to Future<any>.
+  #callbacks: DoneCallback<any> | DoneCallback<any>[] | null = null
+  #cancelReason: unknown = undefined
+  #promise: Promise<T> | null = null
+  #resolve: ((value: any) => void) | null = null
+  #reject: ((reason: unknown) => void) | null = null
+
+  /** The current state: 'PENDING', 'RUNNING', 'CANCELLED' or 'FINISHED'. */
+  get state(): FutureState {
+    return this.#state
+  }
+
+  /**
+   * Attempts to cancel. A Future that is still PENDING (queued, not yet handed
+   * to a worker) is cancelled and `true` is returned; a RUNNING or FINISHED
+   * one cannot be and `false` is returned (as in Python). To stop a running
+   * task for real, submit it with a `signal` or a `timeout`.
+   */
+  cancel(): boolean {
+    if (this.#state === 'RUNNING' || this.#state === 'FINISHED') return false
+    if (this.#state === 'CANCELLED') return true
+    this.#state = 'CANCELLED'
+    this.#settle()
+    return true
+  }
+
+  /** True if the Future was cancelled. */
+  cancelled(): boolean {
+    return this.#state === 'CANCELLED'
+  }
+
+  /** True while a worker runs the task. */
+  running(): boolean {
+    return this.#state === 'RUNNING'
+  }
+
+  /** True once the Future has a result, an exception, or was cancelled. */
+  done(): boolean {
+    return this.#state === 'CANCELLED' || this.#state === 'FINISHED'
+  }
+
+  /**
+   * The task's result. Rejects with the task's error, with `CancelledError`
+   * if the Future was cancelled, or with `TimeoutError` if `timeout`
+   * milliseconds pass first (the task itself goes on).
+   *
+   * @example
+   * const value = await future.result({ timeout: 5_000 })
+   */
+  result(options: WaitOptions = {}): Promise<T> {
+    const timeout = optionalTimeout('timeout', options?.timeout)
+    if (this.done()) return this.#settledPromise()
+    return this.#waitDone(timeout, 'result').then(() => this.#settledPromise())
+  }
+
+  /**
+   * The task's error, or `undefined` if it succeeded. Rejects with
+   * `CancelledError` if cancelled, `TimeoutError` if `timeout` passes first.
+   */
+  exception(options: WaitOptions = {}): Promise<unknown> {
+    const timeout = optionalTimeout('timeout', options?.timeout)
+    const read = (): Promise<unknown> => {
+      if (this.#state === 'CANCELLED') return Promise.reject(this.#cancelledError())
+      return Promise.resolve(this.#failed ? this.#error : undefined)
+    }
+    if (this.done()) return read()
+    return this.#waitDone(timeout, 'exception').then(read)
+  }
+
+  /**
+   * Calls `fn(future)` when the Future is done (finished or cancelled), or
+   * at once if it already is. Callbacks run in the order they were added; an
+   * exception in one is reported as a process warning and does not stop the others.
+   */
+  addDoneCallback(fn: DoneCallback<T>): void {
+    func('fn', fn)
+    if (this.done()) {
+      try {
+        fn(this)
+      } catch (error) {
+        reportCallbackError(error)
+      }
+      return
+    }
+    if (this.#callbacks === null) this.#callbacks = fn
+    else if (typeof this.#callbacks === 'function') this.#callbacks = [this.#callbacks, fn]
+    else this.#callbacks.push(fn)
+  }
+
+  /** @internal */
+  [kRemoveDoneCallback](fn: DoneCallback<T>): void {
+    if (this.#callbacks === fn) this.#callbacks = null
+    else if (Array.isArray(this.#callbacks)) {
+      const index = this.#callbacks.indexOf(fn)
+      if (index >= 0) this.#callbacks.splice(index, 1)
+    }
+  }
+
+  /** @internal */
+  [kOutcome](): Outcome<T> {
+    return { failed: this.#failed, value: this.#value, error: this.#error }
+  }
+
+  /** @internal */
+  [kRequeue](): void {
+    if (this.#state !== 'RUNNING') throw new InvalidStateError(`Future in state ${this.#state} cannot go back to PENDING`)
+    this.#state = 'PENDING'
+  }
+
+  /** @internal */
+  [kForceCancel](reason: unknown): boolean {
+    if (this.done()) return false
+    this.#state = 'CANCELLED'
+    this.#cancelReason = reason
+    this.#settle()
+    return true
+  }
+
+  // ── For executor implementations and tests (Python's set_* methods) ──
+
+  /**
+   * Marks the Future RUNNING and returns true, or returns false if it was
+   * cancelled meanwhile (the executor must then drop the task).
+   * Throws InvalidStateError in any other state.
+   */
+  setRunningOrNotifyCancel(): boolean {
+    if (this.#state === 'CANCELLED') return false
+    if (this.#state !== 'PENDING') throw new InvalidStateError(`Future in state ${this.#state} cannot start running`)
+    this.#state = 'RUNNING'
+    return true
+  }
+
+  /** Finishes the Future with a value. Throws InvalidStateError if it is already done. */
+  setResult(value: T): void {
+    if (this.done()) throw new InvalidStateError(`Cannot set the result of a Future in state ${this.#state}`)
+    this.#value = value
+    this.#state = 'FINISHED'
+    this.#settle()
+  }
+
+  /** Finishes the Future with an error. Throws InvalidStateError if it is already done. */
+  setException(error: unknown): void {
+    if (this.done()) throw new InvalidStateError(`Cannot set the exception of a Future in state ${this.#state}`)
+    this.#error = error
+    this.#failed = true
+    this.#state = 'FINISHED'
+    this.#settle()
+  }
+
+  // ── PromiseLike ──
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#getPromise().then(onFulfilled, onRejected)
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#getPromise().catch(onRejected)
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.#getPromise().finally(onFinally)
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Future'
+  }
+
+  // ── internals ──
+
+  #cancelledError(): CancelledError {
+    if (this.#cancelReason instanceof CancelledError) return this.#cancelReason
+    return this.#cancelReason === undefined
+      ? new CancelledError('The Future was cancelled')
+      : new CancelledError('The task was cancelled while running: its signal was aborted', { cause: this.#cancelReason })
+  }
+
+  #settledPromise(): Promise<T> {
+    if (this.#state === 'CANCELLED') return Promise.reject(this.#cancelledError())
+    return this.#failed ? Promise.reject(this.#error) : Promise.resolve(this.#value as T)
+  }
+
+  #getPromise(): Promise<T> {
+    if (this.#promise === null) {
+      if (this.done()) {
+        this.#promise = this.#settledPromise()
+      } else {
+        this.#promise = new Promise<T>((resolve, reject) => {
+          this.#resolve = resolve
+          this.#reject = reject
+        })
+      }
+    }
+    return this.#promise
+  }
+
+  #waitDone(timeout: number | undefined, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const onDone = (): void => {
+        if (timer !== undefined) clearTimeout(timer)
+        resolve()
+      }
+      if (timeout !== undefined && Number.isFinite(timeout)) {
+        timer = setTimeout(() => {
+          this[kRemoveDoneCallback](onDone)
+          reject(new TimeoutError(`Future.${what}() timed out after ${timeout} ms (the task goes on)`))
+        }, timeout)
+      }
+      this.addDoneCallback(onDone)
+    })
+  }
+
+  #settle(): void {
+    if (this.#resolve !== null) {
+      if (this.#state === 'CANCELLED') this.#reject!(this.#cancelledError())
+      else if (this.#failed) this.#reject!(this.#error)
+      else this.#resolve(this.#value as T)
+      this.#resolve = this.#reject = null
+    }
+    const callbacks = this.#callbacks
+    if (callbacks === null) return
+    this.#callbacks = null
+    if (typeof callbacks === 'function') {
+      try {
+        callbacks(this)
+      } catch (error) {
+        reportCallbackError(error)
+      }
+      return
+    }
+    for (const fn of callbacks) {
+      try {
+        fn(this)
+      } catch (error) {
+        reportCallbackError(error)
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * InlineExecutor: tasks run one at a time in the calling thread.
+ *
+ * Python's "dummy" executor: for debugging (breakpoints and console.log in
+ * tasks work as usual) and for machines with a single CPU, where a worker
+ * would only add overhead. Arguments and results still go through the
+ * same codec as on real workers, so a program that works inline works on
+ * threads and processes too.
+ *
+ * Limits: a task cannot be stopped while it runs. A task that times out or
+ * is aborted settles its Future on time only if it is asynchronous (its
+ * result is then discarded); a crash (`process.exit`) ends the program.
+ */
+import { inlineBackend } from '../backends/inline/inline_backend.js'
+import { knownKeys, plainObject } from '../internal/validate.js'
+import { PoolExecutor, type PoolExecutorOptions } from './pool_executor.js'
+
+export type InlineExecutorOptions = Pick<PoolExecutorOptions, 'initializer' | 'initargs' | 'maxTasksPerChild' | 'retries'>
+
+export class InlineExecutor extends PoolExecutor {
+  /**
+   * @param options `initializer`, `initargs`, `maxTasksPerChild`, `retries`
+   * @example
+   * const executor = cpuCount() > 1 ? new ThreadPoolExecutor() : new InlineExecutor()
+   */
+  constructor(options: InlineExecutorOptions = {}) {
+    const opts = plainObject('options', options)
+    knownKeys('InlineExecutor', opts, ['initializer', 'initargs', 'maxTasksPerChild', 'retries'])
+    super(inlineBackend, { ...opts, maxWorkers: 1 }, { what: 'InlineExecutor' })
+  }
+}

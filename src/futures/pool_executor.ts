@@ -1,0 +1,773 @@
+/**
+ * PoolExecutor: the scheduler behind ThreadPoolExecutor, ProcessPoolExecutor,
+ * InlineExecutor and Pool. It knows nothing of how a worker starts (that is
+ * the backend's job); it owns the queue, the workers' in-flight lists, and
+ * every Future until it settles.
+ *
+ *   submit() ─▶ TaskFuture ─▶ queue ─▶ pump() ─▶ batch ─▶ backend worker
+ *                  ▲                      │ (microtask, coalesces a burst of submits)
+ *                  │                      └─ spawns workers on demand, up to maxWorkers
+ *                  └──── settle ◀── 'done' message (results in FIFO order) ◀─┘
+ *
+ * Batching. A worker holds up to `limit` tasks in flight; `limit` follows an
+ * EWMA of measured task time so that a worker's backlog is ~2 ms of work:
+ * no-op tasks travel 1024 to a message, 10 ms tasks one by one (then load
+ * balancing is perfect and the extra round trip is < 1 % of the task). A
+ * fresh executor starts at 1 until the first results arrive.
+ *
+ * Killable tasks. A task with a timeout or a signal is "exclusive": it is
+ * sent only to a worker with nothing else in flight, and nothing else is
+ * sent there until it settles, so stopping it (terminating the worker) hurts
+ * no other task. While one waits at the head of the queue, other workers are
+ * not topped up, so one of them drains within a batch horizon.
+ *
+ * Worker loss. The thread backend shares [started, finished] counters with
+ * each worker. When a worker dies, its in-flight list splits exactly into:
+ * finished (result lost in the ≤ 1 ms flush window: run again), running (fails
+ * with WorkerCrashedError, or is retried under `retries`), and not started
+ * (re-queued at the front, order kept). Nothing is ever lost or left pending.
+ */
+import type { ResourceLimits } from 'node:worker_threads'
+import {
+  BrokenExecutorError,
+  CancelledError,
+  SerializationError,
+  TimeoutError,
+  WorkerCrashedError,
+  invalidArgType,
+} from '../errors.js'
+import { Deque } from '../internal/deque.js'
+import {
+  abortSignal,
+  knownKeys,
+  nonNegativeInteger,
+  optionalTimeout,
+  plainObject,
+  positiveInteger,
+  timeoutMs,
+  boolean,
+} from '../internal/validate.js'
+import { cpuCount } from '../cpu_count.js'
+import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
+import type { Backend, WorkerExit, WorkerHandle } from '../backends/backend.js'
+import {
+  KIND_CALL,
+  KIND_CHUNK,
+  PROTOCOL_VERSION,
+  STATUS_OK,
+  type ChunkOutcome,
+  type FromWorker,
+  type FunctionDecl,
+  type TaskKind,
+} from '../wire/messages.js'
+import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
+import { findUncloneable, type Transferable } from '../wire/codec.js'
+import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from './executor.js'
+import { Future, kForceCancel, kRequeue } from './future.js'
+import { COUNTER_FINISHED, COUNTER_STARTED } from '../worker/runtime.js'
+
+/** Options shared by every local executor. */
+export interface PoolExecutorOptions {
+  /** Workers at most. Default `cpuCount()`. Workers start on demand. */
+  maxWorkers?: number
+  /** An exported function (or `task()` reference) run once in every worker before its first task. */
+  initializer?: Task
+  /** Arguments for `initializer`. */
+  initargs?: unknown[]
+  /** Replace a worker after it ran this many tasks (a map chunk counts as one). Default: never. */
+  maxTasksPerChild?: number
+  /** Memory limits of each worker (thread backend), as `worker_threads` takes them. */
+  resourceLimits?: ResourceLimits
+  /** Stop a worker after it was idle this many milliseconds. Default: keep it (idle workers never keep the process alive). */
+  idleTimeout?: number
+  /** How many times a task whose worker crashed is run again before it fails. Default 0. */
+  retries?: number
+  /** Node options for workers. Default: the caller's `execArgv` without per-process ones (inspector, profiler). */
+  execArgv?: string[]
+  /** Environment of the workers. Default: a copy of `process.env`. */
+  env?: NodeJS.ProcessEnv
+}
+
+const OPTION_KEYS = [
+  'maxWorkers',
+  'initializer',
+  'initargs',
+  'maxTasksPerChild',
+  'resourceLimits',
+  'idleTimeout',
+  'retries',
+  'execArgv',
+  'env',
+] as const
+const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
+
+/** Target backlog per worker, in milliseconds of measured task time. */
+const BACKLOG_MS = 2
+/** Tasks in flight per worker at most, and per message at most. */
+const MAX_INFLIGHT = 1024
+const MAX_BATCH = 512
+/** Workers that die before they are ready, in a row, before the executor gives up. */
+const MAX_START_FAILURES = 3
+/** How long a worker asked to stop may take before it is terminated. */
+const STOP_GRACE_MS = 5000
+
+type ExecutorState = 'RUNNING' | 'SHUTDOWN' | 'BROKEN'
+
+const captureCallerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
+
+class TaskFuture<T = unknown> extends Future<T> {
+  args: unknown[] | null
+  slot: WorkerSlot | null = null
+  timer: NodeJS.Timeout | undefined = undefined
+  onAbort: (() => void) | undefined = undefined
+  callerStack: string | undefined = undefined
+
+  constructor(
+    readonly task: ResolvedTask,
+    readonly kind: TaskKind,
+    args: unknown[],
+    readonly transfer: readonly Transferable[] | undefined,
+    readonly exclusive: boolean,
+    public retries: number,
+    readonly signal: AbortSignal | undefined,
+    readonly timeout: number | undefined,
+  ) {
+    super()
+    this.args = args
+  }
+}
+
+class WorkerSlot {
+  handle!: WorkerHandle
+  readonly inflight = new Deque<TaskFuture>()
+  readonly known = new Set<number>()
+  ready = false
+  received = 0
+  dispatched = 0
+  exclusive = false
+  retiring = false
+  stopping = false
+  killed = false
+  refd = false
+  fatal: unknown = undefined
+  idleTimer: NodeJS.Timeout | undefined = undefined
+  stopTimer: NodeJS.Timeout | undefined = undefined
+}
+
+/**
+ * The executor over a local backend. Use ThreadPoolExecutor,
+ * ProcessPoolExecutor or InlineExecutor; this class holds what they share.
+ */
+export class PoolExecutor extends Executor {
+  readonly #backend: Backend
+  readonly #maxWorkers: number
+  readonly #initializer: ResolvedTask | null
+  readonly #initargs: unknown[]
+  readonly #maxTasksPerChild: number
+  readonly #resourceLimits: ResourceLimits | undefined
+  readonly #idleTimeout: number
+  readonly #retries: number
+  readonly #execArgv: string[] | undefined
+  readonly #env: NodeJS.ProcessEnv | undefined
+
+  readonly #queue = new Deque<TaskFuture>()
+  readonly #slots = new Set<WorkerSlot>()
+  readonly #fnIndex = new Map<string, number>()
+  readonly #fnDecls: FunctionDecl[] = []
+  readonly #verifying = new Set<TaskFuture>()
+  #state: ExecutorState = 'RUNNING'
+  #brokenError: BrokenExecutorError | null = null
+  #pumpScheduled = false
+  #pending = 0
+  #avgTaskMs = NaN
+  #startFailures = 0
+  #idleWaiters: (() => void)[] = []
+  #exitWaiters: (() => void)[] = []
+  readonly #pumpBound = (): void => this.#pump()
+  readonly #onTaskDone = (f: Future<unknown>): void => {
+    const task = f as TaskFuture
+    this.#pending--
+    if (task.timer !== undefined) clearTimeout(task.timer)
+    if (task.onAbort !== undefined) task.signal!.removeEventListener('abort', task.onAbort)
+    task.args = null
+    if (this.#pending === 0) this.#whenIdle()
+  }
+
+  constructor(backend: Backend, options: PoolExecutorOptions = {}, defaults: { maxWorkers?: number; what?: string } = {}) {
+    super()
+    const what = defaults.what ?? 'the executor'
+    const opts = plainObject('options', options)
+    knownKeys(what, opts, OPTION_KEYS)
+    this.#backend = backend
+    this.#maxWorkers = opts.maxWorkers === undefined ? (defaults.maxWorkers ?? cpuCount()) : positiveInteger('maxWorkers', opts.maxWorkers)
+    this.#initializer = opts.initializer === undefined || opts.initializer === null ? null : resolveTask(opts.initializer, 'initializer')
+    if (opts.initargs !== undefined && !Array.isArray(opts.initargs)) {
+      throw invalidArgType(`Expected \`initargs\` to be an array, got ${typeof opts.initargs}`)
+    }
+    this.#initargs = (opts.initargs as unknown[] | undefined) ?? []
+    this.#initargs.forEach((arg, i) => this.#checkArg(arg, i, 'initargs'))
+    this.#maxTasksPerChild = opts.maxTasksPerChild === undefined ? Infinity : positiveInteger('maxTasksPerChild', opts.maxTasksPerChild)
+    this.#resourceLimits = opts.resourceLimits as ResourceLimits | undefined
+    this.#idleTimeout = opts.idleTimeout === undefined ? Infinity : timeoutMs('idleTimeout', opts.idleTimeout)
+    this.#retries = opts.retries === undefined ? 0 : nonNegativeInteger('retries', opts.retries)
+    if (opts.execArgv !== undefined && (!Array.isArray(opts.execArgv) || !opts.execArgv.every((a) => typeof a === 'string'))) {
+      throw invalidArgType('Expected `execArgv` to be an array of strings')
+    }
+    this.#execArgv = opts.execArgv as string[] | undefined
+    this.#env = opts.env as NodeJS.ProcessEnv | undefined
+  }
+
+  /** Workers at most. */
+  get maxWorkers(): number {
+    return this.#maxWorkers
+  }
+
+  /** The backend's name: 'thread', 'process' or 'inline'. */
+  get backend(): string {
+    return this.#backend.name
+  }
+
+  /** A snapshot of the executor's activity. */
+  stats(): { workers: number; queued: number; running: number; pending: number; state: ExecutorState } {
+    let running = 0
+    for (const slot of this.#slots) running += slot.inflight.length
+    return { workers: this.#slots.size, queued: this.#queue.length + this.#verifying.size, running, pending: this.#pending, state: this.#state }
+  }
+
+  protected checkOpen(): void {
+    if (this.#state === 'RUNNING') return
+    if (this.#brokenError !== null) throw this.#brokenError
+    throw new BrokenExecutorError('Cannot submit new tasks after shutdown()')
+  }
+
+  submitWith<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
+    this.checkOpen()
+    const task = resolveTask(fn)
+    let timeout: number | undefined
+    let signal: AbortSignal | undefined
+    let transfer: readonly Transferable[] | undefined
+    let retries = this.#retries
+    if (options !== undefined) {
+      const opts = plainObject('options', options)
+      knownKeys('submitWith()', opts, SUBMIT_KEYS)
+      timeout = optionalTimeout('timeout', opts.timeout)
+      if (timeout === Infinity) timeout = undefined
+      signal = abortSignal('signal', opts.signal)
+      if (opts.transfer !== undefined) {
+        if (!Array.isArray(opts.transfer)) throw invalidArgType(`Expected \`transfer\` to be an array of ArrayBuffers or MessagePorts, got ${typeof opts.transfer}`)
+        transfer = opts.transfer as Transferable[]
+      }
+      if (opts.retries !== undefined) retries = nonNegativeInteger('retries', opts.retries)
+    }
+    for (let i = 0; i < args.length; i++) this.#checkArg(args[i], i, 'args', transfer, task)
+    if (transfer !== undefined && transfer.length > 0) {
+      // Move now, as postMessage would: the caller's buffers are detached at
+      // submit, and this executor owns the moved memory until dispatch.
+      ;[args, transfer] = structuredClone([args, transfer], { transfer: transfer as Transferable[] }) as [typeof args, Transferable[]]
+    }
+    const f = new TaskFuture<Awaited<ReturnType<F>>>(task, KIND_CALL, args, transfer, timeout !== undefined || signal !== undefined, retries, signal, timeout)
+    if (captureCallerStacks) f.callerStack = new Error().stack
+    if (signal?.aborted) {
+      f[kForceCancel](new CancelledError('The task was not started: its signal was already aborted', { cause: signal.reason }))
+      return f
+    }
+    this.#enqueue(f as TaskFuture)
+    return f
+  }
+
+  submitChunk(task: ResolvedTask, argsList: unknown[][]): Future<ChunkResult> {
+    this.checkOpen()
+    const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, argsList, undefined, false, this.#retries, undefined, undefined)
+    for (let i = 0; i < argsList.length; i++) {
+      const args = argsList[i]!
+      for (let j = 0; j < args.length; j++) {
+        const arg = args[j]
+        if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
+        const problem = findUncloneable(arg, `item[${i}] argument ${j}`)
+        if (problem !== null) {
+          f.setException(this.#serializationError(problem, j, task))
+          return f
+        }
+      }
+    }
+    this.#enqueue(f as TaskFuture)
+    return f
+  }
+
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const opts = plainObject('options', options)
+    knownKeys('shutdown()', opts, ['wait', 'cancelFutures'])
+    const wait = opts.wait === undefined ? true : boolean('wait', opts.wait)
+    const cancelFutures = opts.cancelFutures === undefined ? false : boolean('cancelFutures', opts.cancelFutures)
+    if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
+    if (cancelFutures) {
+      for (const f of this.#queue) f.cancel()
+      for (const f of this.#verifying) f.cancel()
+    }
+    if (this.#pending === 0) this.#whenIdle()
+    if (!wait) return
+    if (this.#pending > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+    if (this.#slots.size > 0) await new Promise<void>((resolve) => this.#exitWaiters.push(resolve))
+  }
+
+  // ── submission ──
+
+  #checkArg(arg: unknown, index: number, where: string, transfer?: readonly Transferable[], task?: ResolvedTask): void {
+    if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) return
+    const problem = findUncloneable(arg, `${where}[${index}]`, transfer)
+    if (problem !== null) throw this.#serializationError(problem, index, task)
+  }
+
+  #serializationError(problem: { path: string; reason: string }, index: number, task: ResolvedTask | undefined): SerializationError {
+    return new SerializationError(
+      `Cannot send argument ${index}${task ? ` of task ${task.label}` : ''} to a worker: ${problem.reason}`,
+      { argIndex: index, path: problem.path, reason: problem.reason },
+    )
+  }
+
+  #enqueue(f: TaskFuture): void {
+    this.#pending++
+    f.addDoneCallback(this.#onTaskDone)
+    if (f.timeout !== undefined) {
+      f.timer = setTimeout(() => this.#stopTask(f, 'timeout'), f.timeout)
+      f.timer.unref()
+    }
+    if (f.signal !== undefined) {
+      f.onAbort = () => this.#stopTask(f, 'abort')
+      f.signal.addEventListener('abort', f.onAbort, { once: true })
+    }
+    const verified = f.task.verified
+    if (verified !== null) {
+      // First use of a function from a module not loaded yet: confirm its export name first.
+      this.#verifying.add(f)
+      verified.then(
+        () => {
+          this.#verifying.delete(f)
+          if (f.done()) return
+          if (this.#state === 'BROKEN') f.setException(this.#brokenError)
+          else {
+            this.#queue.push(f)
+            this.#schedulePump()
+          }
+        },
+        (error: unknown) => {
+          this.#verifying.delete(f)
+          if (!f.done()) f.setException(error)
+        },
+      )
+      return
+    }
+    this.#queue.push(f)
+    this.#schedulePump()
+  }
+
+  #stopTask(f: TaskFuture, why: 'timeout' | 'abort'): void {
+    if (f.done()) return
+    const running = f.state === 'RUNNING' && f.slot !== null
+    if (why === 'timeout') {
+      f.setException(
+        new TimeoutError(
+          `Task ${f.task.label} timed out after ${f.timeout} ms ${running ? `while running; ${f.slot!.handle.label} was stopped and replaced` : 'before it started'}`,
+        ),
+      )
+    } else {
+      f[kForceCancel](
+        new CancelledError(
+          running
+            ? `Task ${f.task.label} was cancelled while running: its signal was aborted; ${f.slot!.handle.label} was stopped and replaced`
+            : `Task ${f.task.label} was cancelled before it started: its signal was aborted`,
+          { cause: f.signal!.reason },
+        ),
+      )
+    }
+    if (running) {
+      const slot = f.slot!
+      slot.killed = true
+      slot.handle.terminate()
+    }
+  }
+
+  // ── dispatch ──
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    queueMicrotask(this.#pumpBound)
+  }
+
+  #limit(): number {
+    if (Number.isNaN(this.#avgTaskMs)) return 1
+    if (this.#avgTaskMs <= 0) return MAX_INFLIGHT
+    return Math.max(1, Math.min(MAX_INFLIGHT, Math.floor(BACKLOG_MS / this.#avgTaskMs)))
+  }
+
+  #pump(): void {
+    this.#pumpScheduled = false
+    if (this.#state === 'BROKEN') return
+    const queue = this.#queue
+    const limit = this.#limit()
+    while (queue.length > 0) {
+      const head = queue.peek()!
+      if (head.done()) {
+        queue.shift()
+        continue
+      }
+      if (head.exclusive) {
+        const slot = this.#emptySlot() ?? this.#spawn()
+        if (slot === null) return // wait for a worker to drain; the others are not topped up meanwhile
+        queue.shift()
+        if (!head.setRunningOrNotifyCancel()) continue
+        slot.exclusive = true
+        this.#dispatch(slot, [head])
+        continue
+      }
+      const candidates: WorkerSlot[] = []
+      let idle = 0
+      for (const slot of this.#slots) {
+        if (slot.exclusive || slot.retiring || slot.stopping || slot.killed || slot.inflight.length >= limit) continue
+        candidates.push(slot)
+        if (slot.inflight.length === 0) idle++
+      }
+      if (idle === 0) {
+        const room = Math.min(this.#maxWorkers - this.#slots.size, queue.length)
+        for (let i = 0; i < room; i++) {
+          const slot = this.#spawn()
+          if (slot === null) break
+          candidates.push(slot)
+        }
+      }
+      if (candidates.length === 0) return
+      if (candidates.length > 1) candidates.sort((a, b) => a.inflight.length - b.inflight.length)
+      const share = Math.ceil(queue.length / candidates.length)
+      let sent = 0
+      for (const slot of candidates) {
+        const room = Math.min(limit - slot.inflight.length, share, MAX_BATCH, this.#maxTasksPerChild - slot.dispatched)
+        const batch = this.#takeBatch(room)
+        if (batch.length === 0) break
+        this.#dispatch(slot, batch)
+        sent += batch.length
+      }
+      if (sent === 0 && !(queue.peek()?.exclusive ?? false)) return
+    }
+  }
+
+  #emptySlot(): WorkerSlot | null {
+    let best: WorkerSlot | null = null
+    for (const slot of this.#slots) {
+      if (slot.inflight.length > 0 || slot.exclusive || slot.retiring || slot.stopping || slot.killed) continue
+      if (best === null || (slot.ready && !best.ready)) best = slot
+    }
+    return best
+  }
+
+  #takeBatch(room: number): TaskFuture[] {
+    const queue = this.#queue
+    const batch: TaskFuture[] = []
+    while (batch.length < room && queue.length > 0) {
+      const f = queue.peek()!
+      if (f.done()) {
+        queue.shift()
+        continue
+      }
+      if (f.exclusive) break
+      queue.shift()
+      if (f.setRunningOrNotifyCancel()) batch.push(f)
+    }
+    return batch
+  }
+
+  #dispatch(slot: WorkerSlot, batch: TaskFuture[]): void {
+    let decls: FunctionDecl[] | undefined
+    let transfer: Transferable[] | undefined
+    const q = new Array<unknown>(batch.length * 3)
+    for (let i = 0; i < batch.length; i++) {
+      const f = batch[i]!
+      let index = this.#fnIndex.get(f.task.key)
+      if (index === undefined) {
+        index = this.#fnDecls.length
+        this.#fnIndex.set(f.task.key, index)
+        this.#fnDecls.push([index, f.task.module, f.task.name])
+      }
+      if (!slot.known.has(index)) {
+        slot.known.add(index)
+        ;(decls ??= []).push(this.#fnDecls[index]!)
+      }
+      q[3 * i] = f.kind
+      q[3 * i + 1] = index
+      q[3 * i + 2] = f.args
+      if (f.transfer !== undefined) for (const t of f.transfer) (transfer ??= []).push(t)
+    }
+    try {
+      slot.handle.send({ t: 'run', f: decls, q }, transfer)
+    } catch (error) {
+      // The sync check missed something (or a buffer was detached meanwhile).
+      if (decls !== undefined) for (const [index] of decls) slot.known.delete(index)
+      if (batch.length === 1) {
+        const f = batch[0]!
+        const reason = (error as Error).message
+        f.setException(new SerializationError(`Cannot send task ${f.task.label} to a worker: ${reason}`, { argIndex: -1, path: 'args', reason }, { cause: error }))
+        return
+      }
+      for (const f of batch) this.#dispatch(slot, [f])
+      return
+    }
+    for (const f of batch) {
+      f.slot = slot
+      slot.inflight.push(f)
+    }
+    slot.dispatched += batch.length
+    if (slot.dispatched >= this.#maxTasksPerChild) slot.retiring = true
+    if (slot.idleTimer !== undefined) {
+      clearTimeout(slot.idleTimer)
+      slot.idleTimer = undefined
+    }
+    if (!slot.refd) {
+      slot.refd = true
+      slot.handle.ref()
+    }
+  }
+
+  // ── workers ──
+
+  #spawn(): WorkerSlot | null {
+    if (this.#slots.size >= this.#maxWorkers || this.#state === 'BROKEN') return null
+    const slot = new WorkerSlot()
+    try {
+      slot.handle = this.#backend.launch(
+        {
+          init: {
+            v: PROTOCOL_VERSION,
+            label: `${this.#backend.name} worker`,
+            initializer: this.#initializer === null ? null : { module: this.#initializer.module, name: this.#initializer.name },
+            initargs: this.#initargs,
+          },
+          resourceLimits: this.#resourceLimits,
+          execArgv: this.#execArgv,
+          env: this.#env,
+        },
+        {
+          onMessage: (message) => this.#onMessage(slot, message),
+          onExit: (exit) => this.#onExit(slot, exit),
+        },
+      )
+    } catch (error) {
+      this.#break(new BrokenExecutorError(`Cannot start a ${this.#backend.name} worker: ${(error as Error).message}`, { cause: error }))
+      return null
+    }
+    slot.handle.unref()
+    this.#slots.add(slot)
+    return slot
+  }
+
+  #onMessage(slot: WorkerSlot, message: FromWorker): void {
+    switch (message.t) {
+      case 'done': {
+        const r = message.r
+        const n = r.length >> 1
+        if (n > 0) {
+          const sample = message.b / n
+          this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? sample : this.#avgTaskMs * 0.7 + sample * 0.3
+        }
+        for (let i = 0; i < r.length; i += 2) {
+          const f = slot.inflight.shift()
+          if (f === undefined) break // cannot happen: the worker answers only what it was sent
+          slot.received++
+          if (!f.done()) this.#settle(f, slot, r[i] as number, r[i + 1])
+        }
+        if (slot.inflight.length === 0) this.#onSlotIdle(slot)
+        if (this.#queue.length > 0) this.#pump()
+        return
+      }
+      case 'ready':
+        slot.ready = true
+        this.#startFailures = 0
+        return
+      case 'fatal':
+        slot.fatal = deserializeError(message.e, { worker: slot.handle.label })
+        return
+      case 'init-error': {
+        const cause = deserializeError(message.e, { task: this.#initializer?.label, worker: slot.handle.label })
+        this.#break(
+          new BrokenExecutorError(
+            `The initializer ${this.#initializer?.label ?? ''} failed in ${slot.handle.label}, so no task can run: ${(cause as Error)?.message ?? String(cause)}`,
+            { cause },
+          ),
+        )
+        return
+      }
+    }
+  }
+
+  #settle(f: TaskFuture, slot: WorkerSlot, status: number, value: unknown): void {
+    if (status === STATUS_OK) {
+      if (f.kind === KIND_CHUNK) {
+        const outcome = value as ChunkOutcome
+        let errors: Map<number, unknown> | undefined
+        if (outcome.e !== undefined) {
+          errors = new Map()
+          for (const [index, error] of outcome.e) {
+            errors.set(index, deserializeError(error, { task: f.task.label, worker: slot.handle.label, callerStack: f.callerStack }))
+          }
+        }
+        ;(f as TaskFuture<ChunkResult>).setResult({ values: outcome.v, errors, ms: outcome.d })
+      } else {
+        f.setResult(value)
+      }
+    } else {
+      f.setException(deserializeError(value as SerializedValue, { task: f.task.label, worker: slot.handle.label, callerStack: f.callerStack }))
+    }
+  }
+
+  /** True while some queued task still has to run. Drops settled tasks from the head. */
+  #hasQueuedWork(): boolean {
+    const queue = this.#queue
+    while (queue.length > 0 && queue.peek()!.done()) queue.shift()
+    return queue.length > 0 || this.#verifying.size > 0
+  }
+
+  #onSlotIdle(slot: WorkerSlot): void {
+    slot.exclusive = false
+    if (slot.stopping || slot.killed) return
+    if (slot.retiring || (this.#state !== 'RUNNING' && !this.#hasQueuedWork())) {
+      this.#stopSlot(slot)
+      return
+    }
+    if (slot.refd) {
+      slot.refd = false
+      slot.handle.unref()
+    }
+    if (Number.isFinite(this.#idleTimeout) && slot.idleTimer === undefined) {
+      slot.idleTimer = setTimeout(() => {
+        slot.idleTimer = undefined
+        if (slot.inflight.length === 0) this.#stopSlot(slot)
+      }, this.#idleTimeout)
+      slot.idleTimer.unref()
+    }
+  }
+
+  #stopSlot(slot: WorkerSlot): void {
+    if (slot.stopping || slot.killed) return
+    slot.stopping = true
+    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer)
+    // Keep the event loop alive until the worker is gone, so `await shutdown()` returns.
+    if (!slot.refd) {
+      slot.refd = true
+      slot.handle.ref()
+    }
+    try {
+      slot.handle.send({ t: 'stop' })
+    } catch {
+      slot.handle.terminate()
+    }
+    // A task may have left timers or sockets open that keep the worker alive.
+    slot.stopTimer = setTimeout(() => slot.handle.terminate(), STOP_GRACE_MS)
+    slot.stopTimer.unref()
+  }
+
+  #onExit(slot: WorkerSlot, exit: WorkerExit): void {
+    this.#slots.delete(slot)
+    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer)
+    if (slot.stopTimer !== undefined) clearTimeout(slot.stopTimer)
+    const expected = slot.stopping || slot.killed || this.#state === 'BROKEN'
+    const inflight = slot.inflight.drain()
+    if (inflight.length > 0) this.#recover(slot, inflight, exit)
+    if (!slot.ready && !expected) {
+      this.#startFailures++
+      if (this.#startFailures >= MAX_START_FAILURES) {
+        const cause = slot.fatal ?? exit.error
+        this.#break(
+          new BrokenExecutorError(
+            `${MAX_START_FAILURES} ${this.#backend.name} workers in a row died before they were ready (last one: ${describeExit(exit)}${cause instanceof Error ? `: ${cause.message}` : ''})`,
+            { cause },
+          ),
+        )
+      }
+    }
+    if (this.#queue.length > 0 && this.#state !== 'BROKEN') this.#schedulePump()
+    if (this.#slots.size === 0) {
+      const waiters = this.#exitWaiters
+      this.#exitWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  #recover(slot: WorkerSlot, inflight: TaskFuture[], exit: WorkerExit): void {
+    const counters = slot.handle.counters
+    let finished = 0
+    let running = -1
+    if (counters !== null) {
+      finished = Atomics.load(counters, COUNTER_FINISHED) - slot.received
+      const started = Atomics.load(counters, COUNTER_STARTED) - slot.received
+      if (started > finished) running = finished
+    } else if (slot.ready) {
+      running = 0
+    }
+    const requeue: TaskFuture[] = []
+    for (let i = 0; i < inflight.length; i++) {
+      const f = inflight[i]!
+      f.slot = null
+      if (f.done()) continue
+      const lostInputs = f.transfer !== undefined && f.transfer.length > 0
+      if (i === running) {
+        if (f.retries > 0 && !lostInputs) {
+          f.retries--
+          requeue.push(f)
+        } else {
+          f.setException(this.#crashError(slot, exit, f, i < finished))
+        }
+      } else if (lostInputs) {
+        f.setException(this.#crashError(slot, exit, f, i < finished))
+      } else {
+        requeue.push(f)
+      }
+    }
+    for (let i = requeue.length - 1; i >= 0; i--) {
+      const f = requeue[i]!
+      f[kRequeue]()
+      this.#queue.unshift(f)
+    }
+  }
+
+  #crashError(slot: WorkerSlot, exit: WorkerExit, f: TaskFuture, finishedBefore: boolean): WorkerCrashedError {
+    const cause = slot.fatal ?? exit.error
+    const oom = (exit.error as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY'
+    const how = oom ? 'ran out of memory (resourceLimits)' : describeExit(exit)
+    const detail = !oom && cause instanceof Error ? `: ${cause.name}: ${cause.message}` : ''
+    const when = finishedBefore ? 'after it ran task' : 'while running task'
+    return new WorkerCrashedError(
+      `${capitalize(slot.handle.label)} ${how} ${when} ${f.task.label}${detail}. The worker was replaced; no other task is affected`,
+      { workerId: slot.handle.label, exitCode: exit.exitCode, signal: exit.signal, task: f.task.label },
+      cause !== undefined ? { cause } : undefined,
+    )
+  }
+
+  #break(error: BrokenExecutorError): void {
+    if (this.#state === 'BROKEN') return
+    this.#state = 'BROKEN'
+    this.#brokenError = error
+    for (const f of this.#queue.drain()) if (!f.done()) f.setException(error)
+    for (const f of this.#verifying) if (!f.done()) f.setException(error)
+    for (const slot of this.#slots) {
+      for (const f of slot.inflight) if (!f.done()) f.setException(error)
+      slot.killed = true
+      slot.handle.terminate()
+    }
+  }
+
+  #whenIdle(): void {
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const w of waiters) w()
+    if (this.#state !== 'RUNNING') for (const slot of this.#slots) if (slot.inflight.length === 0) this.#stopSlot(slot)
+  }
+}
+
+function describeExit(exit: WorkerExit): string {
+  if (exit.signal !== null) return `was killed by ${exit.signal}`
+  if (exit.exitCode === null) return 'died'
+  return `exited with code ${exit.exitCode}`
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}

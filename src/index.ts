@@ -1,0 +1,33 @@
+// multiproc: Python's multiprocessing and concurrent.futures for TypeScript on Node.js.
+export { Future, type FutureState, type WaitOptions, type DoneCallback } from './futures/future.js'
+export {
+  wait,
+  asCompleted,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  ALL_COMPLETED,
+  type ReturnWhen,
+  type WaitForOptions,
+  type DoneAndNotDone,
+  type AsCompletedOptions,
+} from './futures/wait.js'
+export { Executor, type SubmitOptions, type MapOptions, type ShutdownOptions, type AnyIterable } from './futures/executor.js'
+export { PoolExecutor, type PoolExecutorOptions } from './futures/pool_executor.js'
+export { ThreadPoolExecutor, type ThreadPoolExecutorOptions } from './futures/thread_pool_executor.js'
+export { InlineExecutor, type InlineExecutorOptions } from './futures/inline_executor.js'
+export { task, tasks, isTaskRef, type Task, type TaskRef, type TaskRefs, type TaskFunction, type TaskArgs, type TaskResult } from './task_ref.js'
+export { transfer, type Transfer } from './wire/codec.js'
+export { registerError } from './wire/remote_error.js'
+export { cpuCount, cpuInfo, type CpuInfo, type CgroupQuota, type CpuLimitSource } from './cpu_count.js'
+export {
+  MultiprocError,
+  CancelledError,
+  TimeoutError,
+  InvalidStateError,
+  BrokenExecutorError,
+  WorkerCrashedError,
+  SerializationError,
+  RemoteError,
+  TaskNotFoundError,
+  type WorkerCrashInfo,
+} from './errors.js'

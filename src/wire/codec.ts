@@ -1,0 +1,154 @@
+/**
+ * The codec: what may cross between a caller and a worker, and how.
+ *
+ * Values travel by the structured clone algorithm (worker threads) or the V8
+ * serializer (child processes), which are the same algorithm: primitives,
+ * plain objects and arrays, typed arrays and (Shared)ArrayBuffers, Map, Set,
+ * Date, RegExp, BigInt, errors. ArrayBuffers and MessagePorts can be moved
+ * instead of copied with a transfer list.
+ *
+ * `submit()` must refuse an argument that cannot be cloned synchronously,
+ * before the task is batched with others. A full clone per submit would
+ * double the cost of every task, so `findUncloneable` walks plain data with
+ * `typeof` checks (cheap) and asks `structuredClone` only about objects it
+ * cannot judge (class instances, host objects).
+ */
+import { types } from 'node:util'
+import type { TransferListItem } from 'node:worker_threads'
+
+/** Anything that can be moved instead of copied: ArrayBuffer, MessagePort, ... */
+export type Transferable = TransferListItem
+
+const kTransfer = Symbol.for('multiproc.Transfer')
+
+/** A value to be moved (not copied) to the other side, with its transfer list. */
+export interface Transfer<T> {
+  readonly value: T
+  readonly transferList: readonly Transferable[]
+  readonly [kTransfer]: true
+}
+
+/**
+ * Marks a task's return value for transfer instead of copy: the buffers in
+ * `transferList` (default: `value` itself when it is an ArrayBuffer, or its
+ * `.buffer` when it is a typed array) are moved to the caller at no cost.
+ *
+ * @example
+ * export function render(): Transfer<Uint8Array> {
+ *   const pixels = new Uint8Array(64 << 20)
+ *   return transfer(pixels) // moved, not copied
+ * }
+ */
+export function transfer<T>(value: T, transferList?: readonly Transferable[]): Transfer<T> {
+  let list = transferList
+  if (list === undefined) {
+    if (value instanceof ArrayBuffer) list = [value]
+    else if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) list = [value.buffer]
+    else list = []
+  }
+  return Object.freeze({ value, transferList: list, [kTransfer]: true as const })
+}
+
+export function isTransfer(value: unknown): value is Transfer<unknown> {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kTransfer] === true
+}
+
+/** Why a value cannot be sent, and where in it. */
+export interface CloneProblem {
+  path: string
+  reason: string
+}
+
+const MAX_DEPTH = 256
+
+/**
+ * Returns the first part of `value` that cannot be cloned, or null.
+ * `transferList` entries are allowed where they appear.
+ */
+export function findUncloneable(value: unknown, path: string, transferList?: readonly unknown[]): CloneProblem | null {
+  const seen = new Set<object>()
+  return walk(value, path, seen, transferList, 0)
+}
+
+function walk(value: unknown, path: string, seen: Set<object>, transferList: readonly unknown[] | undefined, depth: number): CloneProblem | null {
+  switch (typeof value) {
+    case 'number':
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+    case 'bigint':
+      return null
+    case 'function':
+      return {
+        path,
+        reason: `${path} is a function${value.name ? ` (${value.name})` : ''}; functions cannot be sent to a worker, pass data, or pass an exported function as the task itself`,
+      }
+    case 'symbol':
+      return { path, reason: `${path} is a symbol; symbols cannot be sent to a worker` }
+  }
+  if (value === null) return null
+  const obj = value as object
+  if (seen.has(obj)) return null
+  if (transferList !== undefined && transferList.includes(obj)) return null
+  if (depth > MAX_DEPTH) return tryClone(obj, path)
+  seen.add(obj)
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) {
+      const item: unknown = obj[i]
+      // Fast path for the common array of primitives.
+      if (item === null || (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol')) continue
+      const problem = walk(item, `${path}[${i}]`, seen, transferList, depth + 1)
+      if (problem !== null) return problem
+    }
+    return null
+  }
+  if (ArrayBuffer.isView(obj) || types.isAnyArrayBuffer(obj)) return null
+  if (types.isDate(obj) || types.isRegExp(obj) || types.isBoxedPrimitive(obj)) return null
+  if (types.isMap(obj)) {
+    let i = 0
+    for (const [k, v] of obj as Map<unknown, unknown>) {
+      const problem = walk(k, `${path}.keys()[${i}]`, seen, transferList, depth + 1) ?? walk(v, `${path}.get(${describeKey(k)})`, seen, transferList, depth + 1)
+      if (problem !== null) return problem
+      i++
+    }
+    return null
+  }
+  if (types.isSet(obj)) {
+    let i = 0
+    for (const v of obj as Set<unknown>) {
+      const problem = walk(v, `${path}.values()[${i}]`, seen, transferList, depth + 1)
+      if (problem !== null) return problem
+      i++
+    }
+    return null
+  }
+  if (types.isNativeError(obj) || obj instanceof Error) return null
+  const proto = Object.getPrototypeOf(obj)
+  if (proto === Object.prototype || proto === null) {
+    for (const key of Object.keys(obj)) {
+      const item = (obj as Record<string, unknown>)[key]
+      if (item === null || (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol')) continue
+      const problem = walk(item, `${path}.${key}`, seen, transferList, depth + 1)
+      if (problem !== null) return problem
+    }
+    return null
+  }
+  if (types.isPromise(obj)) {
+    return { path, reason: `${path} is a Promise; await it first and send its value` }
+  }
+  return tryClone(obj, path)
+}
+
+function describeKey(key: unknown): string {
+  return typeof key === 'string' ? JSON.stringify(key) : String(key)
+}
+
+function tryClone(obj: object, path: string): CloneProblem | null {
+  try {
+    structuredClone(obj)
+    return null
+  } catch (error) {
+    const kind = obj.constructor?.name ? `a ${obj.constructor.name}` : 'an object'
+    return { path, reason: `${path} is ${kind} that cannot be cloned (${(error as Error).message})` }
+  }
+}

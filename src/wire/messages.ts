@@ -1,0 +1,72 @@
+/**
+ * Every message between a caller and its workers.
+ *
+ * Batched and flat on purpose: one `run` message carries many tasks and one
+ * `done` message many results, so a deep queue costs one postMessage per
+ * batch instead of one per task. Workers run the tasks of a worker strictly
+ * in the order received and answer in that order, so results carry no ids:
+ * the caller pairs them with its in-flight list (FIFO).
+ */
+import type { SerializedError } from './remote_error.js'
+
+/** Bumped whenever a message changes shape; caller and worker must agree. */
+export const PROTOCOL_VERSION = 1
+
+/** A single call: args is the argument list. */
+export const KIND_CALL = 0
+/** A chunk of calls (map/imap): args is a list of argument lists. */
+export const KIND_CHUNK = 1
+export type TaskKind = typeof KIND_CALL | typeof KIND_CHUNK
+
+/** Result statuses. */
+export const STATUS_OK = 0
+export const STATUS_ERROR = 1
+
+/** Declares a task function to a worker once; later tasks name it by index. */
+export type FunctionDecl = [index: number, module: string, name: string]
+
+/** What the worker needs to know at startup (workerData / first message). */
+export interface WorkerInit {
+  v: number
+  /** A human label: "thread worker 3". */
+  label: string
+  /** Optional initializer, run once before any task. */
+  initializer: { module: string; name: string } | null
+  initargs: unknown[]
+  /**
+   * Shared progress counters (thread backend): [0] tasks started, [1] tasks
+   * finished, both counted since the worker started. They tell the caller
+   * exactly which task was running when a worker died.
+   */
+  counters: SharedArrayBuffer | null
+}
+
+export type ToWorker =
+  | {
+      t: 'run'
+      /** Functions this worker has not seen yet. */
+      f: FunctionDecl[] | undefined
+      /** Flattened tasks: kind, function index, args; three slots per task. */
+      q: unknown[]
+    }
+  | { t: 'stop' }
+
+/** A chunk's outcome: a value per item, errors at the indexes that failed. */
+export interface ChunkOutcome {
+  v: unknown[]
+  e: [index: number, error: SerializedError][] | undefined
+  /** Milliseconds the chunk took (map sizes its next chunks from this). */
+  d: number
+}
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'init-error'; e: SerializedError }
+  | {
+      t: 'done'
+      /** Flattened results in task order: status, value; two slots per task. */
+      r: unknown[]
+      /** Milliseconds spent running these tasks (for the caller's batch sizing). */
+      b: number
+    }
+  | { t: 'fatal'; e: SerializedError }

@@ -1,0 +1,263 @@
+/**
+ * The task loop that runs inside every worker (thread, child process, inline).
+ *
+ *   run messages ──▶ batches (FIFO) ──▶ drain(): for each task
+ *                                        ├─ look up the function (import once per module)
+ *                                        ├─ counters[STARTED]++ ; call ; await if a promise
+ *                                        ├─ counters[FINISHED]++ ; buffer the result
+ *                                        └─ flush when the queue is empty or 1 ms passed
+ *
+ * Tasks run one at a time, in the order received, and results go back in
+ * that order: the caller pairs them with its in-flight list. Buffering
+ * results while more tasks wait turns a burst of tiny tasks into one
+ * message instead of one per task; the 1 ms bound keeps latency low when
+ * tasks are slow. Before a task may take long (any task after 1 ms of
+ * buffering) the buffer is flushed, so a crash loses no finished result
+ * except in the (at most 1 ms) window before the next flush.
+ */
+import {
+  KIND_CHUNK,
+  STATUS_ERROR,
+  STATUS_OK,
+  type ChunkOutcome,
+  type FromWorker,
+  type ToWorker,
+  type WorkerInit,
+} from '../wire/messages.js'
+import { serializeError, type SerializedError } from '../wire/remote_error.js'
+import { findUncloneable, isTransfer, type Transferable } from '../wire/codec.js'
+import { SerializationError, TaskNotFoundError } from '../errors.js'
+import { Deque } from '../internal/deque.js'
+
+export const COUNTER_STARTED = 0
+export const COUNTER_FINISHED = 1
+
+const FLUSH_AFTER_MS = 1
+
+/** How the runtime talks to its caller. */
+export interface RuntimePort {
+  post(message: FromWorker, transfer?: Transferable[]): void
+}
+
+type Loaded = (...args: unknown[]) => unknown
+
+export class TaskRunner {
+  readonly #port: RuntimePort
+  readonly #init: WorkerInit
+  readonly #counters: Int32Array | null
+  readonly #batches = new Deque<unknown[]>()
+  #pos = 0
+  readonly #decls: ({ module: string; name: string } | undefined)[] = []
+  readonly #fns: (Loaded | undefined)[] = []
+  #results: unknown[] = []
+  #transfer: Transferable[] = []
+  #busy = 0
+  #lastFlush = 0
+  #draining = false
+  #ready: Promise<boolean> | null = null
+  #initOk: boolean | null = null
+  #stopRequested = false
+  #abandoned = false
+  onStop: (() => void) | null = null
+
+  constructor(port: RuntimePort, init: WorkerInit) {
+    this.#port = port
+    this.#init = init
+    this.#counters = init.counters !== null ? new Int32Array(init.counters) : null
+  }
+
+  /** Runs the initializer, then says ready (or init-error). Resolves to success. */
+  start(): Promise<boolean> {
+    this.#ready ??= this.#runInitializer().then((ok) => (this.#initOk = ok))
+    return this.#ready
+  }
+
+  /** The caller stopped listening (inline backend after a kill): run nothing more. */
+  abandon(): void {
+    this.#abandoned = true
+    this.#batches.clear()
+  }
+
+  receive(message: ToWorker): void {
+    if (this.#abandoned) return
+    if (message.t === 'run') {
+      if (message.f !== undefined) {
+        for (const [index, module, name] of message.f) this.#decls[index] = { module, name }
+      }
+      this.#batches.push(message.q)
+      if (!this.#draining) void this.#drain()
+    } else if (message.t === 'stop') {
+      this.#stopRequested = true
+      if (!this.#draining) this.#maybeStop()
+    }
+  }
+
+  /** Sends buffered results now (called before the worker exits, too). */
+  flush(): void {
+    if (this.#results.length === 0) return
+    const r = this.#results
+    const transfer = this.#transfer
+    const b = this.#busy
+    this.#results = []
+    this.#transfer = []
+    this.#busy = 0
+    this.#lastFlush = performance.now()
+    try {
+      this.#port.post({ t: 'done', r, b }, transfer)
+    } catch {
+      // Some result cannot be cloned: find it, replace it with an error, send the rest.
+      for (let i = 0; i < r.length; i += 2) {
+        const problem = findUncloneable(r[i + 1], 'result', transfer)
+        if (problem !== null) {
+          r[i] = STATUS_ERROR
+          r[i + 1] = serializeError(
+            new SerializationError(`The task's result cannot be sent back to the caller: ${problem.reason}`, {
+              argIndex: -1,
+              path: problem.path,
+              reason: problem.reason,
+            }),
+          )
+        }
+      }
+      this.#port.post({ t: 'done', r, b }, transfer)
+    }
+  }
+
+  async #runInitializer(): Promise<boolean> {
+    const init = this.#init.initializer
+    if (init === null) {
+      this.#port.post({ t: 'ready' })
+      return true
+    }
+    try {
+      const fn = await this.#load(init.module, init.name)
+      const out = fn(...this.#init.initargs)
+      if (isThenable(out)) await out
+    } catch (error) {
+      this.#port.post({ t: 'init-error', e: serializeError(error) as SerializedError })
+      return false
+    }
+    this.#port.post({ t: 'ready' })
+    return true
+  }
+
+  async #load(module: string, name: string): Promise<Loaded> {
+    let ns: Record<string, unknown>
+    try {
+      ns = (await import(module)) as Record<string, unknown>
+    } catch (error) {
+      const err = error as NodeJS.ErrnoException
+      if (err?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(module)) {
+        err.message +=
+          '. The task module is TypeScript: run your program with tsx (`npx tsx main.ts` or `node --import tsx main.ts`); workers inherit it'
+      }
+      throw error
+    }
+    const fn = ns[name]
+    if (typeof fn !== 'function') {
+      const exported = Object.keys(ns).filter((k) => typeof ns[k] === 'function')
+      throw new TaskNotFoundError(
+        fn === undefined
+          ? `Module ${module} has no export named \`${name}\` (its exported functions: ${exported.join(', ') || 'none'})`
+          : `Export \`${name}\` of module ${module} is not a function but ${typeof fn}`,
+      )
+    }
+    return fn as Loaded
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true
+    const ok = this.#initOk ?? (this.#ready === null ? true : await this.#ready)
+    if (!ok) {
+      this.#draining = false
+      return
+    }
+    const counters = this.#counters
+    try {
+      for (;;) {
+        if (this.#abandoned) return
+        const batch = this.#batches.peek()
+        if (batch === undefined) break
+        if (this.#pos >= batch.length) {
+          this.#batches.shift()
+          this.#pos = 0
+          continue
+        }
+        const kind = batch[this.#pos] as number
+        const index = batch[this.#pos + 1] as number
+        const args = batch[this.#pos + 2] as unknown[]
+        batch[this.#pos + 2] = undefined
+        this.#pos += 3
+
+        // Flush before a task that might take long, so finished results are not held hostage.
+        if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
+
+        let fn = this.#fns[index]
+        if (fn === undefined) {
+          const decl = this.#decls[index]
+          try {
+            if (decl === undefined) throw new Error(`internal: task function #${index} was never declared to this worker`)
+            fn = await this.#load(decl.module, decl.name)
+            this.#fns[index] = fn
+          } catch (error) {
+            if (counters !== null) {
+              Atomics.add(counters, COUNTER_STARTED, 1)
+              Atomics.add(counters, COUNTER_FINISHED, 1)
+            }
+            this.#results.push(STATUS_ERROR, serializeError(error))
+            continue
+          }
+        }
+
+        if (counters !== null) Atomics.add(counters, COUNTER_STARTED, 1)
+        const t0 = performance.now()
+        if (kind === KIND_CHUNK) {
+          const outcome: ChunkOutcome = { v: new Array(args.length), e: undefined, d: 0 }
+          for (let i = 0; i < args.length; i++) {
+            try {
+              let value = fn(...(args[i] as unknown[]))
+              if (isThenable(value)) value = await value
+              outcome.v[i] = this.#unwrapTransfer(value)
+            } catch (error) {
+              outcome.v[i] = undefined
+              ;(outcome.e ??= []).push([i, serializeError(error) as SerializedError])
+            }
+          }
+          outcome.d = performance.now() - t0
+          this.#results.push(STATUS_OK, outcome)
+        } else {
+          try {
+            let value = fn(...args)
+            if (isThenable(value)) value = await value
+            this.#results.push(STATUS_OK, this.#unwrapTransfer(value))
+          } catch (error) {
+            this.#results.push(STATUS_ERROR, serializeError(error))
+          }
+        }
+        this.#busy += performance.now() - t0
+        if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
+      }
+      this.flush()
+    } finally {
+      this.#draining = false
+    }
+    this.#maybeStop()
+  }
+
+  #unwrapTransfer(value: unknown): unknown {
+    if (!isTransfer(value)) return value
+    for (const item of value.transferList) this.#transfer.push(item)
+    return value.value
+  }
+
+  #maybeStop(): void {
+    if (this.#stopRequested && this.#batches.length === 0) {
+      this.flush()
+      this.onStop?.()
+    }
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
+}

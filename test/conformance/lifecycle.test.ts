@@ -1,0 +1,193 @@
+// Futures, cancellation, timeouts, options and shutdown, on every backend.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import {
+  ALL_COMPLETED,
+  BrokenExecutorError,
+  CancelledError,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  TimeoutError,
+  asCompleted,
+  wait,
+} from '../../src/index.js'
+import * as T from '../fixtures/tasks.js'
+import { backends } from './backends.js'
+import { rejection, runScript } from '../helpers.js'
+
+for (const backend of backends()) {
+  describe(`lifecycle [${backend.name}]`, () => {
+    it('cancels a queued Future, not a running one', async () => {
+      await using ex = backend.create({ maxWorkers: 1 })
+      const running = ex.submit(T.sleep, 200)
+      const queued = ex.submit(T.square, 3)
+      await new Promise((r) => setTimeout(r, 50))
+      assert.equal(running.running(), true)
+      assert.equal(running.cancel(), false)
+      assert.equal(queued.cancel(), true)
+      assert.equal(queued.cancelled(), true)
+      assert.ok((await rejection(queued)) instanceof CancelledError)
+      assert.equal(await running, 200)
+    })
+
+    it('a running task that times out is stopped and its Future fails with TimeoutError', async () => {
+      await using ex = backend.create({ maxWorkers: 1 })
+      // Synchronous tasks can only be stopped where workers can be terminated.
+      const f = backend.preemptive ? ex.submitWith({ timeout: 100 }, T.sleepSync, 60_000) : ex.submitWith({ timeout: 100 }, T.sleep, 2_000)
+      const start = performance.now()
+      const error = await rejection(f)
+      assert.ok(error instanceof TimeoutError, String(error))
+      assert.match(error.message, /timed out after 100 ms while running/)
+      assert.ok(performance.now() - start < 1_900, 'settled at the timeout, not when the task would have ended')
+      // The worker was replaced: the next task runs.
+      assert.equal(await ex.submit(T.square, 4), 16)
+    })
+
+    it('a queued task that times out is dropped', async () => {
+      await using ex = backend.create({ maxWorkers: 1 })
+      const blocker = ex.submit(T.sleep, 300)
+      const queued = ex.submitWith({ timeout: 50 }, T.square, 2)
+      const error = await rejection(queued)
+      assert.ok(error instanceof TimeoutError)
+      assert.match(error.message, /before it started/)
+      assert.equal(await blocker, 300)
+    })
+
+    it('aborting a signal cancels a running task for real', async () => {
+      await using ex = backend.create({ maxWorkers: 1 })
+      const controller = new AbortController()
+      const f = backend.preemptive
+        ? ex.submitWith({ signal: controller.signal }, T.sleepSync, 60_000)
+        : ex.submitWith({ signal: controller.signal }, T.sleep, 2_000)
+      setTimeout(() => controller.abort(new Error('user said stop')), 100)
+      const error = await rejection(f)
+      assert.ok(error instanceof CancelledError, String(error))
+      assert.equal(f.cancelled(), true)
+      assert.equal((error.cause as Error).message, 'user said stop')
+      assert.equal(await ex.submit(T.square, 5), 25)
+    })
+
+    it('an already aborted signal gives a cancelled Future', async () => {
+      await using ex = backend.create()
+      const f = ex.submitWith({ signal: AbortSignal.abort() }, T.square, 1)
+      assert.equal(f.cancelled(), true)
+      assert.ok((await rejection(f)) instanceof CancelledError)
+    })
+
+    it('refuses bad per-task options', () => {
+      const ex = backend.create()
+      assert.throws(() => ex.submitWith({ timeout: -1 }, T.square, 1), /Expected `timeout` to be a number of milliseconds >= 0/)
+      assert.throws(() => ex.submitWith({ signal: 'no' as never }, T.square, 1), /AbortSignal/)
+      assert.throws(() => ex.submitWith({ priority: 1 } as never, T.square, 1), /Unknown option `priority`/)
+      return ex.shutdown()
+    })
+
+    it('wait() and asCompleted() work on executor Futures', async () => {
+      await using ex = backend.create()
+      const fast = ex.submit(T.sleep, 1)
+      const slow = ex.submit(T.sleep, 400)
+      const first = await wait([fast, slow], { returnWhen: FIRST_COMPLETED })
+      assert.ok(first.done.has(fast))
+      assert.ok(first.notDone.has(slow))
+      const order: number[] = []
+      for await (const f of asCompleted([slow, fast])) order.push(await f)
+      assert.deepEqual(order, [1, 400])
+      const bad = ex.submit(T.throwError, 'Error')
+      const exc = await wait([bad, ex.submit(T.sleep, 300)], { returnWhen: FIRST_EXCEPTION })
+      assert.ok(exc.done.has(bad))
+      const all = await wait([fast, slow, bad], { returnWhen: ALL_COMPLETED })
+      assert.equal(all.notDone.size, 0)
+    })
+
+    it('runs the initializer once per worker with initargs', async () => {
+      await using ex = backend.create({ initializer: T.init, initargs: [{ tag: 'ready' }] })
+      assert.deepEqual(await ex.submit(T.readInit), { tag: 'ready' })
+    })
+
+    it('a failing initializer breaks the executor with a clear error, and no Future hangs', async () => {
+      const ex = backend.create({ initializer: T.badInit })
+      const futures = [ex.submit(T.square, 1), ex.submit(T.square, 2)]
+      for (const f of futures) {
+        const error = await rejection(f)
+        assert.ok(error instanceof BrokenExecutorError, String(error))
+        assert.match(error.message, /initializer badInit/)
+        assert.equal((error.cause as Error).message, "initializer exploded")
+      }
+      assert.throws(() => ex.submit(T.square, 3), BrokenExecutorError)
+      await ex.shutdown()
+    })
+
+    it('replaces a worker after maxTasksPerChild tasks', async () => {
+      await using ex = backend.create({ maxWorkers: 1, maxTasksPerChild: 2 })
+      const ids: string[] = []
+      for (let i = 0; i < 6; i++) ids.push(await ex.submit(T.whoAmI))
+      if (backend.isolated) {
+        assert.equal(new Set(ids).size, 3, ids.join(' '))
+        assert.equal(ids[0], ids[1])
+        assert.notEqual(ids[1], ids[2])
+      }
+    })
+
+    it(`runs at most maxWorkers tasks at once`, async () => {
+      const maxWorkers = backend.parallel ? 2 : 1
+      await using ex = backend.create({ maxWorkers })
+      const counter = new Int32Array(new SharedArrayBuffer(8))
+      await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.trackConcurrency, counter, 30)))
+      assert.equal(Atomics.load(counter, 0), 0)
+      assert.ok(Atomics.load(counter, 1) <= maxWorkers, `peak ${Atomics.load(counter, 1)}`)
+      if (backend.parallel) assert.equal(Atomics.load(counter, 1), 2, 'both workers were used')
+    })
+
+    it('refuses bad options with the template message', () => {
+      if (backend.name !== 'inline') {
+        assert.throws(
+          () => backend.create({ maxWorkers: -1 }),
+          (e: any) => e instanceof RangeError && e.message === 'Expected `maxWorkers` to be a positive integer, got -1',
+        )
+      }
+      assert.throws(() => backend.create({ maxTaskPerChild: 3 } as never), /Unknown option `maxTaskPerChild`/)
+      assert.throws(() => backend.create({ initargs: 'x' as never }), /initargs/)
+    })
+
+    it('shutdown() waits for pending work, then refuses new tasks', async () => {
+      const ex = backend.create()
+      const futures = [1, 2, 3].map((x) => ex.submit(T.slowSquare, x, 30))
+      await ex.shutdown()
+      for (const f of futures) assert.equal(f.done(), true)
+      assert.deepEqual(await Promise.all(futures), [1, 4, 9])
+      assert.throws(() => ex.submit(T.square, 1), (e: any) => e instanceof BrokenExecutorError && /after shutdown/.test(e.message))
+      assert.throws(() => ex.map(T.square, [1]), BrokenExecutorError)
+      await ex.shutdown() // twice is fine
+    })
+
+    it('shutdown({ cancelFutures }) cancels what has not started', async () => {
+      const ex = backend.create({ maxWorkers: 1 })
+      const running = ex.submit(T.sleep, 100)
+      const queued = Array.from({ length: 5 }, () => ex.submit(T.square, 2))
+      await new Promise((r) => setTimeout(r, 30))
+      await ex.shutdown({ cancelFutures: true })
+      assert.equal(await running, 100)
+      for (const f of queued) assert.equal(f.cancelled(), true)
+    })
+
+    it('shutdown({ wait: false }) returns at once and every Future still settles', async () => {
+      const ex = backend.create()
+      const futures = [1, 2, 3].map((x) => ex.submit(T.slowSquare, x, 50))
+      await ex.shutdown({ wait: false })
+      assert.deepEqual(await Promise.all(futures), [1, 4, 9])
+    })
+
+    it('an idle executor does not keep the program alive, even without shutdown()', async () => {
+      const result = await runScript('test/fixtures/programs/forgot_shutdown.ts', [backend.name], { timeoutMs: 20_000 })
+      assert.equal(result.code, 0, result.stderr)
+      assert.match(result.stdout, /result 49/)
+    })
+
+    it('a failed Future that nobody awaits makes no unhandled-rejection noise', async () => {
+      const result = await runScript('test/fixtures/programs/unawaited_failure.ts', [backend.name], { timeoutMs: 20_000 })
+      assert.equal(result.code, 0, result.stderr)
+      assert.doesNotMatch(result.stderr, /Unhandled|unhandled/)
+      assert.match(result.stdout, /settled FINISHED/)
+    })
+  })
+}
