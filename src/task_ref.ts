@@ -155,9 +155,9 @@ function entryModuleUrl(): string | null {
 }
 
 function notExported(fn: Function, url: string, line: number): TypeError {
-  const name = fn.name || 'the anonymous function'
+  const name = fn.name ? `\`${fn.name}\`` : 'an anonymous function'
   return invalidArgType(
-    `Cannot send \`${name}\` to a worker: it is not exported by its module ${shortModule(url)} (line ${line}). ` +
+    `Cannot send ${name} to a worker: it is not exported by its module ${shortModule(url)} (line ${line}). ` +
       'Workers import tasks by module and export name, so a task must be a top-level exported function: ' +
       `write \`export function ${fn.name || 'myTask'}(...)\` in ${shortModule(url)}. A closure cannot be sent; ` +
       'pass the values it captures as arguments instead.',
@@ -209,12 +209,8 @@ function resolveFunction(fn: Function): ResolvedTask | TypeError {
         "(e.g. tasks.ts) and import it from there (this is Python's `if __name__ == '__main__'` trap, removed).",
     )
   }
-  if (!fn.name) {
-    return refuse(
-      `Cannot send an anonymous function to a worker (${shortModule(url)}:${location.line}): a worker finds a task by its export name. ` +
-        'Export a named function from the module and pass it.',
-    )
-  }
+  // An anonymous function can still be an export (`module.exports.half = (x) => x / 2`):
+  // the namespace scan below finds its name, or says it is not exported.
   const resolved = makeResolved(url, fn.name)
   const ns = namespaces.get(url)
   if (ns !== undefined && !(ns instanceof Promise)) {

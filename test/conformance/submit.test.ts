@@ -13,6 +13,11 @@ import {
 import * as T from '../fixtures/tasks.js'
 import { triple, aliased } from '../fixtures/plain.mjs'
 import negate from '../fixtures/plain.mjs'
+import { createRequire } from 'node:module'
+import { Socket } from 'node:net'
+
+const require = createRequire(import.meta.url)
+const cjs = require('../fixtures/cjs_tasks.cjs') as { double: (x: number) => number; half: (x: number) => number }
 import { backends } from './backends.js'
 import { rejection, tasksModule, fixtures } from '../helpers.js'
 
@@ -64,6 +69,12 @@ for (const backend of backends()) {
       assert.equal(await ex.submit(triple, 5), 15)
       assert.equal(await ex.submit(negate, 5), -5)
       assert.equal(await ex.submit(aliased, 'same'), 'same')
+    })
+
+    it('accepts CommonJS modules, including anonymous exported functions', async () => {
+      assert.equal(await ex.submit(cjs.double, 21), 42)
+      assert.equal(cjs.half.name, '', 'the export itself has no name')
+      assert.equal(await ex.submit(cjs.half, 5), 2.5)
     })
 
     it('accepts a typed reference without importing the module', async () => {
@@ -120,6 +131,9 @@ for (const backend of backends()) {
       )
       assert.throws(() => ex.submit(T.add, 1, Symbol('s') as never), (e: any) => e instanceof SerializationError && e.argIndex === 1)
       assert.throws(() => ex.submit(T.identity, Promise.resolve(1)), /Promise/)
+      const socket = new Socket()
+      assert.throws(() => ex.submit(T.identity, { socket }), (e: any) => e instanceof SerializationError && e.path === 'args[0].socket')
+      socket.destroy()
       assert.equal(await before, 4)
       assert.equal(await ex.submit(T.square, 3), 9)
     })
