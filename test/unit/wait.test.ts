@@ -416,7 +416,9 @@ describe('asCompleted()', () => {
     const seen: Future<unknown>[] = []
     const error = await rejection(
       (async () => {
-        for await (const f of asCompleted<Future<unknown>>([a, b, c], { timeout: 20 })) seen.push(f)
+        // The cast: TypeScript types a for-await variable as Awaited<F>, and a Future is
+        // PromiseLike, so it claims `f` is the value; at run time it is the Future.
+        for await (const f of asCompleted<Future<unknown>>([a, b, c], { timeout: 20 })) seen.push(f as unknown as Future<unknown>)
       })(),
     )
     assert.deepEqual(seen, [a], 'what was done is yielded before the timeout')
