@@ -16,6 +16,7 @@ import { isTaskRef, normalizeModule, resolveTask, task, tasks, type ResolvedTask
 import * as refs from '../fixtures/unit/refs.js'
 import * as alias from '../fixtures/unit/refs_alias.js'
 import { makeInnerFresh } from '../fixtures/unit/refs_fresh.js'
+import { cjsTask } from '../fixtures/unit/cjs/cjs_task.js'
 
 const refsUrl = new URL('../fixtures/unit/refs.ts', import.meta.url)
 const aliasUrl = new URL('../fixtures/unit/refs_alias.ts', import.meta.url)
@@ -305,12 +306,11 @@ describe('resolveTask(): exported functions', () => {
   })
 
   it(
-    'a TypeScript module in a package of type commonjs resolves to its file URL',
-    { todo: 'tsx runs it from a data: URL; the inspector reports that URL, so the module cannot be found again' },
+    'a TypeScript module in a package of type commonjs, imported as ./x.js, resolves to its file URL',
+    { todo: 'tsx evaluates it from a data: URL; the inspector reports that URL, which cannot be imported again' },
     async () => {
       const cjsUrl = new URL('../fixtures/unit/cjs/cjs_task.ts', import.meta.url)
-      const mod = (await import(cjsUrl.href)) as { cjsTask: (x: number) => number }
-      const resolved = await settle(resolveTask(mod.cjsTask))
+      const resolved = await settle(resolveTask(cjsTask))
       assert.equal(resolved.module, cjsUrl.href)
       assert.equal(resolved.name, 'cjsTask')
     },
