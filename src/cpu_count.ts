@@ -103,9 +103,22 @@ function parseMountInfo(text: string): Mount[] {
     const left = line.slice(0, sep).split(' ')
     const right = line.slice(sep + 3).split(' ')
     if (left.length < 5 || right.length < 3) continue
-    mounts.push({ root: left[3]!, mountPoint: left[4]!, fsType: right[0]!, superOptions: right[2]!.split(',') })
+    mounts.push({ root: unescapeMountField(left[3]!), mountPoint: unescapeMountField(left[4]!), fsType: right[0]!, superOptions: right[2]!.split(',') })
   }
   return mounts
+}
+
+/** The cgroup path inside a mount whose root is `mountRoot` (a whole path component, never a string prefix). */
+function stripMountRoot(cgroupPath: string, mountRoot: string): string {
+  if (mountRoot === '/' || mountRoot === '') return cgroupPath
+  if (cgroupPath === mountRoot) return '/'
+  if (cgroupPath.startsWith(`${mountRoot}/`)) return cgroupPath.slice(mountRoot.length)
+  return cgroupPath
+}
+
+/** mountinfo escapes spaces, tabs, newlines and backslashes as octal (\040). */
+function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 }
 
 function cgroupV2Quota(root: string, cgroupPath: string, mounts: Mount[]): CgroupQuota | null {
@@ -114,8 +127,7 @@ function cgroupV2Quota(root: string, cgroupPath: string, mounts: Mount[]): Cgrou
   const mountRoot = mount ? mount.root : '/'
   // Inside a container the cgroup namespace makes /proc/self/cgroup say "/",
   // or a path that includes the mount's own root; strip that prefix.
-  let relative = cgroupPath
-  if (mountRoot !== '/' && relative.startsWith(mountRoot)) relative = relative.slice(mountRoot.length) || '/'
+  const relative = stripMountRoot(cgroupPath, mountRoot)
   let best: CgroupQuota | null = null
   for (const dir of ancestors(relative)) {
     const file = join(root, base, dir, 'cpu.max')
@@ -129,8 +141,7 @@ function cgroupV1Quota(root: string, cgroupPath: string, mounts: Mount[]): Cgrou
   const mount = mounts.find((m) => m.fsType === 'cgroup' && m.superOptions.includes('cpu'))
   const candidates = mount ? [mount.mountPoint] : ['/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/cpu']
   const mountRoot = mount ? mount.root : '/'
-  let relative = cgroupPath
-  if (mountRoot !== '/' && relative.startsWith(mountRoot)) relative = relative.slice(mountRoot.length) || '/'
+  const relative = stripMountRoot(cgroupPath, mountRoot)
   let best: CgroupQuota | null = null
   for (const base of candidates) {
     for (const dir of ancestors(relative)) {

@@ -10,6 +10,7 @@ export {
   type WaitForOptions,
   type DoneAndNotDone,
   type AsCompletedOptions,
+  type Completed,
 } from './futures/wait.js'
 export { Executor, type SubmitOptions, type MapOptions, type ShutdownOptions, type AnyIterable } from './futures/executor.js'
 export { PoolExecutor, type PoolExecutorOptions } from './futures/pool_executor.js'

@@ -165,9 +165,16 @@ function notExported(fn: Function, url: string, line: number): TypeError {
   )
 }
 
-function findExport(ns: Record<string, unknown>, fn: Function): string | null {
+function findExport(ns: Record<string, unknown>, fn: Function, remapped: boolean): string | null {
   if (fn.name && ns[fn.name] === fn) return fn.name
   for (const key of Object.keys(ns)) if (ns[key] === fn) return key
+  // The caller's copy of the module is another instance than the one an import
+  // gives (see FunctionLocation.remapped): the same export name and the same
+  // source text is the best evidence left.
+  if (remapped && fn.name && typeof ns[fn.name] === 'function') {
+    const source = Function.prototype.toString
+    if (source.call(ns[fn.name]) === source.call(fn)) return fn.name
+  }
   return null
 }
 
@@ -214,7 +221,7 @@ function resolveFunction(fn: Function): ResolvedTask | TypeError {
   const resolved = makeResolved(url, fn.name)
   const ns = namespaces.get(url)
   if (ns !== undefined && !(ns instanceof Promise)) {
-    const name = findExport(ns, fn)
+    const name = findExport(ns, fn, location.remapped)
     if (name === null) return notExported(fn, url, location.line)
     return name === fn.name ? resolved : makeResolved(url, name)
   }
@@ -232,7 +239,7 @@ function resolveFunction(fn: Function): ResolvedTask | TypeError {
   const result: { -readonly [K in keyof ResolvedTask]: ResolvedTask[K] } = resolved
   result.verified = pending.then(
     (loaded) => {
-      const name = findExport(loaded, fn)
+      const name = findExport(loaded, fn, location.remapped)
       if (name === null) {
         const error = notExported(fn, url, location.line)
         resolvedFunctions.set(fn, error)

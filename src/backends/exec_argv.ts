@@ -33,6 +33,9 @@ const TAKES_VALUE = new Set([
   '--cpu-prof-name',
   '--heap-prof-dir',
   '--heap-prof-name',
+  '--cpu-prof-interval',
+  '--heap-prof-interval',
+  '--test-shard',
   '--watch-path',
   '--test-reporter',
   '--test-reporter-destination',
@@ -62,9 +65,10 @@ function isTsxSpecifier(value: string): boolean {
 
 let tsxRootCache: string | null | undefined
 
-/** Where tsx is installed, if this process runs under it. */
+/** Where tsx is installed, if this process runs under it (cached for the process's own execArgv). */
 function tsxRoot(argv: readonly string[]): string | null {
-  if (tsxRootCache !== undefined) return tsxRootCache
+  const own = argv === process.execArgv
+  if (own && tsxRootCache !== undefined) return tsxRootCache
   let root: string | null = null
   let mentioned = false
   for (const arg of argv) {
@@ -87,7 +91,7 @@ function tsxRoot(argv: readonly string[]): string | null {
       }
     }
   }
-  tsxRootCache = root
+  if (own) tsxRootCache = root
   return root
 }
 

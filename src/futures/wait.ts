@@ -28,6 +28,15 @@ export interface DoneAndNotDone<F extends Future<any>> {
   notDone: Set<F>
 }
 
+/**
+ * A Future as `asCompleted` yields it: everything but `then`/`catch`/`finally`.
+ * TypeScript types a `for await` variable as the awaited value of what is
+ * yielded, and a Future is awaitable, so yielding `Future<T>` would type the
+ * loop variable as `T` although it is the Future. Read it with
+ * `f.result()`, as in Python's `for f in as_completed(fs): f.result()`.
+ */
+export type Completed<F extends Future<any>> = Omit<F, 'then' | 'catch' | 'finally'>
+
 export interface AsCompletedOptions {
   /** Milliseconds from the call after which the iterator throws TimeoutError. Default: no limit. */
   timeout?: number
@@ -114,16 +123,18 @@ export async function wait<F extends Future<any>>(futures: Iterable<F>, options:
  * Throws TimeoutError if `timeout` milliseconds pass (counted from the call)
  * before all are done. Breaking out of the loop is safe.
  *
+ * Each item is the Future itself (typed `Completed<F>`): read it with `f.result()`.
+ *
  * @example
- * for await (const f of asCompleted(futures)) console.log(await f)
+ * for await (const f of asCompleted(futures)) console.log(await f.result())
  */
-export function asCompleted<F extends Future<any>>(futures: Iterable<F>, options: AsCompletedOptions = {}): AsyncIterableIterator<F> {
+export function asCompleted<F extends Future<any>>(futures: Iterable<F>, options: AsCompletedOptions = {}): AsyncIterableIterator<Completed<F>> {
   const opts = plainObject('options', options)
   knownKeys('asCompleted()', opts, ['timeout'])
   const timeout = optionalTimeout('timeout', opts.timeout)
   const all = toFutureSet(futures, 'asCompleted()')
   const deadline = timeout === undefined ? Infinity : performance.now() + timeout
-  return new CompletionIterator(all, deadline, timeout)
+  return new CompletionIterator(all, deadline, timeout) as AsyncIterableIterator<Completed<F>>
 }
 
 /**
@@ -136,15 +147,14 @@ class CompletionIterator<F extends Future<any>> implements AsyncIterableIterator
   readonly #total: number
   readonly #deadline: number
   readonly #timeout: number | undefined
-  #wake: (() => void) | null = null
+  // Every next() in flight waits here; each completion wakes one, close() wakes all.
+  readonly #waiters = new Deque<() => void>()
   #closed = false
   readonly #onDone = (future: Future<any>): void => {
     const f = future as F
     if (!this.#pending.delete(f)) return
     this.#ready.push(f)
-    const wake = this.#wake
-    this.#wake = null
-    wake?.()
+    this.#waiters.shift()?.()
   }
 
   constructor(all: Set<F>, deadline: number, timeout: number | undefined) {
@@ -179,10 +189,9 @@ class CompletionIterator<F extends Future<any>> implements AsyncIterableIterator
       }
       let timer: NodeJS.Timeout | undefined
       await new Promise<void>((resolve) => {
-        this.#wake = resolve
+        this.#waiters.push(resolve)
         if (Number.isFinite(remaining)) timer = setTimeout(resolve, remaining)
       })
-      this.#wake = null
       if (timer !== undefined) clearTimeout(timer)
     }
   }
@@ -198,5 +207,6 @@ class CompletionIterator<F extends Future<any>> implements AsyncIterableIterator
     for (const f of this.#pending) f[kRemoveDoneCallback](this.#onDone)
     this.#pending.clear()
     this.#ready.clear()
+    for (const wake of this.#waiters.drain()) wake()
   }
 }

@@ -13,12 +13,20 @@
  * looked up once (the caller caches per function).
  */
 import { Session } from 'node:inspector'
+import { findSourceMap } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export interface FunctionLocation {
   /** The URL of the script, '' when it has none (eval, `new Function`, REPL). */
   url: string
   line: number
   column: number
+  /**
+   * True when the script ran from another URL than its file's (tsx runs
+   * TypeScript of CommonJS packages from a data: URL): importing `url` then
+   * gives another instance of the module, so identity checks cannot work.
+   */
+  remapped: boolean
 }
 
 let session: Session | null = null
@@ -85,5 +93,36 @@ export function functionLocation(fn: Function): FunctionLocation | null {
   }
   if (location === undefined) return null
   if (!scriptUrls.has(location.scriptId)) learnScripts()
-  return { url: scriptUrls.get(location.scriptId) ?? '', line: location.lineNumber + 1, column: location.columnNumber + 1 }
+  return originalPosition(scriptUrls.get(location.scriptId) ?? '', location.lineNumber, location.columnNumber)
+}
+
+/**
+ * Undoes what a loader did to the location: tsx runs TypeScript of a
+ * CommonJS package from a `data:` URL that ends in `?filePath=<path>`, and
+ * transformed code has other line numbers than the source (its source map,
+ * when the loader registered one, says which).
+ */
+function originalPosition(url: string, line0: number, column0: number): FunctionLocation {
+  let remapped = false
+  if (url.startsWith('data:')) {
+    const match = /[?&]filePath=([^&#]*)$/.exec(url)
+    if (match !== null) {
+      url = pathToFileURL(decodeURIComponent(match[1]!)).href
+      remapped = true
+    }
+  }
+  let line = line0 + 1
+  let column = column0 + 1
+  if (url.startsWith('file:')) {
+    try {
+      const entry = findSourceMap(fileURLToPath(url))?.findEntry(line0, column0) as { originalLine?: number; originalColumn?: number } | undefined
+      if (entry?.originalLine !== undefined) {
+        line = entry.originalLine + 1
+        column = (entry.originalColumn ?? 0) + 1
+      }
+    } catch {
+      // no usable source map: keep the generated position
+    }
+  }
+  return { url, line, column, remapped }
 }

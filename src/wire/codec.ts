@@ -100,9 +100,19 @@ function walk(value: unknown, path: string, seen: Set<object>, transferList: rea
       const problem = walk(item, `${path}[${i}]`, seen, transferList, depth + 1)
       if (problem !== null) return problem
     }
+    // Named properties of an array are cloned too (and can hold a function).
+    const keys = Object.keys(obj)
+    if (keys.length !== obj.length) {
+      for (const key of keys) {
+        if (String(Number(key) >>> 0) === key && Number(key) < obj.length) continue
+        const problem = walk((obj as unknown as Record<string, unknown>)[key], `${path}.${key}`, seen, transferList, depth + 1)
+        if (problem !== null) return problem
+      }
+    }
     return null
   }
   if (ArrayBuffer.isView(obj) || types.isAnyArrayBuffer(obj)) return null
+  if (types.isSymbolObject(obj)) return { path, reason: `${path} is a boxed symbol; symbols cannot be sent to a worker` }
   if (types.isDate(obj) || types.isRegExp(obj) || types.isBoxedPrimitive(obj)) return null
   if (types.isMap(obj)) {
     let i = 0

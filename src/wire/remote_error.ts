@@ -84,10 +84,11 @@ for (const cls of [
  * export class QuotaError extends Error { constructor(public limit: number) { super(`over ${limit}`) } }
  * registerError(QuotaError)
  */
-export function registerError(cls: ErrorClass, name: string = cls.name): void {
+export function registerError(cls: ErrorClass, name?: string): void {
   if (typeof cls !== 'function' || !(cls.prototype instanceof Error || cls === Error)) {
     throw invalidArgType(`Expected \`cls\` to be an Error class, got ${typeof cls === 'function' ? `function ${cls.name}` : String(cls)}`)
   }
+  name ??= cls.name
   if (typeof name !== 'string' || name === '') throw invalidArgType(`Expected \`name\` to be a non-empty string, got ${String(name)}`)
   registry.set(name, cls)
 }
@@ -124,7 +125,8 @@ export function serializeError(error: unknown, depth = 0): SerializedValue {
   const err = error as Error & { errors?: unknown[] }
   const props: Record<string, unknown> = {}
   for (const key of Object.keys(err)) {
-    if (key === 'stack' || key === 'message' || key === 'cause' || key === 'errors') continue
+    // `errors` travels on its own when it is AggregateError's list; otherwise it is an ordinary property.
+    if (key === 'stack' || key === 'message' || key === 'cause' || (key === 'errors' && Array.isArray(err.errors))) continue
     let value: unknown
     try {
       value = (err as unknown as Record<string, unknown>)[key]

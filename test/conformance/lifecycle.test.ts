@@ -33,12 +33,12 @@ for (const backend of backends()) {
     it('a running task that times out is stopped and its Future fails with TimeoutError', async () => {
       await using ex = backend.create({ maxWorkers: 1 })
       // Synchronous tasks can only be stopped where workers can be terminated.
-      const f = backend.preemptive ? ex.submitWith({ timeout: 100 }, T.sleepSync, 60_000) : ex.submitWith({ timeout: 100 }, T.sleep, 2_000)
+      const f = backend.preemptive ? ex.submitWith({ timeout: 100 }, T.sleepSync, 60_000) : ex.submitWith({ timeout: 100 }, T.sleep, 6_000)
       const start = performance.now()
       const error = await rejection(f)
       assert.ok(error instanceof TimeoutError, String(error))
       assert.match(error.message, /timed out after 100 ms while running/)
-      assert.ok(performance.now() - start < 1_900, 'settled at the timeout, not when the task would have ended')
+      assert.ok(performance.now() - start < 5_000, 'settled at the timeout, not when the task would have ended')
       // The worker was replaced: the next task runs.
       assert.equal(await ex.submit(T.square, 4), 16)
     })
@@ -90,7 +90,7 @@ for (const backend of backends()) {
       assert.ok(first.done.has(fast))
       assert.ok(first.notDone.has(slow))
       const order: number[] = []
-      for await (const f of asCompleted([slow, fast])) order.push(await f)
+      for await (const f of asCompleted([slow, fast])) order.push(await f.result())
       assert.deepEqual(order, [1, 400])
       const bad = ex.submit(T.throwError, 'Error')
       const exc = await wait([bad, ex.submit(T.sleep, 300)], { returnWhen: FIRST_EXCEPTION })
@@ -135,8 +135,16 @@ for (const backend of backends()) {
       await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.trackConcurrency, counter, 30)))
       assert.equal(Atomics.load(counter, 0), 0)
       assert.ok(Atomics.load(counter, 1) <= maxWorkers, `peak ${Atomics.load(counter, 1)}`)
-      if (backend.parallel) assert.equal(Atomics.load(counter, 1), 2, 'both workers were used')
     })
+
+    if (backend.parallel) {
+      it('runs tasks on several workers at the same time', async () => {
+        await using ex = backend.create({ maxWorkers: 2 })
+        const counter = new Int32Array(new SharedArrayBuffer(4))
+        const met = await Promise.all([ex.submit(T.rendezvous, counter, 2, 20_000), ex.submit(T.rendezvous, counter, 2, 20_000)])
+        assert.deepEqual(met, [true, true])
+      })
+    }
 
     it('refuses bad options with the template message', () => {
       if (backend.name !== 'inline') {

@@ -97,7 +97,6 @@ describe('workerExecArgv()', () => {
 
   it(
     'drops the separate value of every value-taking process-only flag',
-    { todo: 'TAKES_VALUE lacks --cpu-prof-interval, --heap-prof-interval and --test-shard, so their value is left behind as a stray argument' },
     () => {
       for (const flags of [
         ['--cpu-prof', '--cpu-prof-interval', '500'],

@@ -291,7 +291,6 @@ describe('remote errors: own properties', () => {
 
   it(
     'an `errors` property that is not an array survives (validation errors)',
-    { todo: 'serializeError skips the key `errors` in props and only keeps it when it is an array' },
     () => {
       const back = roundTrip(Object.assign(new Error('validation failed'), { errors: { email: 'required' } }))
       assert.deepEqual(back.errors, { email: 'required' })
@@ -466,7 +465,6 @@ describe('remote errors: user classes', () => {
 
   it(
     'registerError(undefined) and registerError(null) get the same TypeError',
-    { todo: 'the default `name = cls.name` is evaluated before `cls` is checked' },
     () => {
       for (const bad of [undefined, null]) {
         assert.throws(

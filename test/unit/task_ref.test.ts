@@ -285,21 +285,19 @@ describe('resolveTask(): exported functions', () => {
 
   it(
     'names the source line of a function that is not exported',
-    { todo: 'under tsx the inspector reports the line in the transformed code (always 1), not the source line' },
     async () => {
       await loadRefs()
       assert.throws(() => resolveTask(refs.makeInner()), (e: unknown) => isUnreferenceable(e) && e.message.includes('(line 11)'))
     },
   )
 
-  it('an anonymous function from a module is refused', async () => {
+  it('an anonymous function that the module does not export is refused', async () => {
     await loadRefs()
     assert.throws(
       () => resolveTask(refs.makeAnonymous()),
       (e: unknown) => {
         assert.ok(isUnreferenceable(e))
-        assert.match(e.message, /^Cannot send an anonymous function to a worker \(refs\.ts:\d+\)/)
-        assert.ok(e.message.includes('Export a named function'), e.message)
+        assert.match(e.message, /^Cannot send an anonymous function to a worker: it is not exported by its module refs\.ts \(line 22\)/)
         return true
       },
     )
@@ -307,7 +305,6 @@ describe('resolveTask(): exported functions', () => {
 
   it(
     'a TypeScript module in a package of type commonjs, imported as ./x.js, resolves to its file URL',
-    { todo: 'tsx evaluates it from a data: URL; the inspector reports that URL, which cannot be imported again' },
     async () => {
       const cjsUrl = new URL('../fixtures/unit/cjs/cjs_task.ts', import.meta.url)
       const resolved = await settle(resolveTask(cjsTask))
