@@ -15,6 +15,7 @@ export { Executor, type SubmitOptions, type MapOptions, type ShutdownOptions, ty
 export { PoolExecutor, type PoolExecutorOptions } from './futures/pool_executor.js'
 export { ThreadPoolExecutor, type ThreadPoolExecutorOptions } from './futures/thread_pool_executor.js'
 export { InlineExecutor, type InlineExecutorOptions } from './futures/inline_executor.js'
+export { ProcessPoolExecutor, type ProcessPoolExecutorOptions } from './futures/process_pool_executor.js'
 export { task, tasks, isTaskRef, type Task, type TaskRef, type TaskRefs, type TaskFunction, type TaskArgs, type TaskResult } from './task_ref.js'
 export { transfer, type Transfer } from './wire/codec.js'
 export { registerError } from './wire/remote_error.js'

@@ -283,7 +283,7 @@ export class PoolExecutor extends Executor {
       for (let j = 0; j < args.length; j++) {
         const arg = args[j]
         if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
-        const problem = findUncloneable(arg, `item[${i}] argument ${j}`)
+        const problem = findUncloneable(arg, `item[${i}] argument ${j}`, undefined, this.#backend.capabilities.sharedMemory)
         if (problem !== null) {
           f.setException(this.#serializationError(problem, j, task))
           return f
@@ -314,7 +314,7 @@ export class PoolExecutor extends Executor {
 
   #checkArg(arg: unknown, index: number, where: string, transfer?: readonly Transferable[], task?: ResolvedTask): void {
     if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) return
-    const problem = findUncloneable(arg, `${where}[${index}]`, transfer)
+    const problem = findUncloneable(arg, `${where}[${index}]`, transfer, this.#backend.capabilities.sharedMemory)
     if (problem !== null) throw this.#serializationError(problem, index, task)
   }
 
