@@ -9,8 +9,8 @@
  * Choose processes over threads when tasks need real isolation: native
  * addons that are not thread-safe, `process.chdir()` or `process.env`
  * changes, code that may crash the whole runtime, or a separate heap per
- * worker. Threads start faster (~10 ms against ~60 ms) and pass messages
- * faster. Arguments and results are copied with the V8 serializer:
+ * worker. Threads start faster and answer sooner (a process worker is a
+ * whole Node.js runtime; see bench/process_pool.ts). Arguments and results are copied with the V8 serializer:
  * `transfer` lists still detach the caller's buffers but copy them, and
  * SharedArrayBuffers cannot be sent.
  */

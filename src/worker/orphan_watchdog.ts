@@ -5,8 +5,9 @@
  * A worker notices a dead parent through its IPC channel ('disconnect'),
  * but only when its event loop runs. A task stuck in a synchronous loop
  * would outlive its parent until the loop ends. So a tiny thread (its own
- * event loop, ~8 MB) checks the parent pid twice a second: when the worker
- * was re-parented (the parent died, even by SIGKILL), it kills the worker.
+ * event loop, about 9 MB of memory) checks the parent pid twice a second:
+ * when the worker was re-parented (the parent died, even by SIGKILL), it
+ * kills the worker.
  */
 import { Worker } from 'node:worker_threads'
 
