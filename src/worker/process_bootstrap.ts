@@ -24,7 +24,7 @@ import { TaskRunner } from './runtime.js'
 import { guardExit } from './exit_guard.js'
 import { startOrphanWatchdog } from './orphan_watchdog.js'
 import { PROTOCOL_VERSION, type FromWorker, type ToWorker, type WorkerInit } from '../wire/messages.js'
-import { serializeError } from '../wire/remote_error.js'
+import { serializeError, type SerializedError } from '../wire/remote_error.js'
 
 /** The file descriptor of the progress file (stdio index 4 of the fork). */
 export const PROGRESS_FD = 4
@@ -43,7 +43,14 @@ const send = (message: FromWorker): void => {
   process.send!(message)
 }
 const progress = new Int32Array(1)
-let progressOk = true
+try {
+  writeSync(PROGRESS_FD, progress, 0, 4, 0)
+} catch (error) {
+  // Without it the caller could not tell which task killed this worker, and
+  // would run that task again and again: refuse to start instead.
+  send({ t: 'fatal', e: serializeError(new Error(`Cannot write the progress file (fd ${PROGRESS_FD}): ${(error as Error).message}`)) as SerializedError })
+  process.exit(1)
+}
 let runner: TaskRunner | null = null
 let realExit: (code?: number) => never = process.exit.bind(process) as (code?: number) => never
 
@@ -56,7 +63,7 @@ process.on('message', (message: ToWorker | { t: 'init'; init: WorkerInit }) => {
   if (message.t !== 'init') return
   const init = message.init
   if (init.v !== PROTOCOL_VERSION) {
-    send({ t: 'fatal', e: serializeError(new Error(`multiproc protocol mismatch: caller speaks v${init.v}, worker v${PROTOCOL_VERSION}`)) as never })
+    send({ t: 'fatal', e: serializeError(new Error(`multiproc protocol mismatch: caller speaks v${init.v}, worker v${PROTOCOL_VERSION}`)) as SerializedError })
     realExit(1)
   }
   runner = new TaskRunner(
@@ -64,13 +71,8 @@ process.on('message', (message: ToWorker | { t: 'init'; init: WorkerInit }) => {
       // Transfer lists do not apply between processes: values are copied.
       post: send,
       started(count) {
-        if (!progressOk) return
         progress[0] = count
-        try {
-          writeSync(PROGRESS_FD, progress, 0, 4, 0)
-        } catch {
-          progressOk = false // the caller falls back to "first in flight"
-        }
+        writeSync(PROGRESS_FD, progress, 0, 4, 0)
       },
     },
     init,
