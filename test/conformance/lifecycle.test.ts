@@ -131,6 +131,8 @@ for (const backend of backends()) {
     it(`runs at most maxWorkers tasks at once`, async () => {
       const maxWorkers = backend.parallel ? 2 : 1
       await using ex = backend.create({ maxWorkers })
+      // Start the workers first, so that the measured tasks find all of them ready.
+      await Promise.all(Array.from({ length: maxWorkers }, () => ex.submit(T.sleep, 20)))
       if (backend.sharedMemory) {
         const counter = new Int32Array(new SharedArrayBuffer(8))
         await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.trackConcurrency, counter, 30)))
@@ -138,9 +140,7 @@ for (const backend of backends()) {
         assert.ok(Atomics.load(counter, 1) <= maxWorkers, `peak ${Atomics.load(counter, 1)}`)
         if (backend.parallel) assert.equal(Atomics.load(counter, 1), 2, 'both workers were used')
       } else {
-        // No shared memory: compare when the tasks ran. Start the workers first,
-        // so that the measured tasks find all of them ready.
-        await Promise.all(Array.from({ length: maxWorkers }, () => ex.submit(T.sleep, 20)))
+        // No shared memory: compare when the tasks ran.
         const spans = await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.span, 50)))
         const events = spans.flatMap(([start, end]) => [[start, 1] as const, [end, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1])
         let running = 0
