@@ -466,8 +466,11 @@ export class PoolExecutor extends Executor {
         candidates.push(slot)
         if (slot.inflight.length === 0) idle++
       }
-      if (idle === 0) {
-        const room = Math.min(this.#maxWorkers - this.#slots.size, queue.length)
+      // More queued tasks than idle workers: start workers (up to maxWorkers). Waiting
+      // for none to be idle would let one idle worker take a whole burst when the
+      // measured task time is stale (fast tasks, then slow ones).
+      if (idle < queue.length) {
+        const room = Math.min(this.#maxWorkers - this.#slots.size, queue.length - idle)
         for (let i = 0; i < room; i++) {
           const slot = this.#spawn()
           if (slot === null) break
