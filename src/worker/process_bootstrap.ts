@@ -6,10 +6,11 @@
  *            first message { t: 'init', init }, then the usual ToWorker messages
  *
  * - Progress for crash attribution: before each task, the number of tasks
- *   started so far goes to fd 4, a 4-byte file that the parent holds too
- *   (it unlinked it at once, so nothing is left behind). After a crash the
- *   parent reads it and knows exactly which task was running. One pwrite
- *   (about 1 µs) per task, while results still travel in batches.
+ *   started so far goes to fd 4, a small file that the parent holds too (it
+ *   unlinked it at once, so nothing is left behind); before each batch of
+ *   results is sent, the number of tasks finished. After a crash the parent
+ *   reads both and knows exactly which task was running. One pwrite (about
+ *   1 µs) per task and one per batch, while results still travel in batches.
  * - The IPC channel is made blocking, so a flushed result is in the kernel
  *   before the next task starts: a crash loses no flushed result, and a
  *   task calling process.exit() right after a large batch loses nothing.
@@ -42,9 +43,10 @@ process.on('SIGINT', () => {})
 const send = (message: FromWorker): void => {
   process.send!(message)
 }
-const progress = new Int32Array(1)
+// [started, finished]: see progress_file.ts.
+const progress = new Int32Array(2)
 try {
-  writeSync(PROGRESS_FD, progress, 0, 4, 0)
+  writeSync(PROGRESS_FD, progress, 0, 8, 0)
 } catch (error) {
   // Without it the caller could not tell which task killed this worker, and
   // would run that task again and again: refuse to start instead.
@@ -73,6 +75,10 @@ process.on('message', (message: ToWorker | { t: 'init'; init: WorkerInit }) => {
       started(count) {
         progress[0] = count
         writeSync(PROGRESS_FD, progress, 0, 4, 0)
+      },
+      finished(count) {
+        progress[1] = count
+        writeSync(PROGRESS_FD, progress, 4, 4, 4)
       },
     },
     init,

@@ -45,6 +45,8 @@ export interface RuntimePort {
    * backend records it where the caller can read it after a crash).
    */
   started?(count: number): void
+  /** Called with the number of tasks finished so far, just before their results are sent (same purpose). */
+  finished?(count: number): void
 }
 
 type Loaded = (...args: unknown[]) => unknown
@@ -59,6 +61,7 @@ export class TaskRunner {
   readonly #fns: (Loaded | undefined)[] = []
   #results: unknown[] = []
   #started = 0
+  #finished = 0
   #transfer: Transferable[] = []
   #busy = 0
   #lastFlush = 0
@@ -111,6 +114,7 @@ export class TaskRunner {
     this.#transfer = []
     this.#busy = 0
     this.#lastFlush = performance.now()
+    this.#port.finished?.(this.#finished)
     try {
       this.#port.post({ t: 'done', r, b }, transfer)
     } catch {
@@ -215,6 +219,7 @@ export class TaskRunner {
           } catch (error) {
             if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
             this.#results.push(STATUS_ERROR, serializeError(error))
+            this.#finished++
             continue
           }
         }
@@ -244,6 +249,7 @@ export class TaskRunner {
           }
         }
         this.#busy += performance.now() - t0
+        this.#finished++
         if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
       }
       this.flush()

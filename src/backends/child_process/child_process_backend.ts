@@ -32,7 +32,7 @@ import type { Transferable } from '../../wire/codec.js'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerExit, WorkerHandle } from '../backend.js'
 import type { FromWorker, ToWorker } from '../../wire/messages.js'
 import { processExecArgv } from '../exec_argv.js'
-import { ProgressFile } from './progress_file.js'
+import { ProgressFile, type Progress } from './progress_file.js'
 import { StderrRelay } from './stderr_relay.js'
 
 const bootstrap = fileURLToPath(new URL(`../../worker/process_bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
@@ -82,8 +82,8 @@ class ProcessWorker implements WorkerHandle {
   readonly #callbacks: WorkerCallbacks
   #exit: WorkerExit | null = null
   #disconnected = false
-  #finished = false
-  #started = 0
+  #reported = false
+  #progressAtExit: Progress | null = null
   #killTimer: NodeJS.Timeout | undefined = undefined
   #channelTimer: NodeJS.Timeout | undefined = undefined
 
@@ -138,14 +138,15 @@ class ProcessWorker implements WorkerHandle {
 
   /**
    * [started, finished] as the scheduler reads them after a crash. The
-   * worker records only how many tasks it started: it flushes a finished
-   * task's result before it waits for anything (see process_bootstrap.ts),
-   * so all but the last started task either ran to completion or are the
-   * one that was running.
+   * worker records `finished` only when it sends results, and sends them
+   * before it waits for anything (runtime.ts), so when the two differ the
+   * last started task is the one that was running and the ones before it
+   * finished (their results, if not received, are run again); when they are
+   * equal, no task was running.
    */
   get counters(): Int32Array {
-    const started = this.#finished ? this.#started : this.#progress.read()
-    return Int32Array.of(started, started - 1)
+    const { started, finished } = this.#progressAtExit ?? this.#progress.read()
+    return Int32Array.of(started, finished === started ? started : started - 1)
   }
 
   send(message: ToWorker, _transfer?: Transferable[]): void {
@@ -174,13 +175,13 @@ class ProcessWorker implements WorkerHandle {
   }
 
   #maybeFinish(): void {
-    if (this.#finished || this.#exit === null || !this.#disconnected) return
-    this.#finished = true
+    if (this.#reported || this.#exit === null || !this.#disconnected) return
+    this.#reported = true
     if (this.#channelTimer !== undefined) clearTimeout(this.#channelTimer)
     if (this.#killTimer !== undefined) clearTimeout(this.#killTimer)
     live.delete(this.#child)
     this.#stderr.whenEnded(STDERR_GRACE_MS, () => {
-      this.#started = this.#progress.close()
+      this.#progressAtExit = this.#progress.close()
       const exit = this.#exit!
       if (exit.error === undefined) {
         const error = this.#diagnose(exit)

@@ -1,9 +1,10 @@
 /**
- * The progress file of a child-process worker: 4 bytes holding the number
- * of tasks the worker has started. Threads share such a counter in memory;
- * processes cannot, but a file opened by both sides is shared through the
- * page cache, survives the worker's death (even SIGKILL), and costs the
- * worker one pwrite per task.
+ * The progress file of a child-process worker: two Int32, the number of
+ * tasks the worker has started (written before each task) and the number it
+ * has finished (written before each batch of results is sent). Threads share
+ * such counters in memory; processes cannot, but a file opened by both sides
+ * is shared through the page cache, survives the worker's death (even
+ * SIGKILL), and costs the worker one pwrite per task and one per batch.
  *
  * The file is unlinked as soon as it is open: only the two file descriptors
  * keep it, so nothing is left behind whatever happens to either process.
@@ -28,10 +29,16 @@ function pickDirectory(): string {
   return directory
 }
 
+/** What a worker recorded: tasks started, and tasks finished as of its last batch of results. */
+export interface Progress {
+  started: number
+  finished: number
+}
+
 export class ProgressFile {
   /** The caller's descriptor; the worker gets it as a stdio entry. */
   readonly fd: number
-  readonly #buffer = new Int32Array(1)
+  readonly #buffer = new Int32Array(2)
   #closed = false
 
   constructor() {
@@ -44,20 +51,21 @@ export class ProgressFile {
     }
   }
 
-  /** Tasks the worker has started, 0 before the first. */
-  read(): number {
-    if (this.#closed) return this.#buffer[0]!
-    const n = readSync(this.fd, this.#buffer, 0, 4, 0)
-    return n === 4 ? this.#buffer[0]! : 0
+  read(): Progress {
+    if (!this.#closed) {
+      const n = readSync(this.fd, this.#buffer, 0, 8, 0)
+      if (n < 8) this.#buffer.fill(0)
+    }
+    return { started: this.#buffer[0]!, finished: this.#buffer[1]! }
   }
 
   /** Reads one last time and closes. */
-  close(): number {
-    if (this.#closed) return this.#buffer[0]!
-    const started = this.read()
-    this.#closed = true
-    this.#buffer[0] = started
-    closeSync(this.fd)
-    return started
+  close(): Progress {
+    const progress = this.read()
+    if (!this.#closed) {
+      this.#closed = true
+      closeSync(this.fd)
+    }
+    return progress
   }
 }
