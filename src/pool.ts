@@ -28,7 +28,7 @@ import { Context, getContext, type StartMethod } from './context.js'
 import type { PoolExecutor } from './futures/pool_executor.js'
 import { zipArgs, type AnyIterable, type ChunkResult } from './futures/executor.js'
 import { kOutcome, type Future } from './futures/future.js'
-import { func, knownKeys, plainObject, positiveInteger, rangeFail, typeFail } from './internal/validate.js'
+import { func, knownKeys, plainObject, positiveInteger, typeFail } from './internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from './task_ref.js'
 
 /** Options of `new Pool()`. */
@@ -452,13 +452,8 @@ export class Pool {
     if (!isSyncIterable(iterable) && !isAsyncIterable(iterable)) typeFail('iterable', 'an iterable or async iterable', iterable)
     const opts = plainObject('options', options)
     knownKeys(ordered ? 'imap()' : 'imapUnordered()', opts, ['chunksize', 'buffersize', 'signal'])
-    const chunk = opts.chunksize ?? 'auto'
-    if (chunk !== 'auto' && (typeof chunk !== 'number' || !Number.isInteger(chunk) || chunk < 1)) {
-      if (typeof chunk !== 'number') typeFail('chunksize', "a positive integer or 'auto'", chunk)
-      rangeFail('chunksize', "a positive integer or 'auto'", chunk)
-    }
-    // Validates the rest of the options now; reads nothing until the first next().
-    const inner = this.#executor.mapArgs(task, zipArgs([iterable as AnyIterable<unknown>]), { ...opts, chunksize: chunk }, ordered)
+    // Validates the options now; reads nothing until the first next().
+    const inner = this.#executor.mapArgs(task, zipArgs([iterable as AnyIterable<unknown>]), opts, ordered)
     const iteration: PoolIteration = new PoolIteration(
       inner,
       () => this.#release(iteration),
