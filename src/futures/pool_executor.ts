@@ -607,7 +607,8 @@ export class PoolExecutor extends Executor {
   /** The worker's environment, with its share of the worker budget for the pools its tasks create. */
   #workerEnv(): NodeJS.ProcessEnv {
     const env = this.#env ?? process.env
-    if (this.#env !== undefined && this.#env[BUDGET_ENV] !== undefined) return env
+    // Left alone: an explicit share, or an env that is not a plain object (worker_threads' SHARE_ENV).
+    if (typeof env !== 'object' || (this.#env !== undefined && this.#env[BUDGET_ENV] !== undefined)) return env
     return { ...env, [BUDGET_ENV]: String(workerBudget.shareFor(this.#maxWorkers)) }
   }
 
