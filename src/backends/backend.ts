@@ -36,8 +36,10 @@ export interface WorkerHandle {
   /** OS process id (process backend) or thread id. */
   readonly id: number
   /**
-   * [started, finished] task counters shared with the worker, when the
-   * backend can share memory; null otherwise.
+   * [started, finished] task counters of the worker, read by the scheduler
+   * after the worker died to tell which in-flight task was running. Shared
+   * memory for threads; the process backend reads them from a file on
+   * access. null when the backend cannot tell.
    */
   readonly counters: Int32Array | null
   send(message: ToWorker, transfer?: Transferable[]): void
@@ -53,6 +55,8 @@ export interface BackendCapabilities {
   isolated: boolean
   /** A running task can be stopped (its worker terminated) without waiting for it. */
   preemptive: boolean
+  /** SharedArrayBuffers are shared with workers (false: they could only be copied, so they are refused). */
+  sharedMemory: boolean
 }
 
 export interface Backend {

@@ -10,6 +10,10 @@
  * loading. So the tsx flags are taken out of a thread's execArgv, and the
  * worker's entry registers tsx through its API instead (see
  * worker/thread_entry.js), which works on every Node version.
+ *
+ * Child processes honour `--import tsx`, so they keep the caller's flags;
+ * when the caller runs under tsx without saying so in its execArgv (a
+ * worker thread, whose tsx flags were taken out above), the flag is added.
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -121,4 +125,19 @@ export function threadLoaderSetup(argv: readonly string[] = process.execArgv): T
     execArgv,
     registerModules: [pathToFileURL(join(root, 'dist/esm/api/index.mjs')).href, pathToFileURL(join(root, 'dist/cjs/api/index.mjs')).href],
   }
+}
+
+/** The Node options of a child-process worker: the caller's, with a TypeScript loader when the caller has one. */
+export function processExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const filtered = workerExecArgv(argv)
+  const root = tsxRoot(argv)
+  if (root === null) return filtered
+  for (let i = 0; i < filtered.length; i++) {
+    const arg = filtered[i]!
+    const eq = arg.indexOf('=')
+    const flag = eq > 0 ? arg.slice(0, eq) : arg
+    const value = eq > 0 ? arg.slice(eq + 1) : filtered[i + 1]
+    if (LOADER_FLAGS.has(flag) && value !== undefined && isTsxSpecifier(value)) return filtered
+  }
+  return [...filtered, '--import', pathToFileURL(join(root, 'dist/loader.mjs')).href]
 }

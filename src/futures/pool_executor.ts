@@ -26,6 +26,12 @@
  * finished (result lost in the ≤ 1 ms flush window: run again), running (fails
  * with WorkerCrashedError, or is retried under `retries`), and not started
  * (re-queued at the front, order kept). Nothing is ever lost or left pending.
+ * The process backend has no shared memory; it reads the same counters
+ * from a small file the worker updates before each task.
+ *
+ * Nesting. Workers count against a per-thread worker budget and pass each
+ * worker its share, so pools created inside tasks do not multiply (see
+ * internal/worker_budget.ts).
  */
 import type { ResourceLimits } from 'node:worker_threads'
 import {
@@ -48,6 +54,7 @@ import {
   boolean,
 } from '../internal/validate.js'
 import { cpuCount } from '../cpu_count.js'
+import { BUDGET_ENV, workerBudget } from '../internal/worker_budget.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
 import type { Backend, WorkerExit, WorkerHandle } from '../backends/backend.js'
 import {
@@ -149,6 +156,7 @@ class WorkerSlot {
   stopping = false
   killed = false
   refd = false
+  budgeted = false
   fatal: unknown = undefined
   idleTimer: NodeJS.Timeout | undefined = undefined
   stopTimer: NodeJS.Timeout | undefined = undefined
@@ -199,7 +207,9 @@ export class PoolExecutor extends Executor {
     const opts = plainObject('options', options)
     knownKeys(what, opts, OPTION_KEYS)
     this.#backend = backend
-    this.#maxWorkers = opts.maxWorkers === undefined ? (defaults.maxWorkers ?? cpuCount()) : positiveInteger('maxWorkers', opts.maxWorkers)
+    const maxWorkers = opts.maxWorkers === undefined ? (defaults.maxWorkers ?? cpuCount()) : positiveInteger('maxWorkers', opts.maxWorkers)
+    // Inside a worker, nested executors get the worker's share (internal/worker_budget.ts).
+    this.#maxWorkers = backend.capabilities.isolated ? workerBudget.cap(maxWorkers) : maxWorkers
     this.#initializer = opts.initializer === undefined || opts.initializer === null ? null : resolveTask(opts.initializer, 'initializer')
     if (opts.initargs !== undefined && !Array.isArray(opts.initargs)) {
       throw invalidArgType(`Expected \`initargs\` to be an array, got ${typeof opts.initargs}`)
@@ -283,7 +293,7 @@ export class PoolExecutor extends Executor {
       for (let j = 0; j < args.length; j++) {
         const arg = args[j]
         if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
-        const problem = findUncloneable(arg, `item[${i}] argument ${j}`)
+        const problem = findUncloneable(arg, `item[${i}] argument ${j}`, undefined, this.#backend.capabilities.sharedMemory)
         if (problem !== null) {
           f.setException(this.#serializationError(problem, j, task))
           return f
@@ -310,11 +320,39 @@ export class PoolExecutor extends Executor {
     if (this.#slots.size > 0) await new Promise<void>((resolve) => this.#exitWaiters.push(resolve))
   }
 
+  /**
+   * Stops every worker now, whatever it is doing, and settles every pending
+   * Future with CancelledError: queued tasks are cancelled, running ones are
+   * stopped with their workers (processes get SIGTERM, then SIGKILL after a
+   * second). The executor accepts no more tasks. Resolves once every worker
+   * has exited; never waits for a task. Python 3.14's
+   * `ProcessPoolExecutor.terminate_workers()`; `Pool.terminate()` uses it.
+   *
+   * @example
+   * process.once('SIGINT', () => void executor.terminateWorkers())
+   */
+  async terminateWorkers(): Promise<void> {
+    if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
+    const notStarted = new CancelledError('The task was cancelled before it started: its executor was terminated')
+    for (const f of this.#queue.drain()) f[kForceCancel](notStarted)
+    for (const f of [...this.#verifying]) f[kForceCancel](notStarted)
+    for (const slot of this.#slots) {
+      for (const f of slot.inflight) {
+        if (!f.done()) f[kForceCancel](new CancelledError(`Task ${f.task.label} was stopped: its executor was terminated`))
+      }
+      if (!slot.killed) {
+        slot.killed = true
+        slot.handle.terminate()
+      }
+    }
+    if (this.#slots.size > 0) await new Promise<void>((resolve) => this.#exitWaiters.push(resolve))
+  }
+
   // ── submission ──
 
   #checkArg(arg: unknown, index: number, where: string, transfer?: readonly Transferable[], task?: ResolvedTask): void {
     if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) return
-    const problem = findUncloneable(arg, `${where}[${index}]`, transfer)
+    const problem = findUncloneable(arg, `${where}[${index}]`, transfer, this.#backend.capabilities.sharedMemory)
     if (problem !== null) throw this.#serializationError(problem, index, task)
   }
 
@@ -428,8 +466,11 @@ export class PoolExecutor extends Executor {
         candidates.push(slot)
         if (slot.inflight.length === 0) idle++
       }
-      if (idle === 0) {
-        const room = Math.min(this.#maxWorkers - this.#slots.size, queue.length)
+      // More queued tasks than idle workers: start workers (up to maxWorkers). Waiting
+      // for none to be idle would let one idle worker take a whole burst when the
+      // measured task time is stale (fast tasks, then slow ones).
+      if (idle < queue.length) {
+        const room = Math.min(this.#maxWorkers - this.#slots.size, queue.length - idle)
         for (let i = 0; i < room; i++) {
           const slot = this.#spawn()
           if (slot === null) break
@@ -531,7 +572,10 @@ export class PoolExecutor extends Executor {
 
   #spawn(): WorkerSlot | null {
     if (this.#slots.size >= this.#maxWorkers || this.#state === 'BROKEN') return null
+    const budgeted = this.#backend.capabilities.isolated
+    if (budgeted && !workerBudget.tryAcquire(this.#slots.size === 0)) return null
     const slot = new WorkerSlot()
+    slot.budgeted = budgeted
     try {
       slot.handle = this.#backend.launch(
         {
@@ -543,7 +587,7 @@ export class PoolExecutor extends Executor {
           },
           resourceLimits: this.#resourceLimits,
           execArgv: this.#execArgv,
-          env: this.#env,
+          env: budgeted ? this.#workerEnv() : this.#env,
         },
         {
           onMessage: (message) => this.#onMessage(slot, message),
@@ -551,12 +595,21 @@ export class PoolExecutor extends Executor {
         },
       )
     } catch (error) {
+      if (budgeted) workerBudget.release()
       this.#break(new BrokenExecutorError(`Cannot start a ${this.#backend.name} worker: ${(error as Error).message}`, { cause: error }))
       return null
     }
     slot.handle.unref()
     this.#slots.add(slot)
     return slot
+  }
+
+  /** The worker's environment, with its share of the worker budget for the pools its tasks create. */
+  #workerEnv(): NodeJS.ProcessEnv {
+    const env = this.#env ?? process.env
+    // Left alone: an explicit share, or an env that is not a plain object (worker_threads' SHARE_ENV).
+    if (typeof env !== 'object' || (this.#env !== undefined && this.#env[BUDGET_ENV] !== undefined)) return env
+    return { ...env, [BUDGET_ENV]: String(workerBudget.shareFor(this.#maxWorkers)) }
   }
 
   #onMessage(slot: WorkerSlot, message: FromWorker): void {
@@ -666,6 +719,7 @@ export class PoolExecutor extends Executor {
 
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
     this.#slots.delete(slot)
+    if (slot.budgeted) workerBudget.release()
     if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer)
     if (slot.stopTimer !== undefined) clearTimeout(slot.stopTimer)
     const expected = slot.stopping || slot.killed || this.#state === 'BROKEN'
@@ -696,8 +750,9 @@ export class PoolExecutor extends Executor {
     let finished = 0
     let running = -1
     if (counters !== null) {
-      finished = Atomics.load(counters, COUNTER_FINISHED) - slot.received
-      const started = Atomics.load(counters, COUNTER_STARTED) - slot.received
+      // Int32 arithmetic: the counters wrap after 2^31 tasks, the differences stay right.
+      finished = (Atomics.load(counters, COUNTER_FINISHED) - slot.received) | 0
+      const started = (Atomics.load(counters, COUNTER_STARTED) - slot.received) | 0
       if (started > finished) running = finished
     } else if (slot.ready) {
       running = 0
@@ -731,7 +786,7 @@ export class PoolExecutor extends Executor {
   #crashError(slot: WorkerSlot, exit: WorkerExit, f: TaskFuture, finishedBefore: boolean): WorkerCrashedError {
     const cause = slot.fatal ?? exit.error
     const oom = (exit.error as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY'
-    const how = oom ? 'ran out of memory (resourceLimits)' : describeExit(exit)
+    const how = oom ? `ran out of memory${this.#resourceLimits !== undefined ? ' (resourceLimits)' : ''}` : describeExit(exit)
     const detail = !oom && cause instanceof Error ? `: ${cause.name}: ${cause.message}` : ''
     const when = finishedBefore ? 'after it ran task' : 'while running task'
     return new WorkerCrashedError(

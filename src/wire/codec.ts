@@ -63,14 +63,23 @@ const MAX_DEPTH = 256
 
 /**
  * Returns the first part of `value` that cannot be cloned, or null.
- * `transferList` entries are allowed where they appear.
+ * `transferList` entries are allowed where they appear. With `sharedMemory`
+ * false (a process worker), SharedArrayBuffers and views on them are
+ * refused: they would arrive as copies, silently unshared.
  */
-export function findUncloneable(value: unknown, path: string, transferList?: readonly unknown[]): CloneProblem | null {
+export function findUncloneable(value: unknown, path: string, transferList?: readonly unknown[], sharedMemory = true): CloneProblem | null {
   const seen = new Set<object>()
-  return walk(value, path, seen, transferList, 0)
+  return walk(value, path, seen, transferList, 0, sharedMemory)
 }
 
-function walk(value: unknown, path: string, seen: Set<object>, transferList: readonly unknown[] | undefined, depth: number): CloneProblem | null {
+function walk(
+  value: unknown,
+  path: string,
+  seen: Set<object>,
+  transferList: readonly unknown[] | undefined,
+  depth: number,
+  shared: boolean,
+): CloneProblem | null {
   switch (typeof value) {
     case 'number':
     case 'string':
@@ -97,7 +106,7 @@ function walk(value: unknown, path: string, seen: Set<object>, transferList: rea
       const item: unknown = obj[i]
       // Fast path for the common array of primitives.
       if (item === null || (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol')) continue
-      const problem = walk(item, `${path}[${i}]`, seen, transferList, depth + 1)
+      const problem = walk(item, `${path}[${i}]`, seen, transferList, depth + 1, shared)
       if (problem !== null) return problem
     }
     // Named properties of an array are cloned too (and can hold a function).
@@ -105,19 +114,27 @@ function walk(value: unknown, path: string, seen: Set<object>, transferList: rea
     if (keys.length !== obj.length) {
       for (const key of keys) {
         if (String(Number(key) >>> 0) === key && Number(key) < obj.length) continue
-        const problem = walk((obj as unknown as Record<string, unknown>)[key], `${path}.${key}`, seen, transferList, depth + 1)
+        const problem = walk((obj as unknown as Record<string, unknown>)[key], `${path}.${key}`, seen, transferList, depth + 1, shared)
         if (problem !== null) return problem
       }
     }
     return null
   }
-  if (ArrayBuffer.isView(obj) || types.isAnyArrayBuffer(obj)) return null
+  if (ArrayBuffer.isView(obj) || types.isAnyArrayBuffer(obj)) {
+    if (!shared && (types.isSharedArrayBuffer(obj) || (ArrayBuffer.isView(obj) && types.isSharedArrayBuffer(obj.buffer)))) {
+      return {
+        path,
+        reason: `${path} is backed by a SharedArrayBuffer, which a process worker cannot share (it would get a copy); use the thread backend to share memory`,
+      }
+    }
+    return null
+  }
   if (types.isSymbolObject(obj)) return { path, reason: `${path} is a boxed symbol; symbols cannot be sent to a worker` }
   if (types.isDate(obj) || types.isRegExp(obj) || types.isBoxedPrimitive(obj)) return null
   if (types.isMap(obj)) {
     let i = 0
     for (const [k, v] of obj as Map<unknown, unknown>) {
-      const problem = walk(k, `${path}.keys()[${i}]`, seen, transferList, depth + 1) ?? walk(v, `${path}.get(${describeKey(k)})`, seen, transferList, depth + 1)
+      const problem = walk(k, `${path}.keys()[${i}]`, seen, transferList, depth + 1, shared) ?? walk(v, `${path}.get(${describeKey(k)})`, seen, transferList, depth + 1, shared)
       if (problem !== null) return problem
       i++
     }
@@ -126,7 +143,7 @@ function walk(value: unknown, path: string, seen: Set<object>, transferList: rea
   if (types.isSet(obj)) {
     let i = 0
     for (const v of obj as Set<unknown>) {
-      const problem = walk(v, `${path}.values()[${i}]`, seen, transferList, depth + 1)
+      const problem = walk(v, `${path}.values()[${i}]`, seen, transferList, depth + 1, shared)
       if (problem !== null) return problem
       i++
     }
@@ -138,7 +155,7 @@ function walk(value: unknown, path: string, seen: Set<object>, transferList: rea
     for (const key of Object.keys(obj)) {
       const item = (obj as Record<string, unknown>)[key]
       if (item === null || (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol')) continue
-      const problem = walk(item, `${path}.${key}`, seen, transferList, depth + 1)
+      const problem = walk(item, `${path}.${key}`, seen, transferList, depth + 1, shared)
       if (problem !== null) return problem
     }
     return null

@@ -8,7 +8,9 @@
  *                                        └─ flush when the queue is empty or 1 ms passed
  *
  * Tasks run one at a time, in the order received, and results go back in
- * that order: the caller pairs them with its in-flight list. Buffering
+ * that order: the caller pairs them with its in-flight list. A task counts
+ * as started before its module is imported, so a module that kills the
+ * worker while it loads is blamed on the task that needed it. Buffering
  * results while more tasks wait turns a burst of tiny tasks into one
  * message instead of one per task; the 1 ms bound keeps latency low when
  * tasks are slow. Before a task may take long (any task after 1 ms of
@@ -37,6 +39,14 @@ const FLUSH_AFTER_MS = 1
 /** How the runtime talks to its caller. */
 export interface RuntimePort {
   post(message: FromWorker, transfer?: Transferable[]): void
+  /**
+   * Called with the number of tasks started so far, just before each task
+   * starts, for backends that cannot share the counters (the process
+   * backend records it where the caller can read it after a crash).
+   */
+  started?(count: number): void
+  /** Called with the number of tasks finished so far, just before their results are sent (same purpose). */
+  finished?(count: number): void
 }
 
 type Loaded = (...args: unknown[]) => unknown
@@ -50,6 +60,8 @@ export class TaskRunner {
   readonly #decls: ({ module: string; name: string } | undefined)[] = []
   readonly #fns: (Loaded | undefined)[] = []
   #results: unknown[] = []
+  #started = 0
+  #finished = 0
   #transfer: Transferable[] = []
   #busy = 0
   #lastFlush = 0
@@ -102,6 +114,7 @@ export class TaskRunner {
     this.#transfer = []
     this.#busy = 0
     this.#lastFlush = performance.now()
+    this.#port.finished?.(this.#finished)
     try {
       this.#port.post({ t: 'done', r, b }, transfer)
     } catch {
@@ -192,6 +205,10 @@ export class TaskRunner {
         // Flush before a task that might take long, so finished results are not held hostage.
         if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
 
+        // Count the task as started before its module loads (see the header).
+        if (counters !== null) Atomics.add(counters, COUNTER_STARTED, 1)
+        this.#port.started?.(++this.#started)
+
         let fn = this.#fns[index]
         if (fn === undefined) {
           const decl = this.#decls[index]
@@ -200,16 +217,13 @@ export class TaskRunner {
             fn = await this.#load(decl.module, decl.name)
             this.#fns[index] = fn
           } catch (error) {
-            if (counters !== null) {
-              Atomics.add(counters, COUNTER_STARTED, 1)
-              Atomics.add(counters, COUNTER_FINISHED, 1)
-            }
+            if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
             this.#results.push(STATUS_ERROR, serializeError(error))
+            this.#finished++
             continue
           }
         }
 
-        if (counters !== null) Atomics.add(counters, COUNTER_STARTED, 1)
         const t0 = performance.now()
         if (kind === KIND_CHUNK) {
           const outcome: ChunkOutcome = { v: new Array(args.length), e: undefined, d: 0 }
@@ -235,6 +249,7 @@ export class TaskRunner {
           }
         }
         this.#busy += performance.now() - t0
+        this.#finished++
         if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
       }
       this.flush()

@@ -2,7 +2,7 @@
  * The backends every conformance test runs against. Later backends add
  * themselves here. MULTIPROC_BACKENDS=thread,inline narrows the run.
  */
-import { InlineExecutor, ThreadPoolExecutor, type PoolExecutor, type PoolExecutorOptions } from '../../src/index.js'
+import { InlineExecutor, ProcessPoolExecutor, ThreadPoolExecutor, type PoolExecutor, type PoolExecutorOptions } from '../../src/index.js'
 
 export interface BackendUnderTest {
   name: string
@@ -14,6 +14,8 @@ export interface BackendUnderTest {
   resourceLimits: boolean
   /** More than one worker at a time. */
   parallel: boolean
+  /** SharedArrayBuffers are shared with workers (threads, inline), not refused (processes). */
+  sharedMemory: boolean
   create(options?: PoolExecutorOptions): PoolExecutor
 }
 
@@ -24,7 +26,17 @@ const all: BackendUnderTest[] = [
     preemptive: true,
     resourceLimits: true,
     parallel: true,
+    sharedMemory: true,
     create: (options = {}) => new ThreadPoolExecutor({ maxWorkers: 2, ...options }),
+  },
+  {
+    name: 'process',
+    isolated: true,
+    preemptive: true,
+    resourceLimits: true,
+    parallel: true,
+    sharedMemory: false,
+    create: (options = {}) => new ProcessPoolExecutor({ maxWorkers: 2, ...options }),
   },
   {
     name: 'inline',
@@ -32,6 +44,7 @@ const all: BackendUnderTest[] = [
     preemptive: false,
     resourceLimits: false,
     parallel: false,
+    sharedMemory: true,
     create: (options = {}) => {
       const { maxWorkers: _ignored, resourceLimits: _r, execArgv: _e, env: _v, idleTimeout: _i, ...rest } = options
       return new InlineExecutor(rest)

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { WorkerCrashedError } from '../../src/index.js'
+import { WorkerCrashedError, task } from '../../src/index.js'
 import * as T from '../fixtures/tasks.js'
 import { backends } from './backends.js'
-import { rejection } from '../helpers.js'
+import { fixtures, rejection } from '../helpers.js'
 
 for (const backend of backends().filter((b) => b.isolated)) {
   describe(`faults [${backend.name}]`, () => {
@@ -62,6 +62,17 @@ for (const backend of backends().filter((b) => b.isolated)) {
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
+    })
+
+    it('a task module that kills its worker while loading fails the task that needed it, once', async () => {
+      await using ex = backend.create({ maxWorkers: 1 })
+      const before = ex.submit(T.square, 3)
+      const error = await rejection(ex.submit(task<() => number>(new URL('exits_on_import.ts', fixtures), 'never')))
+      assert.ok(error instanceof WorkerCrashedError, String(error))
+      assert.equal(error.exitCode, 5)
+      assert.match(String(error.task), /never/)
+      assert.equal(await before, 9)
+      assert.equal(await ex.submit(T.square, 4), 16)
     })
 
     if (backend.resourceLimits) {

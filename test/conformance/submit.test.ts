@@ -19,7 +19,7 @@ import { Socket } from 'node:net'
 const require = createRequire(import.meta.url)
 const cjs = require('../fixtures/cjs_tasks.cjs') as { double: (x: number) => number; half: (x: number) => number }
 import { backends } from './backends.js'
-import { rejection, tasksModule, fixtures } from '../helpers.js'
+import { collect, rejection, tasksModule, fixtures } from '../helpers.js'
 
 registerError(T.QuotaError)
 
@@ -137,6 +137,17 @@ for (const backend of backends()) {
       assert.equal(await before, 4)
       assert.equal(await ex.submit(T.square, 3), 9)
     })
+
+    if (!backend.sharedMemory) {
+      it('refuses a SharedArrayBuffer: it could only arrive as a copy', async () => {
+        const shared = new Int32Array(new SharedArrayBuffer(8))
+        assert.throws(
+          () => ex.submit(T.identity, { counters: shared }),
+          (e: any) => e instanceof SerializationError && e.path === 'args[0].counters' && /SharedArrayBuffer/.test(e.message),
+        )
+        await assert.rejects(collect(ex.map(T.identity, [new SharedArrayBuffer(4)])), SerializationError)
+      })
+    }
 
     it('fails the Future when the result cannot be sent back', async () => {
       const error = await rejection(ex.submit(T.returnFunction))

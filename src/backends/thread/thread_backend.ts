@@ -60,7 +60,7 @@ class ThreadWorker implements WorkerHandle {
 
 export const threadBackend: Backend = {
   name: 'thread',
-  capabilities: { isolated: true, preemptive: true },
+  capabilities: { isolated: true, preemptive: true, sharedMemory: true },
   launch(options, callbacks) {
     return new ThreadWorker(options, callbacks)
   },

@@ -1,0 +1,2 @@
+// Task module of the benchmarks.
+export function noop(): void {}

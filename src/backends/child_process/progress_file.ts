@@ -1,0 +1,71 @@
+/**
+ * The progress file of a child-process worker: two Int32, the number of
+ * tasks the worker has started (written before each task) and the number it
+ * has finished (written before each batch of results is sent). Threads share
+ * such counters in memory; processes cannot, but a file opened by both sides
+ * is shared through the page cache, survives the worker's death (even
+ * SIGKILL), and costs the worker one pwrite per task and one per batch.
+ *
+ * The file is unlinked as soon as it is open: only the two file descriptors
+ * keep it, so nothing is left behind whatever happens to either process.
+ * It lives in /dev/shm (memory) when that exists, else in the temp dir.
+ */
+import { closeSync, openSync, readSync, unlinkSync, accessSync, constants } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+
+let directory: string | undefined
+
+function pickDirectory(): string {
+  if (directory !== undefined) return directory
+  directory = tmpdir()
+  try {
+    accessSync('/dev/shm', constants.W_OK)
+    directory = '/dev/shm'
+  } catch {
+    // no /dev/shm: the temp dir is as good, just on disk
+  }
+  return directory
+}
+
+/** What a worker recorded: tasks started, and tasks finished as of its last batch of results. */
+export interface Progress {
+  started: number
+  finished: number
+}
+
+export class ProgressFile {
+  /** The caller's descriptor; the worker gets it as a stdio entry. */
+  readonly fd: number
+  readonly #buffer = new Int32Array(2)
+  #closed = false
+
+  constructor() {
+    const path = join(pickDirectory(), `multiproc-${process.pid}-${randomBytes(6).toString('hex')}`)
+    this.fd = openSync(path, 'w+', 0o600)
+    try {
+      unlinkSync(path)
+    } catch {
+      // still usable; the temp dir is cleaned eventually
+    }
+  }
+
+  read(): Progress {
+    if (!this.#closed) {
+      const n = readSync(this.fd, this.#buffer, 0, 8, 0)
+      if (n < 8) this.#buffer.fill(0)
+    }
+    return { started: this.#buffer[0]!, finished: this.#buffer[1]! }
+  }
+
+  /** Reads one last time and closes. */
+  close(): Progress {
+    const progress = this.read()
+    if (!this.#closed) {
+      this.#closed = true
+      closeSync(this.fd)
+    }
+    return progress
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Contexts: the same factories bound to one backend, as Python's
+ * `multiprocessing.get_context('spawn')`. A backend plays the part of
+ * Python's start method:
+ *
+ *   'thread'   worker_threads (the default): fast start, shared memory
+ *   'process'  child processes: full isolation, a heap per worker
+ *   'inline'   the calling thread, one task at a time: debugging, one CPU
+ *
+ * A Context is the one place that knows which executor class goes with a
+ * backend; everything a context makes (Pool, the executor, and later
+ * Process, Queue, Lock, ...) is reached through it. New members are added
+ * as getters of this class.
+ */
+import type { Backend } from './backends/backend.js'
+import { threadBackend } from './backends/thread/thread_backend.js'
+import { processBackend } from './backends/child_process/child_process_backend.js'
+import { inlineBackend } from './backends/inline/inline_backend.js'
+import { cpuCount } from './cpu_count.js'
+import type { PoolExecutor, PoolExecutorOptions } from './futures/pool_executor.js'
+import { ThreadPoolExecutor } from './futures/thread_pool_executor.js'
+import { ProcessPoolExecutor } from './futures/process_pool_executor.js'
+import { InlineExecutor } from './futures/inline_executor.js'
+import { oneOf } from './internal/validate.js'
+import { Pool, type PoolOptions } from './pool.js'
+
+/** The backends a context can be bound to (Python's start methods). */
+export type StartMethod = 'thread' | 'process' | 'inline'
+
+const START_METHODS: readonly StartMethod[] = ['thread', 'process', 'inline']
+
+/** A Pool class bound to a context: its options have no `context`. */
+export type ContextPool = new (options?: Omit<PoolOptions, 'context'>) => Pool
+
+/** An executor class bound to a context. */
+export type ContextExecutor = new (options?: PoolExecutorOptions) => PoolExecutor
+
+const BACKENDS: Record<StartMethod, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend }
+
+export class Context {
+  readonly #name: StartMethod
+  #pool: ContextPool | undefined
+
+  /** @internal Use `getContext(name)`. */
+  constructor(name: StartMethod) {
+    this.#name = name
+  }
+
+  /** The backend: 'thread', 'process' or 'inline'. */
+  get name(): StartMethod {
+    return this.#name
+  }
+
+  /** Python's `ctx.get_start_method()`. */
+  getStartMethod(): StartMethod {
+    return this.#name
+  }
+
+  /** @internal The backend behind this context. */
+  get backend(): Backend {
+    return BACKENDS[this.#name]
+  }
+
+  /**
+   * The executor class of this context: ThreadPoolExecutor,
+   * ProcessPoolExecutor or InlineExecutor.
+   *
+   * @example
+   * await using ex = new (getContext('process').Executor)({ maxWorkers: 2 })
+   */
+  get Executor(): ContextExecutor {
+    switch (this.#name) {
+      case 'thread':
+        return ThreadPoolExecutor
+      case 'process':
+        return ProcessPoolExecutor
+      case 'inline':
+        return InlineExecutor as unknown as ContextExecutor
+    }
+  }
+
+  /**
+   * `Pool` bound to this context.
+   *
+   * @example
+   * const ctx = getContext('process')
+   * await using pool = new ctx.Pool({ processes: 4 })
+   */
+  get Pool(): ContextPool {
+    if (this.#pool === undefined) {
+      const context = this
+      this.#pool = class ContextBoundPool extends Pool {
+        constructor(options: Omit<PoolOptions, 'context'> = {}) {
+          super({ ...options, context })
+        }
+      }
+    }
+    return this.#pool
+  }
+
+  /** The CPUs this process can use (see `cpuCount()`). */
+  cpuCount(): number {
+    return cpuCount()
+  }
+
+  /**
+   * @internal Creates this context's executor. The inline backend has a
+   * single worker and no process-level options, so those are dropped.
+   */
+  createExecutor(options: PoolExecutorOptions): PoolExecutor {
+    if (this.#name === 'inline') {
+      const { initializer, initargs, maxTasksPerChild, retries } = options
+      return new InlineExecutor(definedOnly({ initializer, initargs, maxTasksPerChild, retries }))
+    }
+    return new this.Executor(options)
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `Context(${this.#name})`
+  }
+}
+
+function definedOnly<T extends object>(object: T): T {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as T
+}
+
+const contexts = new Map<StartMethod, Context>()
+
+/**
+ * The context of a backend: `Pool`, an executor class and (as they come)
+ * the other primitives, bound to it. Python's `multiprocessing.get_context()`.
+ *
+ * @param name 'thread' (default), 'process' or 'inline'
+ * @throws RangeError for an unknown name
+ * @example
+ * const ctx = getContext('process')
+ * await using pool = new ctx.Pool()
+ * console.log(await pool.map(square, [1, 2, 3]))
+ */
+export function getContext(name: StartMethod = 'thread'): Context {
+  const method = oneOf('name', name, START_METHODS)
+  let context = contexts.get(method)
+  if (context === undefined) {
+    context = new Context(method)
+    contexts.set(method, context)
+  }
+  return context
+}
+
+/** The backends `getContext` accepts: Python's `get_all_start_methods()`. */
+export function getAllStartMethods(): StartMethod[] {
+  return [...START_METHODS]
+}
