@@ -60,6 +60,7 @@ import type { Backend, WorkerExit, WorkerHandle } from '../backends/backend.js'
 import {
   KIND_CALL,
   KIND_CHUNK,
+  FLAG_SHARED,
   PROTOCOL_VERSION,
   STATUS_OK,
   type ChunkOutcome,
@@ -69,6 +70,7 @@ import {
 } from '../wire/messages.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
 import { findUncloneable, type Transferable } from '../wire/codec.js'
+import { encodeShareables, type ShareTarget } from '../wire/shareable.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from './executor.js'
 import { Future, kForceCancel, kRequeue } from './future.js'
 import { COUNTER_FINISHED, COUNTER_STARTED } from '../worker/runtime.js'
@@ -124,6 +126,8 @@ const captureCallerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
 
 class TaskFuture<T = unknown> extends Future<T> {
   args: unknown[] | null
+  /** The arguments hold share descriptors (a Lock, a Queue...) the worker must revive. */
+  shared = false
   slot: WorkerSlot | null = null
   timer: NodeJS.Timeout | undefined = undefined
   onAbort: (() => void) | undefined = undefined
@@ -171,6 +175,7 @@ export class PoolExecutor extends Executor {
   readonly #maxWorkers: number
   readonly #initializer: ResolvedTask | null
   readonly #initargs: unknown[]
+  readonly #initargsShared: boolean
   readonly #maxTasksPerChild: number
   readonly #resourceLimits: ResourceLimits | undefined
   readonly #idleTimeout: number
@@ -214,8 +219,11 @@ export class PoolExecutor extends Executor {
     if (opts.initargs !== undefined && !Array.isArray(opts.initargs)) {
       throw invalidArgType(`Expected \`initargs\` to be an array, got ${typeof opts.initargs}`)
     }
-    this.#initargs = (opts.initargs as unknown[] | undefined) ?? []
-    this.#initargs.forEach((arg, i) => this.#checkArg(arg, i, 'initargs'))
+    const initargs = (opts.initargs as unknown[] | undefined) ?? []
+    const found = { shareables: 0 }
+    initargs.forEach((arg, i) => this.#checkArg(arg, i, 'initargs', undefined, undefined, found))
+    this.#initargsShared = found.shareables > 0
+    this.#initargs = this.#initargsShared ? (encodeShareables(initargs, this.#shareTarget) as unknown[]) : initargs
     this.#maxTasksPerChild = opts.maxTasksPerChild === undefined ? Infinity : positiveInteger('maxTasksPerChild', opts.maxTasksPerChild)
     this.#resourceLimits = opts.resourceLimits as ResourceLimits | undefined
     this.#idleTimeout = opts.idleTimeout === undefined ? Infinity : timeoutMs('idleTimeout', opts.idleTimeout)
@@ -269,13 +277,16 @@ export class PoolExecutor extends Executor {
       }
       if (opts.retries !== undefined) retries = nonNegativeInteger('retries', opts.retries)
     }
-    for (let i = 0; i < args.length; i++) this.#checkArg(args[i], i, 'args', transfer, task)
+    const found = { shareables: 0 }
+    for (let i = 0; i < args.length; i++) this.#checkArg(args[i], i, 'args', transfer, task, found)
+    if (found.shareables > 0) args = encodeShareables(args, this.#shareTarget) as typeof args
     if (transfer !== undefined && transfer.length > 0) {
       // Move now, as postMessage would: the caller's buffers are detached at
       // submit, and this executor owns the moved memory until dispatch.
       ;[args, transfer] = structuredClone([args, transfer], { transfer: transfer as Transferable[] }) as [typeof args, Transferable[]]
     }
     const f = new TaskFuture<Awaited<ReturnType<F>>>(task, KIND_CALL, args, transfer, timeout !== undefined || signal !== undefined, retries, signal, timeout)
+    f.shared = found.shareables > 0
     if (captureCallerStacks) f.callerStack = new Error().stack
     if (signal?.aborted) {
       f[kForceCancel](new CancelledError('The task was not started: its signal was already aborted', { cause: signal.reason }))
@@ -287,21 +298,35 @@ export class PoolExecutor extends Executor {
 
   submitChunk(task: ResolvedTask, argsList: unknown[][]): Future<ChunkResult> {
     this.checkOpen()
-    const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, argsList, undefined, false, this.#retries, undefined, undefined)
-    for (let i = 0; i < argsList.length; i++) {
+    const found = { shareables: 0 }
+    let problem: { path: string; reason: string } | null = null
+    let problemArg = 0
+    outer: for (let i = 0; i < argsList.length; i++) {
       const args = argsList[i]!
       for (let j = 0; j < args.length; j++) {
         const arg = args[j]
         if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
-        const problem = findUncloneable(arg, `item[${i}] argument ${j}`, undefined, this.#backend.capabilities.sharedMemory)
+        problem = findUncloneable(arg, `item[${i}] argument ${j}`, undefined, this.#backend.capabilities.sharedMemory, found)
         if (problem !== null) {
-          f.setException(this.#serializationError(problem, j, task))
-          return f
+          problemArg = j
+          break outer
         }
       }
     }
+    const list = found.shareables > 0 ? (encodeShareables(argsList, this.#shareTarget) as unknown[][]) : argsList
+    const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, this.#retries, undefined, undefined)
+    f.shared = found.shareables > 0
+    if (problem !== null) {
+      f.setException(this.#serializationError(problem, problemArg, task))
+      return f
+    }
     this.#enqueue(f as TaskFuture)
     return f
+  }
+
+  /** What shareable arguments (wire/shareable.ts) are encoded for. */
+  get #shareTarget(): ShareTarget {
+    return { backend: this.#backend.name, sharedMemory: this.#backend.capabilities.sharedMemory }
   }
 
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
@@ -350,9 +375,9 @@ export class PoolExecutor extends Executor {
 
   // ── submission ──
 
-  #checkArg(arg: unknown, index: number, where: string, transfer?: readonly Transferable[], task?: ResolvedTask): void {
+  #checkArg(arg: unknown, index: number, where: string, transfer?: readonly Transferable[], task?: ResolvedTask, found?: { shareables: number }): void {
     if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) return
-    const problem = findUncloneable(arg, `${where}[${index}]`, transfer, this.#backend.capabilities.sharedMemory)
+    const problem = findUncloneable(arg, `${where}[${index}]`, transfer, this.#backend.capabilities.sharedMemory, found)
     if (problem !== null) throw this.#serializationError(problem, index, task)
   }
 
@@ -533,7 +558,7 @@ export class PoolExecutor extends Executor {
         slot.known.add(index)
         ;(decls ??= []).push(this.#fnDecls[index]!)
       }
-      q[3 * i] = f.kind
+      q[3 * i] = f.shared ? f.kind | FLAG_SHARED : f.kind
       q[3 * i + 1] = index
       q[3 * i + 2] = f.args
       if (f.transfer !== undefined) for (const t of f.transfer) (transfer ??= []).push(t)
@@ -584,6 +609,8 @@ export class PoolExecutor extends Executor {
             label: `${this.#backend.name} worker`,
             initializer: this.#initializer === null ? null : { module: this.#initializer.module, name: this.#initializer.name },
             initargs: this.#initargs,
+            initargsShared: this.#initargsShared,
+            backend: this.#backend.name,
           },
           resourceLimits: this.#resourceLimits,
           execArgv: this.#execArgv,

@@ -15,6 +15,7 @@
  */
 import { types } from 'node:util'
 import type { TransferListItem } from 'node:worker_threads'
+import { isShareable } from './shareable.js'
 
 /** Anything that can be moved instead of copied: ArrayBuffer, MessagePort, ... */
 export type Transferable = TransferListItem
@@ -67,9 +68,15 @@ const MAX_DEPTH = 256
  * false (a process worker), SharedArrayBuffers and views on them are
  * refused: they would arrive as copies, silently unshared.
  */
-export function findUncloneable(value: unknown, path: string, transferList?: readonly unknown[], sharedMemory = true): CloneProblem | null {
+export function findUncloneable(
+  value: unknown,
+  path: string,
+  transferList?: readonly unknown[],
+  sharedMemory = true,
+  found?: { shareables: number },
+): CloneProblem | null {
   const seen = new Set<object>()
-  return walk(value, path, seen, transferList, 0, sharedMemory)
+  return walk(value, path, seen, transferList, 0, sharedMemory, found)
 }
 
 function walk(
@@ -79,6 +86,7 @@ function walk(
   transferList: readonly unknown[] | undefined,
   depth: number,
   shared: boolean,
+  found?: { shareables: number },
 ): CloneProblem | null {
   switch (typeof value) {
     case 'number':
@@ -99,6 +107,11 @@ function walk(
   const obj = value as object
   if (seen.has(obj)) return null
   if (transferList !== undefined && transferList.includes(obj)) return null
+  if (isShareable(obj)) {
+    // A Lock, a Queue, a proxy...: it travels as a descriptor (wire/shareable.ts).
+    if (found !== undefined) found.shareables++
+    return null
+  }
   if (depth > MAX_DEPTH) return tryClone(obj, path)
   seen.add(obj)
   if (Array.isArray(obj)) {
@@ -106,7 +119,7 @@ function walk(
       const item: unknown = obj[i]
       // Fast path for the common array of primitives.
       if (item === null || (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol')) continue
-      const problem = walk(item, `${path}[${i}]`, seen, transferList, depth + 1, shared)
+      const problem = walk(item, `${path}[${i}]`, seen, transferList, depth + 1, shared, found)
       if (problem !== null) return problem
     }
     // Named properties of an array are cloned too (and can hold a function).
@@ -114,7 +127,7 @@ function walk(
     if (keys.length !== obj.length) {
       for (const key of keys) {
         if (String(Number(key) >>> 0) === key && Number(key) < obj.length) continue
-        const problem = walk((obj as unknown as Record<string, unknown>)[key], `${path}.${key}`, seen, transferList, depth + 1, shared)
+        const problem = walk((obj as unknown as Record<string, unknown>)[key], `${path}.${key}`, seen, transferList, depth + 1, shared, found)
         if (problem !== null) return problem
       }
     }
@@ -134,7 +147,7 @@ function walk(
   if (types.isMap(obj)) {
     let i = 0
     for (const [k, v] of obj as Map<unknown, unknown>) {
-      const problem = walk(k, `${path}.keys()[${i}]`, seen, transferList, depth + 1, shared) ?? walk(v, `${path}.get(${describeKey(k)})`, seen, transferList, depth + 1, shared)
+      const problem = walk(k, `${path}.keys()[${i}]`, seen, transferList, depth + 1, shared, found) ?? walk(v, `${path}.get(${describeKey(k)})`, seen, transferList, depth + 1, shared, found)
       if (problem !== null) return problem
       i++
     }
@@ -143,7 +156,7 @@ function walk(
   if (types.isSet(obj)) {
     let i = 0
     for (const v of obj as Set<unknown>) {
-      const problem = walk(v, `${path}.values()[${i}]`, seen, transferList, depth + 1, shared)
+      const problem = walk(v, `${path}.values()[${i}]`, seen, transferList, depth + 1, shared, found)
       if (problem !== null) return problem
       i++
     }
@@ -155,7 +168,7 @@ function walk(
     for (const key of Object.keys(obj)) {
       const item = (obj as Record<string, unknown>)[key]
       if (item === null || (typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol')) continue
-      const problem = walk(item, `${path}.${key}`, seen, transferList, depth + 1, shared)
+      const problem = walk(item, `${path}.${key}`, seen, transferList, depth + 1, shared, found)
       if (problem !== null) return problem
     }
     return null

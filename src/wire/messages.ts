@@ -17,6 +17,9 @@ export const KIND_CALL = 0
 /** A chunk of calls (map/imap): args is a list of argument lists. */
 export const KIND_CHUNK = 1
 export type TaskKind = typeof KIND_CALL | typeof KIND_CHUNK
+/** Or-ed into the kind when the arguments hold share descriptors to revive (wire/shareable.ts). */
+export const FLAG_SHARED = 2
+export const KIND_MASK = 1
 
 /** Result statuses. */
 export const STATUS_OK = 0
@@ -33,6 +36,10 @@ export interface WorkerInit {
   /** Optional initializer, run once before any task. */
   initializer: { module: string; name: string } | null
   initargs: unknown[]
+  /** `initargs` hold share descriptors to revive (a Lock passed to every worker, say). */
+  initargsShared?: boolean
+  /** The backend's name, for revivers of shared objects. */
+  backend?: string
   /**
    * Shared progress counters (thread backend): [0] tasks started, [1] tasks
    * finished, both counted since the worker started. They tell the caller

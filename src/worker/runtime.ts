@@ -18,7 +18,9 @@
  * except in the (at most 1 ms) window before the next flush.
  */
 import {
+  FLAG_SHARED,
   KIND_CHUNK,
+  KIND_MASK,
   STATUS_ERROR,
   STATUS_OK,
   type ChunkOutcome,
@@ -30,6 +32,7 @@ import { serializeError, type SerializedError } from '../wire/remote_error.js'
 import { findUncloneable, isTransfer, type Transferable } from '../wire/codec.js'
 import { SerializationError, TaskNotFoundError } from '../errors.js'
 import { Deque } from '../internal/deque.js'
+import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
 
 export const COUNTER_STARTED = 0
 export const COUNTER_FINISHED = 1
@@ -71,6 +74,10 @@ export class TaskRunner {
   #stopRequested = false
   #abandoned = false
   onStop: (() => void) | null = null
+
+  get #reviveContext(): ReviveContext {
+    return { backend: this.#init.backend ?? 'thread' }
+  }
 
   constructor(port: RuntimePort, init: WorkerInit) {
     this.#port = port
@@ -144,7 +151,10 @@ export class TaskRunner {
     }
     try {
       const fn = await this.#load(init.module, init.name)
-      const out = fn(...this.#init.initargs)
+      const initargs = this.#init.initargsShared
+        ? ((await reviveShareables(this.#init.initargs, this.#reviveContext)) as unknown[])
+        : this.#init.initargs
+      const out = fn(...initargs)
       if (isThenable(out)) await out
     } catch (error) {
       this.#port.post({ t: 'init-error', e: serializeError(error) as SerializedError })
@@ -196,9 +206,10 @@ export class TaskRunner {
           this.#pos = 0
           continue
         }
-        const kind = batch[this.#pos] as number
+        const flags = batch[this.#pos] as number
+        const kind = flags & KIND_MASK
         const index = batch[this.#pos + 1] as number
-        const args = batch[this.#pos + 2] as unknown[]
+        let args = batch[this.#pos + 2] as unknown[]
         batch[this.#pos + 2] = undefined
         this.#pos += 3
 
@@ -216,6 +227,17 @@ export class TaskRunner {
             if (decl === undefined) throw new Error(`internal: task function #${index} was never declared to this worker`)
             fn = await this.#load(decl.module, decl.name)
             this.#fns[index] = fn
+          } catch (error) {
+            if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
+            this.#results.push(STATUS_ERROR, serializeError(error))
+            this.#finished++
+            continue
+          }
+        }
+
+        if ((flags & FLAG_SHARED) !== 0) {
+          try {
+            args = (await reviveShareables(args, this.#reviveContext)) as unknown[]
           } catch (error) {
             if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
             this.#results.push(STATUS_ERROR, serializeError(error))
