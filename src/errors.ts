@@ -131,6 +131,116 @@ export class TaskNotFoundError extends MultiprocError {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Queues, pipes and synchronisation primitives
+
+/** `get` on an empty queue gave up: `getNowait()`, or `get({ timeout })` timed out (Python's `queue.Empty`). */
+export class Empty extends MultiprocError {
+  constructor(message = 'The queue is empty', options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_QUEUE_EMPTY', options)
+  }
+}
+
+/** `put` on a full bounded queue gave up: `putNowait()`, or `put({ timeout })` timed out (Python's `queue.Full`). */
+export class Full extends MultiprocError {
+  constructor(message = 'The queue is full', options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_QUEUE_FULL', options)
+  }
+}
+
+/** The queue was closed: nothing more can be put (or got, once it is drained). */
+export class QueueClosedError extends MultiprocError {
+  constructor(message = 'The queue is closed', options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_QUEUE_CLOSED', options)
+  }
+}
+
+/**
+ * A lock or condition was used by someone who does not hold it: releasing an
+ * unlocked `Lock`, releasing an `RLock` owned by another thread, waiting on a
+ * `Condition` without holding its lock.
+ */
+export class NotHeldError extends MultiprocError {
+  constructor(message: string, options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_NOT_HELD', options)
+  }
+}
+
+/** Released more often than acquired: a `BoundedSemaphore` over its initial value, `JoinableQueue.taskDone()` once too often. */
+export class TooManyReleasesError extends MultiprocError {
+  constructor(message: string, options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_TOO_MANY_RELEASES', options)
+  }
+}
+
+/** A `Barrier` is broken (aborted, reset while parties waited, or a wait timed out); Python's `BrokenBarrierError`. */
+export class BrokenBarrierError extends MultiprocError {
+  constructor(message = 'The barrier is broken', options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_BROKEN_BARRIER', options)
+  }
+}
+
+/**
+ * A primitive was handed to a backend that cannot reach it (for example a
+ * thread-only object passed to a child process or to the cluster), or used in
+ * a place it cannot work (a blocking call on the main thread).
+ */
+export class UnsupportedBackendError extends MultiprocError {
+  constructor(message: string, options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_UNSUPPORTED_BACKEND', options)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Connections, listeners and the Manager
+
+/** The connection is closed (by this side, or the other side went away). */
+export class ConnectionClosedError extends MultiprocError {
+  constructor(message = 'The connection is closed', options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_CONNECTION_CLOSED', options)
+  }
+}
+
+/** `recv()` found nothing left to read and the other end is closed (Python's `EOFError`). */
+export class EOFError extends MultiprocError {
+  constructor(message = 'The other end of the connection is closed and nothing is left to read', options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_EOF', options)
+  }
+}
+
+/** The authkey challenge failed: the two sides do not share the same key. */
+export class AuthenticationError extends MultiprocError {
+  constructor(message = 'Authentication failed: the authkeys differ', options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_AUTHENTICATION', options)
+  }
+}
+
+/** `recvBytesInto()` was given a buffer too small for the message; the message is kept on `.data`. */
+export class BufferTooShortError extends MultiprocError {
+  readonly data: Uint8Array
+  constructor(data: Uint8Array, message = `The buffer is too short for a message of ${data.byteLength} bytes`, options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_BUFFER_TOO_SHORT', options)
+    this.data = data
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The cluster
+
+/** A task names a module that is not on the worker's allowlist; nothing was loaded. */
+export class ModuleNotAllowedError extends MultiprocError {
+  constructor(message: string, options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_MODULE_NOT_ALLOWED', options)
+  }
+}
+
+/** The cluster cannot take or finish work: the server is unreachable, the stream is gone, a task was delivered too often. */
+export class ClusterError extends MultiprocError {
+  constructor(message: string, options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_CLUSTER', options)
+  }
+}
+
 // Explicit names survive minifiers, which rename classes.
 for (const [cls, name] of [
   [MultiprocError, 'MultiprocError'],
@@ -142,6 +252,19 @@ for (const [cls, name] of [
   [SerializationError, 'SerializationError'],
   [RemoteError, 'RemoteError'],
   [TaskNotFoundError, 'TaskNotFoundError'],
+  [Empty, 'Empty'],
+  [Full, 'Full'],
+  [QueueClosedError, 'QueueClosedError'],
+  [NotHeldError, 'NotHeldError'],
+  [TooManyReleasesError, 'TooManyReleasesError'],
+  [BrokenBarrierError, 'BrokenBarrierError'],
+  [UnsupportedBackendError, 'UnsupportedBackendError'],
+  [ConnectionClosedError, 'ConnectionClosedError'],
+  [EOFError, 'EOFError'],
+  [AuthenticationError, 'AuthenticationError'],
+  [BufferTooShortError, 'BufferTooShortError'],
+  [ModuleNotAllowedError, 'ModuleNotAllowedError'],
+  [ClusterError, 'ClusterError'],
 ] as const) {
   Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true })
 }
