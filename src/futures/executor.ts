@@ -326,11 +326,50 @@ export abstract class Executor {
       }
       return items.length > 0 ? items : null
     }
+    // The input is read by a pump running beside the consumer, so results
+    // that are ready flow while a slow source (a pipe, stdin) is waiting.
+    // One pump at a time; it stops when the window is full and is restarted
+    // after each result. `wake` tells a consumer with an empty window that a
+    // chunk arrived or the pump ended.
+    let pump: Promise<void> | null = null
+    let stopped = false
+    let sourceError: { error: unknown } | null = null
+    let wake: (() => void) | null = null
+    const notify = (): void => {
+      const w = wake
+      wake = null
+      w?.()
+    }
     const fill = async (): Promise<void> => {
-      while (!exhausted && window.length < buffersize) {
+      while (!exhausted && !stopped && window.length < buffersize) {
         const items = await readChunk()
-        if (items === null) break
+        if (items === null || stopped) break
         window.push(this.submitChunk(task, items))
+        notify()
+      }
+    }
+    const startFill = (): void => {
+      if (pump !== null || exhausted || stopped || sourceError !== null || window.length >= buffersize) return
+      pump = fill().then(
+        () => {
+          pump = null
+          notify()
+        },
+        (error: unknown) => {
+          sourceError = { error }
+          pump = null
+          notify()
+        },
+      )
+    }
+    /** With an empty window: waits for a chunk; false when the input is over. */
+    const awaitChunk = async (): Promise<boolean> => {
+      for (;;) {
+        if (sourceError !== null) throw sourceError.error
+        if (window.length > 0) return true
+        startFill()
+        if (pump === null) return false
+        await new Promise<void>((resolve) => (wake = resolve))
       }
     }
     const learn = (result: ChunkResult): void => {
@@ -356,15 +395,15 @@ export abstract class Executor {
 
     try {
       if (signal?.aborted) throw new CancelledError('map() was aborted', { cause: signal.reason })
-      await fill()
+      startFill()
       if (ordered) {
-        while (window.length > 0) {
+        while (await awaitChunk()) {
           const head = window.peek()!
           await settled(head, deadline, signal, `map() with timeout ${timeout} ms`)
           window.shift()
           const result = await outcome(head)
           learn(result)
-          await fill()
+          startFill()
           for (const value of unwrap(result, callerStack)) {
             if (isThrow(value)) throw value[kThrow]
             yield value
@@ -372,11 +411,11 @@ export abstract class Executor {
         }
       } else {
         // Completion order: yield each chunk as soon as it is done.
-        while (window.length > 0) {
+        while (await awaitChunk()) {
           const { future } = await firstDone(window, deadline, signal)
           const result = await outcome(future)
           learn(result)
-          await fill()
+          startFill()
           for (const value of unwrap(result, callerStack)) {
             if (isThrow(value)) throw value[kThrow]
             yield value
@@ -384,12 +423,18 @@ export abstract class Executor {
         }
       }
     } finally {
+      stopped = true
       for (const f of window) f.cancel()
       window.clear()
       if (!exhausted) {
         try {
           const r = source.return?.()
-          if (r instanceof Promise) await r
+          // A pump still waiting on the source may hold it: closing an async
+          // generator then waits for that read, which may never come (stdin).
+          if (r instanceof Promise) {
+            if (pump === null) await r
+            else r.catch(() => {})
+          }
         } catch {
           // closing the user's iterator must not hide the real outcome
         }

@@ -110,6 +110,56 @@ for (const backend of backends()) {
       assert.ok(seen.length >= 2)
     })
 
+    it('yields ready results while the input is waiting for more', async () => {
+      // The source gives three items, then waits until the consumer has their
+      // results (or, if results were held back behind the read, a long fallback).
+      let release!: (by: string) => void
+      const gate = new Promise<string>((resolve) => (release = resolve))
+      const fallback = setTimeout(() => release('fallback'), 60_000)
+      async function* slowSource() {
+        yield 1
+        yield 2
+        yield 3
+        yield await gate
+      }
+      const out: unknown[] = []
+      try {
+        for await (const y of ex.map(T.identity, slowSource(), { chunksize: 1, buffersize: 16 })) {
+          out.push(y)
+          if (out.length === 3) release('consumer')
+        }
+      } finally {
+        clearTimeout(fallback)
+      }
+      assert.deepEqual(out, [1, 2, 3, 'consumer'])
+    })
+
+    it('stops reading when the consumer leaves while the input is waiting', async () => {
+      let closed = false
+      const never = new Promise<never>(() => {})
+      const source: AsyncIterableIterator<number> = {
+        [Symbol.asyncIterator]() {
+          return this
+        },
+        i: 0,
+        async next() {
+          if ((this as any).i < 2) return { done: false, value: (this as any).i++ }
+          return never
+        },
+        async return() {
+          closed = true
+          return { done: true, value: undefined }
+        },
+      } as AsyncIterableIterator<number>
+      const out: number[] = []
+      for await (const y of ex.map(T.square, source, { chunksize: 1 })) {
+        out.push(y)
+        if (out.length === 2) break
+      }
+      assert.deepEqual(out, [0, 1])
+      assert.equal(closed, true)
+    })
+
     it('closes the input when the consumer leaves early', async () => {
       let closed = false
       function* items() {
