@@ -66,8 +66,8 @@ const OPTIONS = {
 /** Target worker time per batch when sizing batches from measurements. */
 const BATCH_TARGET_MS = 4
 const BATCH_MAX_LINES = 4096
-/** About 256 KiB of text per batch: with the window, a few MiB in flight at most. */
-const BATCH_MAX_CHARS = 256 * 1024
+/** About 64 KiB of text per batch: with the window of 16 to 4 × workers batches, about a MiB of input in flight. */
+const BATCH_MAX_CHARS = 64 * 1024
 
 export async function runMapCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('map', argv, OPTIONS)

@@ -1,0 +1,155 @@
+// multiproc map: order on every backend, unordered, JSON Lines, on-error modes,
+// stdin/stdout, slow input, Ctrl-C, bounded memory.
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { TASKS, numberedLines, runCli, startCli, until } from './helpers.js'
+
+let dir: string
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'multiproc-cli-'))
+})
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+function inputFile(name: string, lines: string[]): string {
+  const file = join(dir, name)
+  writeFileSync(file, lines.join('\n') + '\n')
+  return file
+}
+
+for (const backend of ['thread', 'process', 'inline']) {
+  describe(`multiproc map --backend ${backend}`, () => {
+    it('writes one result per line, in input order, while lines finish out of order', async () => {
+      const lines = numberedLines(600)
+      const input = inputFile(`in-${backend}.txt`, lines)
+      const output = join(dir, `out-${backend}.txt`)
+      const r = await runCli(['map', `${TASKS}#jitter`, input, '-o', output, '-j', '2', '--backend', backend, '--chunksize', '3'])
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(readFileSync(output, 'utf8'), lines.map((l) => `<${l}>\n`).join(''))
+      assert.equal(r.stdout, '')
+    })
+  })
+}
+
+describe('multiproc map', () => {
+  it('reads stdin and writes stdout, keeping empty lines, CRLF and a last line without newline', async () => {
+    const r = await runCli(['map', `${TASKS}#upper`], { input: 'one\r\n\ntwo\nthree' })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, 'ONE\n\nTWO\nTHREE\n')
+  })
+
+  it('reads "-" as stdin and writes non-string results as JSON', async () => {
+    const r = await runCli(['map', `${TASKS}#length`, '-'], { input: 'a\nbcd\n' })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, '1\n3\n')
+  })
+
+  it('--unordered writes every result once, in any order', async () => {
+    const lines = numberedLines(300)
+    const r = await runCli(['map', `${TASKS}#jitter`, '--unordered', '--chunksize', '1', '-j', '2'], { input: lines.join('\n') + '\n' })
+    assert.equal(r.code, 0, r.stderr)
+    const out = r.stdout.trimEnd().split('\n')
+    assert.deepEqual([...out].sort(), lines.map((l) => `<${l}>`).sort())
+  })
+
+  it('--json parses each line as JSON, skips blank lines and writes JSON', async () => {
+    const r = await runCli(['map', `${TASKS}#double`, '--json'], { input: '{"n":1}\n\n{"n":2}\n  \n{"n":3}\n' })
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(
+      r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l)),
+      [1, 2, 3].map((n) => ({ n, twice: 2 * n })),
+    )
+  })
+
+  it('--json reports a line that is not JSON with its line number', async () => {
+    const r = await runCli(['map', `${TASKS}#double`, '--json'], { input: '{"n":1}\n{oops\n{"n":3}\n' })
+    assert.equal(r.code, 1)
+    assert.equal(r.stdout, '{"n":1,"twice":2}\n')
+    assert.match(r.stderr, /line 2: SyntaxError/)
+  })
+
+  it('--on-error fail (default) stops at the failing line with its number and error, after the lines before it', async () => {
+    const lines = numberedLines(50)
+    const output = join(dir, 'fail.txt')
+    const r = await runCli(['map', `${TASKS}#failOnSevens`, inputFile('fail-in.txt', lines), '-o', output, '--chunksize', '2'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /line 7: RangeError: no sevens: 7/)
+    assert.match(r.stderr, /failOnSevens/, 'the stack shows the task')
+    assert.equal(readFileSync(output, 'utf8'), lines.slice(0, 6).map((l) => `${l}\n`).join(''))
+  })
+
+  it('--on-error skip leaves failing lines out and reports the count (exit 3)', async () => {
+    const lines = numberedLines(50)
+    const r = await runCli(['map', `${TASKS}#failOnSevens`, '--on-error', 'skip'], { input: lines.join('\n') })
+    assert.equal(r.code, 3)
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), lines.filter((_, i) => (i + 1) % 7 !== 0))
+    assert.doesNotMatch(r.stderr, /line 7:/)
+    assert.match(r.stderr, /7 lines of 50 failed and were skipped/)
+  })
+
+  it('--on-error log prints each failing line with its number and goes on (exit 3)', async () => {
+    const lines = numberedLines(30)
+    const r = await runCli(['map', `${TASKS}#failOnSevens`, '--on-error', 'log', '-j', '2', '--chunksize', '4'], { input: lines.join('\n') })
+    assert.equal(r.code, 3)
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), lines.filter((_, i) => (i + 1) % 7 !== 0))
+    for (const n of [7, 14, 21, 28]) assert.match(r.stderr, new RegExp(`line ${n}: RangeError: no sevens: ${n}\\n`))
+    assert.match(r.stderr, /4 lines of 30 failed and were logged and left out/)
+  })
+
+  it('writes results while its input is still open (a slow pipe)', async () => {
+    const child = startCli(['map', `${TASKS}#upper`, '-j', '2'])
+    child.stdin!.write('first\nsecond\nthird\n')
+    let out = ''
+    child.stdout!.on('data', (d: string) => (out += d))
+    const sawAll = await until(() => out === 'FIRST\nSECOND\nTHIRD\n', 60_000)
+    child.stdin!.end('fourth\n')
+    const r = await child.done
+    assert.ok(sawAll, `the first results came before the input ended (got ${JSON.stringify(out)})`)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, 'FIRST\nSECOND\nTHIRD\nFOURTH\n')
+  })
+
+  it('stops on Ctrl-C with exit 130, leaving a prefix of whole lines in order', async () => {
+    const lines = numberedLines(5000)
+    const output = join(dir, 'sigint.txt')
+    const child = startCli(['map', `${TASKS}#slowly`, inputFile('sigint-in.txt', lines), '-o', output, '-j', '2'])
+    child.stdin!.end()
+    const started = await until(() => existsSync(output) && readFileSync(output, 'utf8').split('\n').length > 5, 60_000)
+    child.kill('SIGINT')
+    const r = await child.done
+    assert.ok(started, 'some output was written before the interrupt')
+    assert.equal(r.code, 130, r.stderr)
+    assert.match(r.stderr, /interrupted; the output holds the results of [\d,]+ lines/)
+    const text = readFileSync(output, 'utf8')
+    assert.ok(text.endsWith('\n'), 'whole lines only')
+    const got = text.split('\n').slice(0, -1)
+    assert.ok(got.length > 0 && got.length < lines.length, `a strict prefix (${got.length} lines)`)
+    assert.deepEqual(got, lines.slice(0, got.length))
+  })
+
+  it('streams an input larger than its heap could hold', async () => {
+    // 8 MB of short lines: held as strings and results they take far more than
+    // the 20 MB heap this run gets (the control below shows it).
+    const lines = Array.from({ length: 300_000 }, (_, i) => `line ${i + 1} of a large input`)
+    const input = inputFile('large.txt', lines)
+    const output = join(dir, 'large-out.txt')
+    const env = { NODE_OPTIONS: '--max-old-space-size=20' }
+    const r = await runCli(['map', `${TASKS}#upper`, input, '-o', output, '-j', '2'], { env, timeoutMs: 110_000 })
+    assert.equal(r.code, 0, r.stderr)
+    const out = readFileSync(output, 'utf8')
+    assert.equal(out.length, lines.reduce((n, l) => n + l.length + 1, 0))
+    assert.ok(out.startsWith('LINE 1 OF A LARGE INPUT\nLINE 2 OF'))
+    assert.ok(out.endsWith('LINE 300000 OF A LARGE INPUT\n'))
+
+    // Control: the same work holding the whole input fails under the same limit.
+    const control = spawnSync(process.execPath, ['-e', `const fs = require('fs'); const out = fs.readFileSync(${JSON.stringify(input)}, 'utf8').split('\\n').map((l) => l.toUpperCase()); console.log(out.length)`], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.notEqual(control.status, 0, 'holding the whole input does not fit in the heap')
+  })
+})
