@@ -6,6 +6,7 @@
  * e = (1/S − 1/p) / (1 − 1/p)). Then the speedup as a bar chart against
  * the ideal.
  */
+import { loadavg } from 'node:os'
 import { cpuCount } from '../cpu_count.js'
 import type { Pool } from '../pool.js'
 import { task, type TaskRef } from '../task_ref.js'
@@ -120,6 +121,10 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
     `multiproc bench: ${spec === null ? `pi by the midpoint rule, ${intervals.toLocaleString('en-US')} intervals` : `${spec.path}#${spec.name}`} in ${items} items, ` +
       `${backend} backend, cpuCount() = ${cpuCount()}\n`,
   )
+  const load = loadavg()[0]!
+  if (load > 0.5) {
+    process.stdout.write(`load average ${load.toFixed(2)}: other programs compete for the CPUs, so the speedup below is understated\n`)
+  }
   const times: { workers: number; ms: number }[] = []
   for (const workers of workerCounts) {
     await using pool = new (contextFor(backend).Pool)({ processes: workers })
@@ -132,7 +137,9 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   const rows = benchRows(times)
   process.stdout.write(`\n${renderTable(rows)}\n\n${renderChart(rows)}\n`)
   const last = rows[rows.length - 1]!
-  if (rows.length > 1) {
+  if (rows.length > 1 && last.speedup <= 1) {
+    process.stdout.write(`\nWith ${last.workers} workers: no faster than one worker. The CPUs are busy with other work, or the task is too small for its cost of sending.\n`)
+  } else if (rows.length > 1) {
     process.stdout.write(
       `\nWith ${last.workers} workers: ${last.speedup.toFixed(2)}x, serial fraction ${last.serial.toFixed(3)}: ` +
         `by Amdahl's law, at most ${Number.isFinite(1 / last.serial) && last.serial > 0 ? `${(1 / last.serial).toFixed(1)}x` : 'unbounded speedup'} on any number of workers.\n`,

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { readFileSync, existsSync, statSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { TASKS, runCli } from './helpers.js'
 import { benchRows, renderChart, serialFraction } from '../../src/cli/bench.js'
 import { progressLine } from '../../src/cli/progress.js'
@@ -139,4 +140,22 @@ describe('multiproc help and bad arguments', () => {
       assert.equal(r.stdout, '')
     })
   }
+})
+
+// The built command (npm run build, as CI does before the tests): a plain
+// JavaScript program that still runs TypeScript task modules.
+const built = 'dist/cli/main.js'
+const fresh = existsSync(built) && statSync(built).mtimeMs >= statSync('src/cli/map.ts').mtimeMs
+describe('the built multiproc command', { skip: fresh ? false : 'dist/ is not built or older than src/cli' }, () => {
+  for (const backend of ['thread', 'process', 'inline']) {
+    it(`runs a TypeScript task module from dist on the ${backend} backend`, () => {
+      const r = spawnSync(process.execPath, [built, 'map', `${TASKS}#upper`, '--backend', backend, '-j', '2'], { input: 'a\nb\n', encoding: 'utf8', timeout: 90_000 })
+      assert.equal(r.status, 0, r.stderr)
+      assert.equal(r.stdout, 'A\nB\n')
+    })
+  }
+  it('is executable, with a shebang', () => {
+    assert.ok(readFileSync(built, 'utf8').startsWith('#!/usr/bin/env node\n'))
+    assert.ok((statSync(built).mode & 0o111) !== 0)
+  })
 })
