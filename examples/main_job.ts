@@ -5,6 +5,7 @@
 //
 // It writes the input and output under a temporary directory, checks that
 // every output line is in its place, and prints throughput and speedup.
+// `multiproc map` does the same job from the shell (see the README).
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +15,8 @@ import { ThreadPoolExecutor, cpuCount, cpuInfo } from '../src/index.js'
 import { digestLine } from './text_tasks.js'
 
 const args = process.argv.slice(2)
-const lines = Number(args[args.indexOf('--lines') + 1] ?? 20000) || 20000
+const at = args.indexOf('--lines')
+const lines = (at >= 0 ? Number(args[at + 1]) : 20000) || 20000
 
 async function run(workers: number, input: string, output: string): Promise<number> {
   await using executor = new ThreadPoolExecutor({ maxWorkers: workers })
@@ -52,6 +54,7 @@ try {
   console.log(`1 worker : ${(oneMs / 1000).toFixed(2)} s, ${rate(oneMs)} lines/s`)
   console.log(`${n} workers: ${(allMs / 1000).toFixed(2)} s, ${rate(allMs)} lines/s`)
   console.log(`speedup ${(oneMs / allMs).toFixed(2)}x on ${n} CPUs; all ${lines} lines in input order`)
+  console.log('the same job from the shell: npm run multiproc -- map examples/text_tasks.ts#digestLine <input> -o <output> --progress')
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
