@@ -87,6 +87,7 @@ export async function runMapCommand(argv: string[]): Promise<number> {
   if (values.nats !== undefined && backend !== 'nats') throw new UsageError('multiproc map: --nats needs --backend nats')
   const showProgress = values.progress ?? (values['no-progress'] ? false : process.stderr.isTTY === true)
   if (spec.typescript) await enableTypeScript(spec.path)
+  const context = contextFor(backend, values.nats)
 
   // Open the input and the output before starting any worker: a typo costs nothing.
   let input: Readable
@@ -113,7 +114,7 @@ export async function runMapCommand(argv: string[]): Promise<number> {
     output = file
   }
 
-  const pool: Pool = new (contextFor(backend, values.nats).Pool)({ processes: jobs })
+  const pool: Pool = new context.Pool({ processes: jobs })
   const run = new MapRun({ pool, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize })
   const progress = showProgress ? new Progress(process.stderr, () => run.progressState()) : null
   const onSigint = (): void => {
