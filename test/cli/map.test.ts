@@ -99,6 +99,24 @@ describe('multiproc map', () => {
     assert.match(r.stderr, /4 lines of 30 failed and were logged and left out/)
   })
 
+  it('stops with exit 1 when a worker crashes, after the lines before the crash', async () => {
+    const r = await runCli(['map', `${TASKS}#crashOn`, '--chunksize', '1', '-j', '1'], { input: 'a\nb\ncrash\nd\n' })
+    assert.equal(r.code, 1)
+    assert.equal(r.stdout, 'a\nb\n')
+    assert.match(r.stderr, /a worker crashed on a line after line 2: /)
+  })
+
+  it('--progress draws a bar on stderr even when it is not a terminal; --stats sums up', async () => {
+    const lines = numberedLines(200)
+    const input = inputFile('progress.txt', lines)
+    const r = await runCli(['map', `${TASKS}#upper`, input, '--progress', '--stats'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /\r\[#{24}\] 100%  200 lines  [\d,]+ lines\/s  ETA 0:00/)
+    assert.match(r.stderr, /multiproc map: 200 lines, 0 failed, [\d.]+ s, [\d,]+ lines\/s, peak RSS \d+ MB/)
+    const quiet = await runCli(['map', `${TASKS}#upper`, input])
+    assert.equal(quiet.stderr, '', 'nothing on stderr when it is not a terminal')
+  })
+
   it('writes results while its input is still open (a slow pipe)', async () => {
     const child = startCli(['map', `${TASKS}#upper`, '-j', '2'])
     child.stdin!.write('first\nsecond\nthird\n')
