@@ -369,9 +369,34 @@ export abstract class Executor {
         if (window.length > 0) return true
         startFill()
         if (pump === null) return false
-        await new Promise<void>((resolve) => (wake = resolve))
+        await waitForChunk()
       }
     }
+    // The timeout and the signal also hold while the input is waiting.
+    const waitForChunk = (): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined
+        const cleanup = (): void => {
+          wake = null
+          if (timer !== undefined) clearTimeout(timer)
+          signal?.removeEventListener('abort', onAbort)
+        }
+        const onAbort = (): void => {
+          cleanup()
+          reject(new CancelledError('map() was aborted', { cause: signal!.reason }))
+        }
+        wake = () => {
+          cleanup()
+          resolve()
+        }
+        if (Number.isFinite(deadline)) {
+          timer = setTimeout(() => {
+            cleanup()
+            reject(new TimeoutError(`map() with timeout ${timeout} ms timed out`))
+          }, Math.max(0, deadline - performance.now()))
+        }
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
     const learn = (result: ChunkResult): void => {
       if (chunkOption !== 'auto' || result.values.length === 0) return
       const sample = result.ms / result.values.length

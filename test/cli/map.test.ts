@@ -148,6 +148,20 @@ describe('multiproc map', () => {
     assert.deepEqual(got, lines.slice(0, got.length))
   })
 
+  it('stops on Ctrl-C while waiting for more input', async () => {
+    const child = startCli(['map', `${TASKS}#upper`])
+    let out = ''
+    child.stdout!.on('data', (d: string) => (out += d))
+    child.stdin!.write('only line\n') // and the pipe stays open
+    const answered = await until(() => out === 'ONLY LINE\n', 60_000)
+    child.kill('SIGINT')
+    const r = await child.done
+    assert.ok(answered, 'the line was processed while the input stayed open')
+    assert.equal(r.code, 130, r.stderr)
+    assert.equal(r.stdout, 'ONLY LINE\n')
+    assert.match(r.stderr, /interrupted; the output holds the results of 1 line\n/)
+  })
+
   it('streams an input larger than its heap could hold', async () => {
     // 8 MB of short lines: held as strings and results they take far more than
     // the 20 MB heap this run gets (the control below shows it).

@@ -160,6 +160,27 @@ for (const backend of backends()) {
       assert.equal(closed, true)
     })
 
+    it('stops with CancelledError or TimeoutError while the input is waiting', async () => {
+      async function* stalled() {
+        yield 1
+        await new Promise(() => {}) // never gives a second item
+      }
+      const controller = new AbortController()
+      const seen: number[] = []
+      const aborted = await rejection(
+        (async () => {
+          for await (const y of ex.map(T.square, stalled(), { chunksize: 1, signal: controller.signal })) {
+            seen.push(y)
+            setTimeout(() => controller.abort(), 10)
+          }
+        })(),
+      )
+      assert.deepEqual(seen, [1])
+      assert.ok(aborted instanceof CancelledError)
+      const timedOut = await rejection(collect(ex.map(T.square, stalled(), { chunksize: 1, timeout: 3000 })))
+      assert.ok(timedOut instanceof TimeoutError)
+    })
+
     it('closes the input when the consumer leaves early', async () => {
       let closed = false
       function* items() {
