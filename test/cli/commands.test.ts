@@ -114,7 +114,7 @@ describe('multiproc help and bad arguments', () => {
   })
 
   const cases: [string, string[], RegExp][] = [
-    ['an unknown command', ['frobnicate'], /unknown command "frobnicate" \(commands: map, bench, info\)/],
+    ['an unknown command', ['frobnicate'], /unknown command "frobnicate" \(commands: map, bench, info/],
     ['a missing task', ['map'], /missing the task, as <module>#<export>/],
     ['an unknown option', ['map', `${TASKS}#upper`, '--colour'], /multiproc map: Unknown option '--colour'/],
     ['a bad --jobs', ['map', `${TASKS}#upper`, '-j', 'two'], /Expected `--jobs` to be an integer from 1 to 1024, got "two"/],
