@@ -3,7 +3,9 @@
  * that decided it, the backends, and whether a NATS server answers (a TCP
  * connect and its INFO line: no client library needed).
  */
+import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { connect } from 'node:net'
 import { getAllStartMethods } from '../context.js'
 import { cpuInfo, type CpuInfo } from '../cpu_count.js'
@@ -46,6 +48,14 @@ export interface InfoReport {
   cpu: CpuInfo
   backends: { name: string; available: boolean; note: string }[]
   nats: NatsProbe
+  /** The POSIX shared memory addon, when it was built at install; null otherwise. */
+  nativeSharedMemory: { file: string; enabled: boolean } | null
+}
+
+/** The shared memory addon's file, at the package root, two levels above src/cli and dist/cli. */
+function nativeSharedMemory(): InfoReport['nativeSharedMemory'] {
+  const file = fileURLToPath(new URL('../../build/Release/multiproc_shm.node', import.meta.url))
+  return existsSync(file) ? { file, enabled: process.env.MULTIPROC_NO_NATIVE !== '1' } : null
 }
 
 function resolvable(name: string): boolean {
@@ -124,6 +134,7 @@ export async function infoReport(natsUrl: string, timeoutMs: number, version: st
       },
     ],
     nats: await probeNats(natsUrl, timeoutMs),
+    nativeSharedMemory: nativeSharedMemory(),
   }
 }
 
@@ -164,6 +175,8 @@ export async function runInfoCommand(argv: string[], packageVersion = 'unknown')
         : `${report.nats.url} not reachable (${report.nats.error})`,
     ],
   ]
+  const shm = report.nativeSharedMemory
+  if (shm !== null) rows.push(['shared memory', `native POSIX addon ${shm.enabled ? 'present' : 'present, turned off by MULTIPROC_NO_NATIVE=1'} (${shm.file})`])
   const width = Math.max(...rows.map(([k]) => k.length)) + 2
   process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n') + '\n')
   return EXIT.OK
