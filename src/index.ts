@@ -49,3 +49,5 @@ export {
   ClusterError,
   type WorkerCrashInfo,
 } from './errors.js'
+export { SharedMemory, type SharedMemoryOptions, type SharedMemoryBackend } from './shared_memory/shared_memory.js'
+export { ShareableList, type ShareableItem, type ShareableListOptions } from './shared_memory/shareable_list.js'
