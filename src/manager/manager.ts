@@ -195,6 +195,19 @@ export class Manager {
     return makeProxy(token)
   }
 
+  /**
+   * A proxy for an object this manager's server already holds, from the
+   * `typeid` and `oid` of another proxy's `token` (e.g. sent to another
+   * program as JSON). The address and authkey are this manager's.
+   */
+  proxyFor(token: { typeid: string; oid: number; methods?: readonly string[] }): BaseProxy {
+    const opts = plainObject('token', token)
+    string('token.typeid', opts.typeid)
+    positiveInteger('token.oid', opts.oid)
+    if (this.#state !== 'started' && this.#state !== 'connected') throw new InvalidStateError(`The manager is ${this.#state}: call start() or connect() first`)
+    return makeProxy({ address: this.#address, authkey: new Uint8Array(this.#authkey), typeid: token.typeid, oid: token.oid, methods: [...(token.methods ?? [])] })
+  }
+
   /** A shared dictionary, optionally filled from a Map, entries or an object. */
   dict<K = unknown, V = unknown>(init?: Map<K, V> | [K, V][] | Record<string, V>): Promise<DictProxy<K, V>> {
     return this.#create('dict', init === undefined ? [] : [init]) as Promise<DictProxy<K, V>>
