@@ -63,8 +63,9 @@ void Finalize(napi_env, void*, void* hint) {
   delete mapping;
 }
 
-// open(name: string, create: boolean, size: number) -> ArrayBuffer
+// open(name: string, create: boolean, size: number) -> { buffer: ArrayBuffer, inode: number }
 // create: O_CREAT | O_EXCL and ftruncate to size; attach: size from fstat.
+// The inode tells a later attach whether the name still means this block.
 napi_value Open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -80,6 +81,13 @@ napi_value Open(napi_env env, napi_callback_info info) {
   int fd = shm_open(name.c_str(), create ? (O_RDWR | O_CREAT | O_EXCL) : O_RDWR, 0600);
   if (fd < 0) return ThrowErrno(env, "shm_open", errno, name);
   size_t size = static_cast<size_t>(size_arg);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    if (create) shm_unlink(name.c_str());
+    return ThrowErrno(env, "fstat", err, name);
+  }
   if (create) {
     if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
       int err = errno;
@@ -88,12 +96,6 @@ napi_value Open(napi_env env, napi_callback_info info) {
       return ThrowErrno(env, "ftruncate", err, name);
     }
   } else {
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-      int err = errno;
-      close(fd);
-      return ThrowErrno(env, "fstat", err, name);
-    }
     size = static_cast<size_t>(st.st_size);
   }
   if (size == 0) {
@@ -121,7 +123,34 @@ napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_error(env, nullptr, "cannot create an external ArrayBuffer over the mapping");
     return nullptr;
   }
-  return buffer;
+  napi_value result, inode;
+  napi_create_object(env, &result);
+  napi_create_double(env, static_cast<double>(st.st_ino), &inode);
+  napi_set_named_property(env, result, "buffer", buffer);
+  napi_set_named_property(env, result, "inode", inode);
+  return result;
+}
+
+// inode(name: string) -> number: which block the name means now.
+napi_value Inode(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  std::string name;
+  if (argc < 1 || !GetString(env, argv[0], &name)) {
+    napi_throw_type_error(env, nullptr, "inode(name)");
+    return nullptr;
+  }
+  int fd = shm_open(name.c_str(), O_RDONLY, 0);
+  if (fd < 0) return ThrowErrno(env, "shm_open", errno, name);
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return ThrowErrno(env, "fstat", err, name);
+  napi_value inode;
+  napi_create_double(env, static_cast<double>(st.st_ino), &inode);
+  return inode;
 }
 
 // unmap(buffer: ArrayBuffer): unmaps now and detaches the buffer, so any
@@ -168,6 +197,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unmap", nullptr, Unmap, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"inode", nullptr, Inode, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unlink", nullptr, Unlink, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url'
 
 export interface NativeShm {
   /** Maps `name` (with its leading slash); creates it exclusively with `size` bytes when `create`. */
-  open(name: string, create: boolean, size: number): ArrayBuffer
+  open(name: string, create: boolean, size: number): { buffer: ArrayBuffer; inode: number }
+  /** Which block `name` means now (its inode). */
+  inode(name: string): number
   /** Unmaps now and detaches the buffer. */
   unmap(buffer: ArrayBuffer): void
   /** Removes the name; mappings stay valid. */

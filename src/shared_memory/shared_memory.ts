@@ -46,6 +46,40 @@ interface ShareData {
   sab?: SharedArrayBuffer
 }
 
+/**
+ * Native mappings of this thread, shared by its handles on the same block.
+ * Mapping 64 MiB afresh for every task that receives a block costs more than
+ * summing it (each page faults into the new mapping), so a thread maps a
+ * block once and counts its open handles; the last close() unmaps it. The
+ * inode tells whether a name still means the block we mapped (it may have
+ * been unlinked and created anew). A mapping whose handles were all dropped
+ * without close() is unmapped by the buffer's finalizer (hence the WeakRef).
+ */
+interface Mapping {
+  inode: number
+  buffer: WeakRef<ArrayBuffer>
+  handles: number
+}
+const mappings = new Map<string, Mapping>()
+
+function mapNative(name: string, create: boolean, size: number): { buffer: ArrayBuffer; mapping: Mapping } {
+  const native = nativeShm!
+  if (!create) {
+    const cached = mappings.get(name)
+    if (cached !== undefined) {
+      const buffer = cached.buffer.deref()
+      if (buffer !== undefined && buffer.byteLength > 0 && native.inode(`/${name}`) === cached.inode) {
+        cached.handles++
+        return { buffer, mapping: cached }
+      }
+    }
+  }
+  const opened = native.open(`/${name}`, create, size)
+  const mapping: Mapping = { inode: opened.inode, buffer: new WeakRef(opened.buffer), handles: 1 }
+  mappings.set(name, mapping)
+  return { buffer: opened.buffer, mapping }
+}
+
 // Fallback name registry, per thread, fed by announcements from other threads.
 const registry = new Map<string, SharedArrayBuffer>()
 let channel: BroadcastChannel | null = null
@@ -94,6 +128,7 @@ export class SharedMemory {
   readonly #size: number
   #buffer: ArrayBuffer | SharedArrayBuffer | null
   #buf: Uint8Array
+  #mapping: Mapping | null = null
 
   /**
    * Creates a block (`create: true`, with `size`) or attaches to an existing one by `name`.
@@ -119,7 +154,9 @@ export class SharedMemory {
     const size = create ? positiveInteger('size', opts.size) : 0
     this.#name = name
     if (nativeShm !== null) {
-      this.#buffer = nativeShm.open(`/${name}`, create, size)
+      const { buffer, mapping } = mapNative(name, create, size)
+      this.#buffer = buffer
+      this.#mapping = mapping
     } else if (create) {
       if (registry.has(name)) throw systemError('EEXIST', 'create', name)
       const sab = new SharedArrayBuffer(size)
@@ -169,14 +206,20 @@ export class SharedMemory {
   }
 
   /**
-   * Releases this handle's mapping; views over it become empty (native) or
-   * merely unreachable through this handle (fallback). The block itself
+   * Releases this handle. When it was the last open handle on the block in
+   * this thread, the mapping is unmapped and views over it become empty
+   * (native); other handles of the thread keep it mapped. The block itself
    * lives on until `unlink()`. Idempotent.
    */
   close(): void {
     if (this.#buffer === null) return
-    if (nativeShm !== null) nativeShm.unmap(this.#buffer as ArrayBuffer)
+    const mapping = this.#mapping
+    if (mapping !== null && --mapping.handles === 0) {
+      if (mappings.get(this.#name) === mapping) mappings.delete(this.#name)
+      nativeShm!.unmap(this.#buffer as ArrayBuffer)
+    }
     this.#buffer = null
+    this.#mapping = null
     this.#buf = new Uint8Array(0)
   }
 
