@@ -46,6 +46,8 @@ export class SocketConnection {
   /** Keep the program alive while a recv waits (default), or only while `hold()`s are outstanding. */
   #refWhileReceiving = true
   #holds = 0
+  #handler: ((message: unknown) => void) | null = null
+  #onEnd: ((reason: Error) => void) | null = null
 
   /** @internal Built by Listener and Client. */
   constructor(socket: Socket, maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE) {
@@ -91,6 +93,11 @@ export class SocketConnection {
       const rest = all.subarray(4 + length)
       this.#chunks = rest.length > 0 ? [rest] : []
       this.#buffered = rest.length
+      if (this.#handler !== null) {
+        this.#dispatch(frame)
+        if (this.#ended !== null) return
+        continue
+      }
       const waiter = this.#waiters.shift()
       if (waiter !== undefined) waiter.resolve(frame)
       else this.#frames.push(frame)
@@ -99,9 +106,34 @@ export class SocketConnection {
     }
   }
 
+  /**
+   * @internal For the Manager's hot path: every message goes straight to
+   * `handler` as it is parsed (no Promise per message); `onEnd` is called
+   * once when the connection ends for any reason. recv() is not used then.
+   */
+  setHandler(handler: (message: unknown) => void, onEnd: (reason: Error) => void): void {
+    this.#handler = handler
+    this.#onEnd = onEnd
+    for (let f = this.#frames.shift(); f !== undefined; f = this.#frames.shift()) this.#dispatch(f)
+    if (this.#ended !== null) onEnd(this.#ended)
+  }
+
+  #dispatch(frame: Frame): void {
+    let message: unknown
+    try {
+      message = frame.kind === KIND_BYTES ? frame.payload : deserialize(frame.payload)
+    } catch (error) {
+      this.#socket.destroy()
+      this.#end(new ConnectionClosedError('The connection was closed: a malformed message', { cause: error }))
+      return
+    }
+    this.#handler!(message)
+  }
+
   #end(reason: Error): void {
     if (this.#ended !== null) return
     this.#ended = this.#closedByUs ? new ConnectionClosedError() : reason
+    this.#onEnd?.(this.#ended)
     for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) w.reject(this.#ended)
     for (const poll of this.#pollers) poll()
     this.#syncRef()
@@ -141,6 +173,15 @@ export class SocketConnection {
 
   #write(kind: number, payload: Uint8Array): void {
     if (this.#ended !== null) throw this.#closedByUs ? new ConnectionClosedError() : new ConnectionClosedError('The other end closed the connection', { cause: this.#ended })
+    if (payload.byteLength < 64 * 1024) {
+      // Small messages: one buffer, one write (the common case of a proxy call).
+      const frame = Buffer.allocUnsafe(5 + payload.byteLength)
+      frame.writeUInt32BE(payload.byteLength + 1, 0)
+      frame[4] = kind
+      frame.set(payload, 5)
+      this.#socket.write(frame)
+      return
+    }
     const head = Buffer.allocUnsafe(5)
     head.writeUInt32BE(payload.byteLength + 1, 0)
     head[4] = kind

@@ -29,17 +29,34 @@ export class ManagerLink {
     this.#conn = conn
     this.#key = key
     conn.refOnlyWhileHeld()
-    void this.#read()
+    conn.setHandler(
+      (message) => this.#onMessage(message),
+      (reason) => this.#fail(reason),
+    )
   }
 
   static #links = new Map<string, Promise<ManagerLink>>()
+  static #ready = new Map<string, ManagerLink>()
+
+  static #keyOf(address: Address, authkey: Uint8Array): string {
+    return `${formatAddress(address)}#${Buffer.from(authkey).toString('hex')}`
+  }
+
+  /** The thread's link to `address` if it is already connected (the fast path of every call). */
+  static ready(address: Address, authkey: Uint8Array): ManagerLink | undefined {
+    return ManagerLink.#ready.get(ManagerLink.#keyOf(address, authkey))
+  }
 
   /** The thread's link to the server at `address` (connected on first use). */
   static get(address: Address, authkey: Uint8Array): Promise<ManagerLink> {
-    const key = `${formatAddress(address)}#${Buffer.from(authkey).toString('hex')}`
+    const key = ManagerLink.#keyOf(address, authkey)
     let link = ManagerLink.#links.get(key)
     if (link === undefined) {
-      link = Client(address, { authkey }).then((conn) => new ManagerLink(conn, key))
+      link = Client(address, { authkey }).then((conn) => {
+        const made = new ManagerLink(conn, key)
+        ManagerLink.#ready.set(key, made)
+        return made
+      })
       link.catch(() => ManagerLink.#links.delete(key))
       ManagerLink.#links.set(key, link)
     }
@@ -52,31 +69,30 @@ export class ManagerLink {
     for (const [key, link] of ManagerLink.#links) {
       if (!key.startsWith(prefix)) continue
       ManagerLink.#links.delete(key)
+      ManagerLink.#ready.delete(key)
       try {
         ;(await link).close()
       } catch {}
     }
   }
 
-  async #read(): Promise<void> {
-    try {
-      for (;;) {
-        const response = (await this.#conn.recv()) as Response
-        const pending = this.#pending.get(response.id)
-        if (pending === undefined) continue
-        this.#pending.delete(response.id)
-        this.#conn.unhold()
-        if (response.ok) reviveShareables(response.value, { backend: 'manager' }).then(pending.resolve, pending.reject)
-        else pending.reject(deserializeError(response.error))
-      }
-    } catch (error) {
-      this.#fail(error)
-    }
+  #onMessage(message: unknown): void {
+    const response = message as Response
+    const pending = this.#pending.get(response.id)
+    if (pending === undefined) return
+    this.#pending.delete(response.id)
+    this.#conn.unhold()
+    if (!response.ok) pending.reject(deserializeError(response.error))
+    else if (typeof response.value !== 'object' || response.value === null) pending.resolve(response.value)
+    else reviveShareables(response.value, { backend: 'manager' }).then(pending.resolve, pending.reject)
   }
 
   #fail(error: unknown): void {
     if (this.#closed === null) this.#closed = new ConnectionClosedError('The connection to the manager was lost', { cause: error })
-    ManagerLink.#links.delete(this.#key)
+    if (ManagerLink.#ready.get(this.#key) === this) {
+      ManagerLink.#links.delete(this.#key)
+      ManagerLink.#ready.delete(this.#key)
+    }
     for (const [, p] of this.#pending) {
       this.#conn.unhold()
       p.reject(this.#closed)
@@ -88,7 +104,9 @@ export class ManagerLink {
     if (this.#closed !== null) return Promise.reject(this.#closed)
     const id = this.#nextId++
     const args = message.args as unknown[] | undefined
-    const payload = { ...message, id, ...(args !== undefined ? { args: encodeShareables(args, managerTarget) } : {}) }
+    // Only arguments that hold objects can hold a proxy to encode.
+    const plain = args === undefined || args.every((a) => typeof a !== 'object' || a === null)
+    const payload = plain ? { ...message, id } : { ...message, id, args: encodeShareables(args, managerTarget) }
     return new Promise((resolve, reject) => {
       try {
         this.#conn.send(payload)

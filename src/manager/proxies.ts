@@ -21,10 +21,11 @@ export interface ProxyToken {
 
 const tokens = new WeakMap<object, ProxyToken>()
 
-async function call(proxy: object, method: string, args: unknown[]): Promise<any> {
+function call(proxy: object, method: string, args: unknown[]): Promise<any> {
   const token = tokens.get(proxy)!
-  const link = await ManagerLink.get(token.address, token.authkey)
-  return link.request({ op: 'call', oid: token.oid, method, args })
+  const link = ManagerLink.ready(token.address, token.authkey)
+  if (link !== undefined) return link.request({ op: 'call', oid: token.oid, method, args })
+  return ManagerLink.get(token.address, token.authkey).then((l) => l.request({ op: 'call', oid: token.oid, method, args }))
 }
 
 /** Options of blocking calls. `timeout` in ms; default: wait as long as it takes. */

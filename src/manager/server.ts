@@ -103,28 +103,28 @@ export class ManagerServer {
         continue // a failed handshake (or the listener closing, checked above)
       }
       this.#connections.add(conn)
-      void this.#serve(conn)
+      this.#serve(conn)
     }
   }
 
-  async #serve(conn: SocketConnection): Promise<void> {
+  #serve(conn: SocketConnection): void {
     const caller = new ConnectionCaller()
-    try {
-      for (;;) {
-        const message = await conn.recv()
+    // Messages are handled as they are parsed, in order; the connection's
+    // end (EOF, a malformed frame, an oversized message) ends this client only.
+    conn.setHandler(
+      (message) => {
         if (!this.#valid(message)) {
           conn.close() // not our protocol: the stream cannot be trusted
-          break
+          return
         }
         this.#handle(conn, caller, message)
-      }
-    } catch {
-      // EOF, a malformed frame or an oversized message: this connection only.
-    } finally {
-      conn.close()
-      this.#connections.delete(conn)
-      caller.vanish()
-    }
+      },
+      () => {
+        conn.close()
+        this.#connections.delete(conn)
+        caller.vanish()
+      },
+    )
   }
 
   #valid(m: unknown): m is Request {
