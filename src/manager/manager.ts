@@ -14,7 +14,7 @@ import { unlinkSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { InvalidStateError } from '../errors.js'
 import { threadLoaderSetup } from '../backends/exec_argv.js'
-import { plainObject, positiveInteger, string } from '../internal/validate.js'
+import { nonNegativeInteger, plainObject, positiveInteger, string } from '../internal/validate.js'
 import { resolveTask, type Task } from '../task_ref.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
 import { address as checkAddress, arbitraryAddress, type Address } from '../connection/address.js'
@@ -223,7 +223,9 @@ export class Manager {
 
   /** A shared queue; `maxsize` 0 (default) means unbounded. */
   Queue<T = unknown>(options: { maxsize?: number } = {}): Promise<QueueProxy<T>> {
-    return this.#create('Queue', [options.maxsize ?? 0]) as Promise<QueueProxy<T>>
+    const opts = plainObject('options', options)
+    const maxsize = opts.maxsize === undefined ? 0 : nonNegativeInteger('maxsize', opts.maxsize)
+    return this.#create('Queue', [maxsize]) as Promise<QueueProxy<T>>
   }
 
   Lock(): Promise<LockProxy> {
@@ -236,6 +238,7 @@ export class Manager {
 
   /** A shared value; `typecode` (e.g. 'i', 'd') is kept for Python parity, any cloneable value is allowed. */
   Value<T = unknown>(typecode: string, value: T): Promise<ValueProxy<T>> {
+    string('typecode', typecode)
     return this.#create('Value', [typecode, value]) as Promise<ValueProxy<T>>
   }
 
