@@ -10,7 +10,7 @@
 import { Client } from '../connection/client.js'
 import type { SocketConnection } from '../connection/socket_connection.js'
 import { formatAddress, type Address } from '../connection/address.js'
-import { ConnectionClosedError } from '../errors.js'
+import { AuthenticationError, ConnectionClosedError } from '../errors.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
 import { encodeShareables, reviveShareables, type ShareTarget } from '../wire/shareable.js'
 
@@ -52,11 +52,17 @@ export class ManagerLink {
     const key = ManagerLink.#keyOf(address, authkey)
     let link = ManagerLink.#links.get(key)
     if (link === undefined) {
-      link = Client(address, { authkey }).then((conn) => {
-        const made = new ManagerLink(conn, key)
-        ManagerLink.#ready.set(key, made)
-        return made
-      })
+      link = Client(address, { authkey }).then(
+        (conn) => {
+          const made = new ManagerLink(conn, key)
+          ManagerLink.#ready.set(key, made)
+          return made
+        },
+        (error: unknown) => {
+          if (error instanceof AuthenticationError) throw error
+          throw new ConnectionClosedError(`Cannot reach the manager at ${formatAddress(address)} (shut down, or never started): ${(error as Error).message}`, { cause: error })
+        },
+      )
       link.catch(() => ManagerLink.#links.delete(key))
       ManagerLink.#links.set(key, link)
     }

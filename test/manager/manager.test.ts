@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url'
 import {
   Manager,
   AuthenticationError,
+  ConnectionClosedError,
   Empty,
   Full,
   InvalidStateError,
   NotHeldError,
+  SharedMemory,
   type DictProxy,
   type ListProxy,
   type QueueProxy,
@@ -102,6 +104,8 @@ describe('Manager: built-in proxies', () => {
     await manager.shutdown()
     await manager.shutdown()
     await assert.rejects(manager.dict(), InvalidStateError)
+    const stale = await rejection(board.post('after shutdown'))
+    assert.ok(stale instanceof ConnectionClosedError, String(stale))
   })
 })
 
@@ -128,6 +132,33 @@ for (const backend of backends()) {
     })
   })
 }
+
+describe('Manager: shareable values inside shared objects', () => {
+  it('a proxy stored in a dict comes back as a proxy; a SharedMemory block by name (addon only)', async () => {
+    await using manager = new Manager()
+    await manager.start()
+    const outer = await manager.dict<string, unknown>()
+    const inner = await manager.list<number>([1])
+    await outer.set('inner', inner)
+    const back = (await outer.get('inner')) as ListProxy<number>
+    await back.append(2)
+    assert.deepEqual(await inner.copy(), [1, 2])
+    if (SharedMemory.backend === 'posix') {
+      const shm = new SharedMemory({ create: true, size: 8 })
+      try {
+        shm.buf[0] = 9
+        await outer.set('block', shm)
+        const block = (await outer.get('block')) as InstanceType<typeof SharedMemory>
+        assert.ok(block instanceof SharedMemory)
+        assert.equal(block.buf[0], 9)
+        block.close()
+      } finally {
+        shm.close()
+        shm.unlink()
+      }
+    }
+  })
+})
 
 describe('Manager used by another Node program', () => {
   it('connects by address and authkey, shares objects and registered singletons', async () => {
