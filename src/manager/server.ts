@@ -76,6 +76,7 @@ export class ManagerServer {
   readonly #listener: Listener
   readonly #registry = new Map<string, Registration>()
   readonly #objects = new Map<number, Entry>()
+  readonly #oids = new WeakMap<object, number>()
   readonly #connections = new Set<SocketConnection>()
   #nextOid = 1
   #closing = false
@@ -193,10 +194,12 @@ export class ManagerServer {
 
   #add(typeid: string, object: object, builtin: boolean): { oid: number; typeid: string; methods: string[] } {
     // A factory may return the same object every time (a singleton): one id for it.
-    for (const [oid, e] of this.#objects) if (e.object === object) return { oid, typeid, methods: e.methods }
+    const known = this.#oids.get(object)
+    if (known !== undefined) return { oid: known, typeid, methods: this.#objects.get(known)!.methods }
     const oid = this.#nextOid++
     const methods = exposedMethods(object)
     this.#objects.set(oid, { typeid, object, builtin, methods })
+    this.#oids.set(object, oid)
     return { oid, typeid, methods }
   }
 
