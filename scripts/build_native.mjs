@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Builds the POSIX shared memory addon (native/shm.cc) at install, offline:
+// npm's own node-gyp, pointed at the headers of the running Node (no
+// download). Without a compiler multiproc still works (SharedMemory falls
+// back to SharedArrayBuffers between threads), so a failed build only warns,
+// unless MULTIPROC_REQUIRE_NATIVE=1 (CI) makes it an error.
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const require_ = process.env.MULTIPROC_REQUIRE_NATIVE === '1'
+
+function fail(message) {
+  if (require_) {
+    console.error(`multiproc: ${message}`)
+    process.exit(1)
+  }
+  console.warn(`multiproc: ${message}; SharedMemory will use its fallback (see README, "Shared memory")`)
+  process.exit(0)
+}
+
+if (process.env.MULTIPROC_NO_NATIVE === '1' && !require_) fail('MULTIPROC_NO_NATIVE=1, native addon not built')
+if (process.platform === 'win32') fail('POSIX shared memory is not available on Windows')
+
+// node-gyp ships with npm: next to the npm that runs this script, or next to node.
+const candidates = [
+  process.env.npm_config_node_gyp,
+  process.env.npm_execpath && join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+].filter(Boolean)
+const nodeGyp = candidates.find((p) => existsSync(p))
+if (nodeGyp === undefined) fail('node-gyp not found (it ships with npm)')
+
+// Headers of the running Node: <prefix>/include/node. Using them as --nodedir
+// keeps node-gyp from downloading a headers tarball.
+const prefix = join(dirname(process.execPath), '..')
+const nodedir = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : null
+if (nodedir === null) fail(`Node's headers were not found under ${join(prefix, 'include', 'node')}`)
+
+const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn'], {
+  cwd: root,
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: { ...process.env, npm_config_nodedir: nodedir },
+})
+if (result.status !== 0) fail(`building the shared memory addon failed (node-gyp exit ${result.status ?? result.signal})`)

@@ -1,0 +1,131 @@
+/**
+ * One connection per thread to each Manager server, shared by every proxy
+ * of that server in the thread. Calls are multiplexed by id, so a blocking
+ * call (a Queue.get) does not hold up the others. The link keeps the program
+ * alive only while calls are outstanding.
+ *
+ * Values travel through the shareable protocol: a proxy put into a dict or a
+ * queue travels as its descriptor and comes back out as a proxy.
+ */
+import { Client } from '../connection/client.js'
+import type { SocketConnection } from '../connection/socket_connection.js'
+import { formatAddress, type Address } from '../connection/address.js'
+import { AuthenticationError, ConnectionClosedError } from '../errors.js'
+import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
+import { encodeShareables, reviveShareables, type ShareTarget } from '../wire/shareable.js'
+
+const managerTarget: ShareTarget = { backend: 'manager', sharedMemory: false }
+
+type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedValue }
+
+export class ManagerLink {
+  readonly #conn: SocketConnection
+  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>()
+  readonly #key: string
+  #nextId = 1
+  #closed: Error | null = null
+
+  private constructor(conn: SocketConnection, key: string) {
+    this.#conn = conn
+    this.#key = key
+    conn.refOnlyWhileHeld()
+    conn.setHandler(
+      (message) => this.#onMessage(message),
+      (reason) => this.#fail(reason),
+    )
+  }
+
+  static #links = new Map<string, Promise<ManagerLink>>()
+  static #ready = new Map<string, ManagerLink>()
+
+  static #keyOf(address: Address, authkey: Uint8Array): string {
+    return `${formatAddress(address)}#${Buffer.from(authkey).toString('hex')}`
+  }
+
+  /** The thread's link to `address` if it is already connected (the fast path of every call). */
+  static ready(address: Address, authkey: Uint8Array): ManagerLink | undefined {
+    return ManagerLink.#ready.get(ManagerLink.#keyOf(address, authkey))
+  }
+
+  /** The thread's link to the server at `address` (connected on first use). */
+  static get(address: Address, authkey: Uint8Array): Promise<ManagerLink> {
+    const key = ManagerLink.#keyOf(address, authkey)
+    let link = ManagerLink.#links.get(key)
+    if (link === undefined) {
+      link = Client(address, { authkey }).then(
+        (conn) => {
+          const made = new ManagerLink(conn, key)
+          ManagerLink.#ready.set(key, made)
+          return made
+        },
+        (error: unknown) => {
+          if (error instanceof AuthenticationError) throw error
+          throw new ConnectionClosedError(`Cannot reach the manager at ${formatAddress(address)} (shut down, or never started): ${(error as Error).message}`, { cause: error })
+        },
+      )
+      link.catch(() => ManagerLink.#links.delete(key))
+      ManagerLink.#links.set(key, link)
+    }
+    return link
+  }
+
+  /** Closes every link of this thread to `address` (after the server shut down). */
+  static async forget(address: Address): Promise<void> {
+    const prefix = `${formatAddress(address)}#`
+    for (const [key, link] of ManagerLink.#links) {
+      if (!key.startsWith(prefix)) continue
+      ManagerLink.#links.delete(key)
+      ManagerLink.#ready.delete(key)
+      try {
+        ;(await link).close()
+      } catch {}
+    }
+  }
+
+  #onMessage(message: unknown): void {
+    const response = message as Response
+    const pending = this.#pending.get(response.id)
+    if (pending === undefined) return
+    this.#pending.delete(response.id)
+    this.#conn.unhold()
+    if (!response.ok) pending.reject(deserializeError(response.error))
+    else if (typeof response.value !== 'object' || response.value === null) pending.resolve(response.value)
+    else reviveShareables(response.value, { backend: 'manager' }).then(pending.resolve, pending.reject)
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed === null) this.#closed = new ConnectionClosedError('The connection to the manager was lost', { cause: error })
+    if (ManagerLink.#ready.get(this.#key) === this) {
+      ManagerLink.#links.delete(this.#key)
+      ManagerLink.#ready.delete(this.#key)
+    }
+    for (const [, p] of this.#pending) {
+      this.#conn.unhold()
+      p.reject(this.#closed)
+    }
+    this.#pending.clear()
+  }
+
+  request(message: Record<string, unknown>): Promise<unknown> {
+    if (this.#closed !== null) return Promise.reject(this.#closed)
+    const id = this.#nextId++
+    const args = message.args as unknown[] | undefined
+    // Only arguments that hold objects can hold a proxy to encode.
+    const plain = args === undefined || args.every((a) => typeof a !== 'object' || a === null)
+    const payload = plain ? { ...message, id } : { ...message, id, args: encodeShareables(args, managerTarget) }
+    return new Promise((resolve, reject) => {
+      try {
+        this.#conn.send(payload)
+      } catch (error) {
+        reject(error)
+        return
+      }
+      this.#pending.set(id, { resolve, reject })
+      this.#conn.hold()
+    })
+  }
+
+  close(): void {
+    this.#conn.close()
+  }
+}
