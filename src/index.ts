@@ -49,3 +49,7 @@ export {
   ClusterError,
   type WorkerCrashInfo,
 } from './errors.js'
+export { NatsExecutor, type NatsExecutorOptions } from './backends/nats/nats_executor.js'
+export { NatsWorker, type NatsWorkerOptions } from './backends/nats/nats_worker.js'
+export type { NatsConnectionOptions } from './backends/nats/nats_options.js'
+export type { PoolBackend } from './pool.js'

@@ -72,6 +72,7 @@ export class TestServer {
     await this.kill()
     this.#child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.#storeDir!], { stdio: 'ignore' })
     await waitForPort(this.port)
+    this.#child.unref()
   }
 
   /** Stops the server (SIGKILL: a crash, not a goodbye). */
@@ -84,6 +85,13 @@ export class TestServer {
       child.kill('SIGKILL')
       await exited
     }
+  }
+
+  /** Kills the server and removes its store now (for process 'exit' handlers). */
+  stopSync(): void {
+    this.#child?.kill('SIGKILL')
+    this.#child = null
+    if (this.#storeDir !== null) rmSync(this.#storeDir, { recursive: true, force: true })
   }
 
   async stop(): Promise<void> {
@@ -121,6 +129,13 @@ export class TestWorker {
       })
     })
     this.ready.catch(() => {})
+  }
+
+  /** Lets the test process exit while this worker runs (an 'exit' handler then kills it). */
+  unref(): void {
+    this.child.unref()
+    ;(this.child.stdout as unknown as { unref(): void }).unref()
+    ;(this.child.stderr as unknown as { unref(): void }).unref()
   }
 
   get pid(): number {

@@ -114,6 +114,7 @@ export class NatsExecutor extends Executor {
   readonly #publishTimeout: number
   readonly #queue = new Deque<NatsTask>()
   readonly #inflight = new Map<string, NatsTask>()
+  readonly #verifying = new Set<NatsTask>()
   #state: State = 'RUNNING'
   #broken: Error | null = null
   #link: Link | null = null
@@ -268,7 +269,10 @@ export class NatsExecutor extends Executor {
     const wait = opts.wait === undefined ? true : boolean('wait', opts.wait)
     const cancelFutures = opts.cancelFutures === undefined ? false : boolean('cancelFutures', opts.cancelFutures)
     if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
-    if (cancelFutures) for (const f of this.#queue) f.cancel()
+    if (cancelFutures) {
+      for (const f of this.#queue) f.cancel()
+      for (const f of this.#verifying) f.cancel()
+    }
     if (this.#pending === 0) this.#whenIdle()
     if (!wait) return
     if (this.#pending > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
@@ -284,6 +288,7 @@ export class NatsExecutor extends Executor {
     if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
     const notStarted = new CancelledError('The task was cancelled before it started: its executor was terminated')
     for (const f of this.#queue.drain()) f[kForceCancel](notStarted)
+    for (const f of [...this.#verifying]) f[kForceCancel](notStarted)
     const running = [...this.#inflight.values()]
     for (const f of running) f[kForceCancel](new CancelledError(`Task ${f.task.label} was stopped: its executor was terminated`))
     const link = this.#link
@@ -316,6 +321,27 @@ export class NatsExecutor extends Executor {
     if (f.signal !== undefined) {
       f.onAbort = () => this.#stopTask(f, 'abort')
       f.signal.addEventListener('abort', f.onAbort, { once: true })
+    }
+    const verified = f.task.verified
+    if (verified !== null) {
+      // First use of a function from a module not loaded yet: its export name is confirmed first.
+      this.#verifying.add(f)
+      verified.then(
+        () => {
+          this.#verifying.delete(f)
+          if (f.done()) return
+          if (this.#state === 'BROKEN') f.setException(this.#broken)
+          else {
+            this.#queue.push(f)
+            this.#schedulePump()
+          }
+        },
+        (error: unknown) => {
+          this.#verifying.delete(f)
+          if (!f.done()) f.setException(error)
+        },
+      )
+      return
     }
     this.#queue.push(f)
     this.#schedulePump()
@@ -365,11 +391,9 @@ export class NatsExecutor extends Executor {
   #pump(): void {
     this.#pumpScheduled = false
     if (this.#state === 'BROKEN' || this.#queue.length === 0) return
-    const link = this.#link
-    if (link === null) {
-      this.#connect()
-      return
-    }
+    // Tasks are dispatched (RUNNING) even before the connection is up: they
+    // count against maxWorkers and are published once it is.
+    const link = this.#link ?? this.#connect()
     const limit = this.#batchLimit()
     while (this.#queue.length > 0 && this.#inflight.size < this.#maxWorkers) {
       const room = Math.min(limit, this.#maxWorkers - this.#inflight.size)
@@ -384,7 +408,23 @@ export class NatsExecutor extends Executor {
     }
   }
 
-  #publish(link: Link, batch: NatsTask[]): void {
+  #publish(link: Link | Promise<Link>, batch: NatsTask[]): void {
+    if (link instanceof Promise) {
+      for (const f of batch) {
+        f.sent = true
+        this.#inflight.set(f.id, f)
+      }
+      // A failed connection breaks the executor, which fails these tasks.
+      link.then(
+        (ready) => {
+          const live = batch.filter((f) => !f.done())
+          for (const f of live) this.#inflight.delete(f.id)
+          if (live.length > 0) this.#publish(ready, live)
+        },
+        () => {},
+      )
+      return
+    }
     const units: TaskUnit[] = batch.map((f) => ({ id: f.id, k: f.kind, m: f.task.module, n: f.task.name, a: f.args!, sh: f.shared, r: f.retries }))
     let data: Uint8Array
     try {
@@ -436,8 +476,8 @@ export class NatsExecutor extends Executor {
     }
   }
 
-  #connect(): void {
-    if (this.#linking !== null) return
+  #connect(): Promise<Link> {
+    if (this.#linking !== null) return this.#linking
     this.#linking = (async () => {
       const nc = await connectNats(this.#connection, `multiproc caller ${hostname()}:${process.pid}`)
       try {
@@ -462,6 +502,7 @@ export class NatsExecutor extends Executor {
       },
       (error: unknown) => this.#break(error instanceof ClusterError ? error : new ClusterError(String((error as Error)?.message ?? error), { cause: error })),
     )
+    return this.#linking
   }
 
   #onSessionMessage(msg: import('@nats-io/transport-node').Msg): void {
@@ -512,6 +553,7 @@ export class NatsExecutor extends Executor {
     this.#state = 'BROKEN'
     this.#broken = error
     for (const f of this.#queue.drain()) if (!f.done()) f.setException(error)
+    for (const f of this.#verifying) if (!f.done()) f.setException(error)
     for (const f of [...this.#inflight.values()]) if (!f.done()) f.setException(error)
     void this.#close()
   }
