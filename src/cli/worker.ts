@@ -155,6 +155,12 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
+    // Supervised workers (tests, process managers that keep a pipe) stop when their supervisor goes.
+    if (process.env.MULTIPROC_WORKER_STDIN_WATCH === '1') {
+      process.stdin.resume()
+      process.stdin.once('close', () => process.exit(1))
+      process.stdin.once('end', () => process.exit(1))
+    }
     void worker.closed().then(() => {
       if (!stopping) resolve(1)
     })

@@ -85,16 +85,17 @@ for (const backend of backends()) {
     it('wait() and asCompleted() work on executor Futures', async () => {
       await using ex = backend.create()
       const fast = ex.submit(T.sleep, 1)
-      const slow = ex.submit(T.sleep, 400)
+      // A wide margin: a cluster worker may have to start a thread for the fast task.
+      const slow = ex.submit(T.sleep, 2_000)
       const first = await wait([fast, slow], { returnWhen: FIRST_COMPLETED })
-      assert.ok(first.done.has(fast))
-      assert.ok(first.notDone.has(slow))
+      assert.ok(first.done.has(fast), 'the fast task is done first')
+      assert.ok(first.notDone.has(slow), 'the slow task is not done yet')
       const order: number[] = []
       for await (const f of asCompleted([slow, fast])) order.push(await f.result())
-      assert.deepEqual(order, [1, 400])
+      assert.deepEqual(order, [1, 2_000])
       const bad = ex.submit(T.throwError, 'Error')
       const exc = await wait([bad, ex.submit(T.sleep, 300)], { returnWhen: FIRST_EXCEPTION })
-      assert.ok(exc.done.has(bad))
+      assert.ok(exc.done.has(bad), 'the failed task is done')
       const all = await wait([fast, slow, bad], { returnWhen: ALL_COMPLETED })
       assert.equal(all.notDone.size, 0)
     })

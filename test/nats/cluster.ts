@@ -2,7 +2,7 @@
 // on a free loopback port (or the machine's 127.0.0.1:4222 when the binary is
 // missing), and worker processes started from src/cli/worker.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -70,9 +70,14 @@ export class TestServer {
   async restart(): Promise<void> {
     if (this.external) throw new Error('cannot restart the machine-wide nats-server')
     await this.kill()
-    this.#child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.#storeDir!], { stdio: 'ignore' })
+    // Through a shell that kills the server when this process's pipe closes: a test process
+    // killed by its runner leaves no server behind.
+    this.#child = spawn('sh', ['-c', 'nats-server "$@" & pid=$!; trap "kill -9 $pid; exit 0" TERM; read _; kill -9 $pid', 'sh', '-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.#storeDir!], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    })
     await waitForPort(this.port)
     this.#child.unref()
+    ;(this.#child.stdin as unknown as { unref(): void }).unref()
   }
 
   /** Stops the server (SIGKILL: a crash, not a goodbye). */
@@ -82,14 +87,14 @@ export class TestServer {
     this.#child = null
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r))
-      child.kill('SIGKILL')
+      child.stdin!.end()
       await exited
     }
   }
 
   /** Kills the server and removes its store now (for process 'exit' handlers). */
   stopSync(): void {
-    this.#child?.kill('SIGKILL')
+    this.#child?.stdin!.end()
     this.#child = null
     if (this.#storeDir !== null) rmSync(this.#storeDir, { recursive: true, force: true })
   }
@@ -109,11 +114,17 @@ export class TestWorker {
   constructor(url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, ['--import', 'tsx', workerCli, '--nats', url, '--allow', fixturesDir, ...args], {
       cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The worker exits when this pipe closes (MULTIPROC_WORKER_STDIN_WATCH): no orphans.
+      env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
     })
-    this.child.stdout!.on('data', (d) => (this.output += d))
-    this.child.stderr!.on('data', (d) => (this.output += d))
+    const debugDir = process.env.MULTIPROC_NATS_DEBUG_DIR
+    const record = (d: Buffer): void => {
+      this.output += d
+      if (debugDir !== undefined) appendFileSync(join(debugDir, `worker-${this.child.pid}.log`), d)
+    }
+    this.child.stdout!.on('data', record)
+    this.child.stderr!.on('data', record)
     this.ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker not ready after 60 s:\n${this.output}`)), 60_000)
       const onData = (): void => {
@@ -134,6 +145,7 @@ export class TestWorker {
   /** Lets the test process exit while this worker runs (an 'exit' handler then kills it). */
   unref(): void {
     this.child.unref()
+    ;(this.child.stdin as unknown as { unref(): void }).unref()
     ;(this.child.stdout as unknown as { unref(): void }).unref()
     ;(this.child.stderr as unknown as { unref(): void }).unref()
   }

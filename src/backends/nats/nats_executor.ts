@@ -562,6 +562,8 @@ export class NatsExecutor extends Executor {
     const waiters = this.#idleWaiters
     this.#idleWaiters = []
     for (const w of waiters) w()
+    // Shut down and nothing left to do: let go of the connection (shutdown({ wait: false }) too).
+    if (this.#state === 'SHUTDOWN') void this.#close()
   }
 
   async #close(): Promise<void> {

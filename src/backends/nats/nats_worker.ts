@@ -69,12 +69,14 @@ export interface NatsWorkerOptions extends NatsConnectionOptions {
 }
 
 const OWN_KEYS = ['allow', 'root', 'concurrency', 'prefetch', 'ackWait', 'maxDeliver', 'sessionTimeout', 'execArgv', 'log'] as const
+const TRACE = process.env.MULTIPROC_NATS_TRACE === '1'
 const CANCELLED_KEEP_MS = 10 * 60_000
 const CANCELLED_MAX = 100_000
 const RUN_TASK = task<(m: string, n: string, k: number, a: unknown[], sh: boolean) => RunOutcome>(
   new URL(`./run_task${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
   'runTask',
 )
+const WARM_UP = task<() => boolean>(RUN_TASK.module, 'warmUp')
 const RUN_TASK_LABEL = `runTask (run_task${import.meta.url.endsWith('.ts') ? '.ts' : '.js'})`
 
 type JsMsg = import('@nats-io/jetstream').JsMsg
@@ -213,6 +215,8 @@ export class NatsWorker {
       throw error instanceof ClusterError ? error : new ClusterError(`Cannot start the worker: ${(error as Error)?.message ?? error}`, { cause: error })
     }
     this.#local = new ThreadPoolExecutor({ maxWorkers: this.#concurrency, ...(this.#execArgv !== undefined ? { execArgv: this.#execArgv } : {}) })
+    // Start every thread now (a task with a signal gets a thread of its own), so the first tasks find them ready.
+    await Promise.all(Array.from({ length: this.#concurrency }, () => this.#warmUp()))
     this.#running = true
     const beat = Math.max(50, Math.floor(this.#ackWait / 3))
     this.#heartbeat = setInterval(() => this.#beat(), beat)
@@ -242,6 +246,11 @@ export class NatsWorker {
   /** Resolves when the connection closes for good. */
   async closed(): Promise<void> {
     await this.#nc?.closed()
+  }
+
+  /** Runs a no-op on a thread of its own: starts a thread when fewer than `concurrency` run. */
+  #warmUp(): Promise<unknown> {
+    return this.#local!.submitWith({ signal: new AbortController().signal }, WARM_UP).catch(() => {})
   }
 
   // ── allowlist ──
@@ -308,6 +317,7 @@ export class NatsWorker {
   }
 
   #onTaskMessage(msg: JsMsg): void {
+    if (TRACE) this.#log(`message seq ${msg.seq} delivery ${msg.info.deliveryCount}`)
     let message: TaskMessage
     try {
       message = decode<TaskMessage>(msg.data)
@@ -354,6 +364,7 @@ export class NatsWorker {
   }
 
   #runUnit(held: Held, unit: TaskUnit): void {
+    if (TRACE) this.#log(`run ${held.session}/${unit.id} ${unit.n} dead=${held.dead} cancelled=${this.#cancelled.has(`${held.session}/${unit.id}`)}`)
     if (held.dead) return
     if (this.#cancelled.has(`${held.session}/${unit.id}`)) {
       this.#finishUnit(held, unit.id)
@@ -391,6 +402,8 @@ export class NatsWorker {
         held.controllers.delete(unit.id)
         if (controller.signal.aborted) {
           // Stopped on the caller's request (or the caller is gone): nobody waits for this result.
+          // Its thread was terminated: start the replacement now, not when the next task needs it.
+          this.#warmUp()
           this.#finishUnit(held, unit.id)
           return
         }
@@ -460,6 +473,7 @@ export class NatsWorker {
           for (let j = 0; j < batch.helds.length; j++) this.#finishUnit(batch.helds[j]!, batch.r[4 * j] as string)
         },
         (error: unknown) => {
+          if (TRACE) this.#log(`results to ${sessionId} failed: ${(error as Error)?.message}`)
           if (isNoResponders(error)) {
             this.#markSessionDead(sessionId)
             return
@@ -490,6 +504,7 @@ export class NatsWorker {
   }
 
   #finishUnit(held: Held, id: string): void {
+    if (TRACE) this.#log(`finish ${held.session}/${id} open=${held.open.has(id)} left=${held.open.size} dead=${held.dead}`)
     if (!held.open.delete(id) || held.open.size > 0 || held.done) return
     held.done = true
     if (held.dead) held.msg.term('caller gone')
@@ -541,6 +556,7 @@ export class NatsWorker {
   }
 
   #markSessionDead(id: string, gone = true): void {
+    if (TRACE) this.#log(`session ${id} dead (gone=${gone})`)
     if (gone) this.#rememberDead(id)
     for (const held of [...this.#held]) if (held.session === id) this.#markHeldDead(held, gone)
     const session = this.#sessions.get(id)
@@ -597,6 +613,7 @@ export class NatsWorker {
 
   /** In-progress signals for every held message, and pings for the callers they belong to. */
   #beat(): void {
+    if (TRACE && this.#held.size > 0) this.#log(`beat held=${this.#held.size} requested=${this.#requested} local=${JSON.stringify(this.#local?.stats())}`)
     const sessions = new Set<string>()
     for (const held of this.#held) {
       if (held.done || held.dead) continue

@@ -89,3 +89,8 @@ export async function runTask(module: string, name: string, kind: number, args: 
   }
   return moved.length > 0 ? transfer(outcome, moved) : outcome
 }
+
+/** Does nothing: the worker runs it once per thread at start, so every thread is up before tasks come. */
+export function warmUp(): boolean {
+  return true
+}
