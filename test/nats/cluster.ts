@@ -111,8 +111,8 @@ export class TestWorker {
   output = ''
   readonly ready: Promise<void>
 
-  constructor(url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', workerCli, '--nats', url, '--allow', fixturesDir, ...args], {
+  constructor(url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, allow: string[] = [fixturesDir]) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', workerCli, '--nats', url, '--allow', ...allow, ...args], {
       cwd: root,
       // The worker exits when this pipe closes (MULTIPROC_WORKER_STDIN_WATCH): no orphans.
       env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1', ...env },
