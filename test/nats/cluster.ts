@@ -87,6 +87,7 @@ export class TestServer {
     this.#child = null
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r))
+      child.ref()
       child.stdin!.end()
       await exited
     }
