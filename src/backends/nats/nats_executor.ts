@@ -397,11 +397,21 @@ export class NatsExecutor extends Executor {
     const limit = this.#batchLimit()
     while (this.#queue.length > 0 && this.#inflight.size < this.#maxWorkers) {
       const room = Math.min(limit, this.#maxWorkers - this.#inflight.size)
+      // A task with a timeout or a signal travels alone (it may have to be stopped on its
+      // own); the others are packed, and a worker runs a pack on one thread.
       const batch: NatsTask[] = []
       while (batch.length < room && this.#queue.length > 0) {
-        const f = this.#queue.shift()!
-        if (f.done() || !f.setRunningOrNotifyCancel()) continue
+        const f = this.#queue.peek()!
+        if (f.done()) {
+          this.#queue.shift()
+          continue
+        }
+        const killable = f.timeout !== undefined || f.signal !== undefined
+        if (killable && batch.length > 0) break
+        this.#queue.shift()
+        if (!f.setRunningOrNotifyCancel()) continue
         batch.push(f)
+        if (killable) break
       }
       if (batch.length === 0) break
       this.#publish(link, batch)

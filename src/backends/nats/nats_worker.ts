@@ -77,6 +77,7 @@ const RUN_TASK = task<(m: string, n: string, k: number, a: unknown[], sh: boolea
   'runTask',
 )
 const WARM_UP = task<() => boolean>(RUN_TASK.module, 'warmUp')
+const RUN_BATCH = task<(units: [string, string, number, unknown[], boolean][]) => RunOutcome[]>(RUN_TASK.module, 'runBatch')
 const RUN_TASK_LABEL = `runTask (run_task${import.meta.url.endsWith('.ts') ? '.ts' : '.js'})`
 
 type JsMsg = import('@nats-io/jetstream').JsMsg
@@ -359,17 +360,52 @@ export class NatsWorker {
         this.#markSessionDead(message.s)
         return
       }
-      for (const unit of message.q) this.#runUnit(held, unit)
+      if (message.q.length === 1) this.#runUnit(held, message.q[0]!)
+      else this.#runBatch(held, message.q)
     })
   }
 
-  #runUnit(held: Held, unit: TaskUnit): void {
-    if (TRACE) this.#log(`run ${held.session}/${unit.id} ${unit.n} dead=${held.dead} cancelled=${this.#cancelled.has(`${held.session}/${unit.id}`)}`)
-    if (held.dead) return
-    if (this.#cancelled.has(`${held.session}/${unit.id}`)) {
-      this.#finishUnit(held, unit.id)
-      return
-    }
+  /**
+   * A message of several tasks (the caller packs bursts of tasks that have no
+   * timeout or signal) runs as one local task on one thread. If that thread
+   * crashes, the tasks run again one by one, so that only the culprit fails.
+   */
+  #runBatch(held: Held, units: TaskUnit[]): void {
+    const runnable = units.filter((unit) => {
+      if (this.#cancelled.has(`${held.session}/${unit.id}`)) {
+        this.#finishUnit(held, unit.id)
+        return false
+      }
+      return this.#checkAllowed(held, unit)
+    })
+    if (runnable.length === 0 || held.dead) return
+    const controller = new AbortController()
+    const key = runnable.map((u) => u.id).join(',')
+    held.controllers.set(key, controller)
+    this.#local!.submitWith({ signal: controller.signal }, RUN_BATCH, runnable.map((u) => [u.m, u.n, u.k, u.a, u.sh] as [string, string, number, unknown[], boolean])).then(
+      (outcomes) => {
+        held.controllers.delete(key)
+        this.completed += runnable.length
+        runnable.forEach((unit, i) => {
+          const outcome = outcomes[i]!
+          if (outcome.ok) this.#result(held, unit.id, RESULT_OK, outcome.v, outcome.ms)
+          else this.#result(held, unit.id, RESULT_ERROR, outcome.e, outcome.ms)
+        })
+      },
+      () => {
+        held.controllers.delete(key)
+        if (controller.signal.aborted) {
+          this.#warmUp()
+          for (const unit of runnable) this.#finishUnit(held, unit.id)
+          return
+        }
+        for (const unit of runnable) this.#runUnit(held, unit)
+      },
+    )
+  }
+
+  /** Fails the task with ModuleNotAllowedError unless its module (and its shareables') are allowed. */
+  #checkAllowed(held: Held, unit: TaskUnit): boolean {
     const modules = new Set([unit.m])
     if (unit.sh) this.#shareModules(unit.a, modules)
     for (const module of modules) {
@@ -385,9 +421,20 @@ export class NatsWorker {
           ),
           0,
         )
-        return
+        return false
       }
     }
+    return true
+  }
+
+  #runUnit(held: Held, unit: TaskUnit): void {
+    if (TRACE) this.#log(`run ${held.session}/${unit.id} ${unit.n} dead=${held.dead} cancelled=${this.#cancelled.has(`${held.session}/${unit.id}`)}`)
+    if (held.dead) return
+    if (this.#cancelled.has(`${held.session}/${unit.id}`)) {
+      this.#finishUnit(held, unit.id)
+      return
+    }
+    if (!this.#checkAllowed(held, unit)) return
     const controller = new AbortController()
     held.controllers.set(unit.id, controller)
     const label = labelOf(unit)

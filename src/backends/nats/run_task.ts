@@ -94,3 +94,23 @@ export async function runTask(module: string, name: string, kind: number, args: 
 export function warmUp(): boolean {
   return true
 }
+
+/**
+ * Runs the tasks of one message in order, in this thread: a burst of tiny
+ * tasks costs one hop to a thread instead of one each. Returns an outcome
+ * per task (units: module, name, kind, args, shared).
+ */
+export async function runBatch(units: [string, string, number, unknown[], boolean][]): Promise<unknown> {
+  const outcomes: RunOutcome[] = new Array(units.length)
+  const moved: Transferable[] = []
+  for (let i = 0; i < units.length; i++) {
+    const [m, n, k, a, sh] = units[i]!
+    let out = await runTask(m, n, k, a, sh)
+    if (isTransfer(out)) {
+      for (const item of out.transferList) moved.push(item)
+      out = out.value
+    }
+    outcomes[i] = out as RunOutcome
+  }
+  return moved.length > 0 ? transfer(outcomes, moved) : outcomes
+}
