@@ -70,6 +70,8 @@ export interface NatsWorkerOptions extends NatsConnectionOptions {
 
 const OWN_KEYS = ['allow', 'root', 'concurrency', 'prefetch', 'ackWait', 'maxDeliver', 'sessionTimeout', 'execArgv', 'log'] as const
 const TRACE = process.env.MULTIPROC_NATS_TRACE === '1'
+/** How long a caller without a responder is asked again before it counts as gone. */
+const GONE_GRACE_MS = 2_000
 const CANCELLED_KEEP_MS = 10 * 60_000
 const CANCELLED_MAX = 100_000
 const RUN_TASK = task<(m: string, n: string, k: number, a: unknown[], sh: boolean) => RunOutcome>(
@@ -521,13 +523,14 @@ export class NatsWorker {
         },
         (error: unknown) => {
           if (TRACE) this.#log(`results to ${sessionId} failed: ${(error as Error)?.message}`)
-          if (isNoResponders(error)) {
+          // Unreachable for now (server restarting, caller busy): try again, within the session
+          // timeout; no responder at all means the caller is gone, after a short grace (see #ping).
+          const now = performance.now()
+          if (session.firstFailure === 0) session.firstFailure = now
+          if (isNoResponders(error) && now - session.firstFailure > Math.min(this.#sessionTimeout, GONE_GRACE_MS)) {
             this.#markSessionDead(sessionId)
             return
           }
-          // Unreachable for now (server restarting, caller busy): try again, within the session timeout.
-          const now = performance.now()
-          if (session.firstFailure === 0) session.firstFailure = now
           if (now - session.firstFailure > this.#sessionTimeout) {
             this.#log(`caller ${sessionId} unreachable for ${this.#sessionTimeout} ms; its tasks go back to the stream`)
             this.#markSessionDead(sessionId, false)
@@ -593,10 +596,12 @@ export class NatsWorker {
         session.firstFailure = 0
         return true
       } catch (error) {
-        if (isNoResponders(error)) return false
         const now = performance.now()
         if (session.firstFailure === 0) session.firstFailure = now
-        if (now - session.firstFailure > this.#sessionTimeout || this.#nc!.isClosed()) return false
+        // No responder: the caller is gone, unless it is only resubscribing after a
+        // reconnect (a server restart), so it is asked again for a short grace period.
+        const limit = isNoResponders(error) ? Math.min(this.#sessionTimeout, GONE_GRACE_MS) : this.#sessionTimeout
+        if (now - session.firstFailure > limit || this.#nc!.isClosed()) return false
         await new Promise((r) => setTimeout(r, 250))
       }
     }
