@@ -33,7 +33,7 @@ if (files.length === 0) {
 
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=120000', '--test-concurrency=2', ...flags, ...files],
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=300000', '--test-concurrency=2', ...flags, ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_NO_WARNINGS: process.env.NODE_NO_WARNINGS ?? '' } },
 )
 process.exit(result.status ?? 1)
