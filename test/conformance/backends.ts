@@ -74,7 +74,7 @@ if (wanted('nats')) {
   const server = await TestServer.start()
   process.env.MULTIPROC_NATS_URL = server.url
   // Short ack_wait and session timeout keep fault handling quick in tests.
-  const workers = [1, 2].map(() => new TestWorker(server.url, ['--concurrency', '2', '--ack-wait', '3000', '--session-timeout', '5000']))
+  const workers = [1, 2].map(() => new TestWorker(server.url, ['--concurrency', '2', '--ack-wait', '1500', '--session-timeout', '5000']))
   const stopAll = (): void => {
     if (process.env.MULTIPROC_NATS_DEBUG) for (const w of workers) process.stderr.write(w.output)
     for (const w of workers) w.signal('SIGKILL')

@@ -86,13 +86,13 @@ for (const backend of backends()) {
       await using ex = backend.create()
       const fast = ex.submit(T.sleep, 1)
       // A wide margin: a cluster worker may have to start a thread for the fast task.
-      const slow = ex.submit(T.sleep, 2_000)
+      const slow = ex.submit(T.sleep, 3_000)
       const first = await wait([fast, slow], { returnWhen: FIRST_COMPLETED })
       assert.ok(first.done.has(fast), 'the fast task is done first')
       assert.ok(first.notDone.has(slow), 'the slow task is not done yet')
       const order: number[] = []
       for await (const f of asCompleted([slow, fast])) order.push(await f.result())
-      assert.deepEqual(order, [1, 2_000])
+      assert.deepEqual(order, [1, 3_000])
       const bad = ex.submit(T.throwError, 'Error')
       const exc = await wait([bad, ex.submit(T.sleep, 300)], { returnWhen: FIRST_EXCEPTION })
       assert.ok(exc.done.has(bad), 'the failed task is done')
