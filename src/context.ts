@@ -6,6 +6,7 @@
  *   'thread'   worker_threads (the default): fast start, shared memory
  *   'process'  child processes: full isolation, a heap per worker
  *   'inline'   the calling thread, one task at a time: debugging, one CPU
+ *   'nats'     the workers of a NATS JetStream cluster (`multiproc worker`)
  *
  * A Context is the one place that knows which executor class goes with a
  * backend; everything a context makes (Pool, the executor, and later
@@ -21,13 +22,16 @@ import type { PoolExecutor, PoolExecutorOptions } from './futures/pool_executor.
 import { ThreadPoolExecutor } from './futures/thread_pool_executor.js'
 import { ProcessPoolExecutor } from './futures/process_pool_executor.js'
 import { InlineExecutor } from './futures/inline_executor.js'
-import { oneOf } from './internal/validate.js'
-import { Pool, type PoolOptions } from './pool.js'
+import { knownKeys, oneOf, plainObject } from './internal/validate.js'
+import { invalidArgType } from './errors.js'
+import { CONNECTION_KEYS, checkConnectionOptions, type NatsConnectionOptions } from './backends/nats/nats_options.js'
+import { Pool, type PoolOptions, type PoolBackend } from './pool.js'
+import { NatsExecutor, type NatsExecutorOptions } from './backends/nats/nats_executor.js'
 
 /** The backends a context can be bound to (Python's start methods). */
-export type StartMethod = 'thread' | 'process' | 'inline'
+export type StartMethod = 'thread' | 'process' | 'inline' | 'nats'
 
-const START_METHODS: readonly StartMethod[] = ['thread', 'process', 'inline']
+const START_METHODS: readonly StartMethod[] = ['thread', 'process', 'inline', 'nats']
 
 /** A Pool class bound to a context: its options have no `context`. */
 export type ContextPool = new (options?: Omit<PoolOptions, 'context'>) => Pool
@@ -35,15 +39,27 @@ export type ContextPool = new (options?: Omit<PoolOptions, 'context'>) => Pool
 /** An executor class bound to a context. */
 export type ContextExecutor = new (options?: PoolExecutorOptions) => PoolExecutor
 
-const BACKENDS: Record<StartMethod, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend }
+const BACKENDS: Record<Exclude<StartMethod, 'nats'>, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend }
+
+/** The cluster has no local Backend; its scheduler is NatsExecutor. */
+const natsBackend: Backend = {
+  name: 'nats',
+  capabilities: { isolated: true, preemptive: true, sharedMemory: false },
+  launch() {
+    throw new TypeError('The nats backend launches no local workers: use NatsExecutor')
+  },
+}
 
 export class Context {
   readonly #name: StartMethod
+  readonly #nats: NatsConnectionOptions
   #pool: ContextPool | undefined
+  #executor: ContextExecutor | undefined
 
   /** @internal Use `getContext(name)`. */
-  constructor(name: StartMethod) {
+  constructor(name: StartMethod, nats: NatsConnectionOptions = {}) {
     this.#name = name
+    this.#nats = nats
   }
 
   /** The backend: 'thread', 'process' or 'inline'. */
@@ -58,7 +74,7 @@ export class Context {
 
   /** @internal The backend behind this context. */
   get backend(): Backend {
-    return BACKENDS[this.#name]
+    return this.#name === 'nats' ? natsBackend : BACKENDS[this.#name]
   }
 
   /**
@@ -76,6 +92,16 @@ export class Context {
         return ProcessPoolExecutor
       case 'inline':
         return InlineExecutor as unknown as ContextExecutor
+      case 'nats': {
+        // NatsExecutor bound to this context's servers and credentials.
+        const nats = this.#nats
+        this.#executor ??= class ContextBoundNatsExecutor extends NatsExecutor {
+          constructor(options: NatsExecutorOptions = {}) {
+            super({ ...nats, ...options })
+          }
+        } as unknown as ContextExecutor
+        return this.#executor
+      }
     }
   }
 
@@ -107,7 +133,8 @@ export class Context {
    * @internal Creates this context's executor. The inline backend has a
    * single worker and no process-level options, so those are dropped.
    */
-  createExecutor(options: PoolExecutorOptions): PoolExecutor {
+  createExecutor(options: PoolExecutorOptions): PoolBackend {
+    if (this.#name === 'nats') return new NatsExecutor({ ...this.#nats, ...(options as NatsExecutorOptions) })
     if (this.#name === 'inline') {
       const { initializer, initargs, maxTasksPerChild, retries } = options
       return new InlineExecutor(definedOnly({ initializer, initargs, maxTasksPerChild, retries }))
@@ -130,15 +157,26 @@ const contexts = new Map<StartMethod, Context>()
  * The context of a backend: `Pool`, an executor class and (as they come)
  * the other primitives, bound to it. Python's `multiprocessing.get_context()`.
  *
- * @param name 'thread' (default), 'process' or 'inline'
+ * @param name 'thread' (default), 'process', 'inline' or 'nats'
+ * @param options for 'nats': `servers` (default `MULTIPROC_NATS_URL` or
+ *   nats://127.0.0.1:4222), `user`/`pass`, `token`, `nkeySeed`, `credsFile`,
+ *   `tls`, `prefix`, `stream`
  * @throws RangeError for an unknown name
  * @example
  * const ctx = getContext('process')
  * await using pool = new ctx.Pool()
  * console.log(await pool.map(square, [1, 2, 3]))
+ * const cluster = getContext('nats', { servers: 'nats://10.0.0.5:4222' })
  */
-export function getContext(name: StartMethod = 'thread'): Context {
+export function getContext(name: StartMethod = 'thread', options?: NatsConnectionOptions): Context {
   const method = oneOf('name', name, START_METHODS)
+  if (method === 'nats' && options !== undefined) {
+    const opts = plainObject('options', options)
+    knownKeys('getContext()', opts, CONNECTION_KEYS)
+    checkConnectionOptions(opts)
+    return new Context('nats', opts as NatsConnectionOptions)
+  }
+  if (options !== undefined) throw invalidArgType(`Expected no options for the ${method} context, got ${typeof options}`)
   let context = contexts.get(method)
   if (context === undefined) {
     context = new Context(method)

@@ -69,3 +69,7 @@ export {
   type ProxyToken,
   type BlockingOptions,
 } from './manager/proxies.js'
+export { NatsExecutor, type NatsExecutorOptions } from './backends/nats/nats_executor.js'
+export { NatsWorker, type NatsWorkerOptions } from './backends/nats/nats_worker.js'
+export type { NatsConnectionOptions } from './backends/nats/nats_options.js'
+export type { PoolBackend } from './pool.js'

@@ -25,8 +25,7 @@ import { AsyncResult, kSettle } from './async_result.js'
 import { PoolIteration } from './pool_iteration.js'
 import { CancelledError, InvalidStateError, invalidArgType } from './errors.js'
 import { Context, getContext, type StartMethod } from './context.js'
-import type { PoolExecutor } from './futures/pool_executor.js'
-import { zipArgs, type AnyIterable, type ChunkResult } from './futures/executor.js'
+import { zipArgs, type AnyIterable, type ChunkResult, type Executor } from './futures/executor.js'
 import { kOutcome, type Future } from './futures/future.js'
 import { func, knownKeys, plainObject, positiveInteger, typeFail } from './internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from './task_ref.js'
@@ -79,6 +78,9 @@ export interface PoolImapOptions {
 
 type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 
+/** What a Pool runs on: a PoolExecutor, or the cluster's NatsExecutor. */
+export type PoolBackend = Executor & { terminateWorkers(): Promise<void> }
+
 const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries'] as const
 
 /**
@@ -99,7 +101,7 @@ interface Lease {
 }
 
 export class Pool {
-  readonly #executor: PoolExecutor
+  readonly #executor: PoolBackend
   readonly #context: Context
   #state: PoolState = 'RUN'
   readonly #leases = new Set<Lease>()

@@ -12,11 +12,10 @@ interface Command {
   run(argv: string[]): Promise<number>
 }
 
-// The cluster's `worker` subcommand joins as one more entry:
-//   worker: { summary: '...', run: async (argv) => (await import('./worker.js')).runWorkerCommand(argv) },
 const COMMANDS: Record<string, Command> = {
   map: { summary: 'run a task on every line of a file or stdin, in input order', run: async (argv) => (await import('./map.js')).runMapCommand(argv) },
   bench: { summary: 'time a CPU-bound task on 1..cpuCount() workers: speedup, efficiency, serial fraction', run: async (argv) => (await import('./bench.js')).runBenchCommand(argv) },
+  worker: { summary: 'run tasks for a NATS JetStream cluster (multiproc worker --nats <url> --allow <module>...)', run: async (argv) => (await import('./worker.js')).runWorkerCommand(argv) },
   info: { summary: 'CPUs and the limit that decided them, backends, NATS reachability', run: async (argv) => (await import('./info.js')).runInfoCommand(argv, version()) },
 }
 

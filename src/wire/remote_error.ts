@@ -169,6 +169,14 @@ export function serializeError(error: unknown, depth = 0): SerializedValue {
   } catch {
     // a hostile constructor getter
   }
+  // A RemoteError relayed through another hop (a cluster worker, a nested
+  // pool) stands for the original class: send that name, not 'RemoteError'.
+  const remote = error instanceof RemoteError ? error : null
+  if (remote !== null && typeof remote.remoteName === 'string' && remote.remoteName !== '') {
+    cls = remote.remoteName
+    delete props.remoteName
+    if (props.code === 'ERR_MP_REMOTE') delete props.code
+  }
   const out: SerializedError = {
     $: 'mp-error',
     cls,

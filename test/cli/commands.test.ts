@@ -126,7 +126,6 @@ describe('multiproc help and bad arguments', () => {
     ['a missing input file', ['map', `${TASKS}#upper`, 'no-such-input.txt'], /cannot read no-such-input.txt: ENOENT/],
     ['an export that does not exist', ['map', `${TASKS}#nope`], /has no export named `nope` \(its exported functions: .*upper/],
     ['an export that is not a function', ['map', `${TASKS}#notAFunction`], /is not a function but number/],
-    ['the nats backend in a build without it', ['map', `${TASKS}#upper`, '--backend', 'nats'], /nats backend is not available/],
     ['--nats without --backend nats', ['map', `${TASKS}#upper`, '--nats', 'nats://x'], /--nats needs --backend nats/],
     ['too many arguments', ['map', `${TASKS}#upper`, 'a', 'b'], /unexpected argument "b"/],
     ['a bad bench option', ['bench', '--items=-1'], /Expected `--items` to be an integer from 1/],

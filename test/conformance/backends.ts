@@ -1,8 +1,13 @@
 /**
  * The backends every conformance test runs against. Later backends add
  * themselves here. MULTIPROC_BACKENDS=thread,inline narrows the run.
+ *
+ * The nats backend needs a cluster: when it is selected, this module starts a
+ * private nats-server with JetStream and two worker processes (2 threads
+ * each) for the test file, and stops them when the file's process exits.
  */
-import { InlineExecutor, ProcessPoolExecutor, ThreadPoolExecutor, type PoolExecutor, type PoolExecutorOptions } from '../../src/index.js'
+import { InlineExecutor, NatsExecutor, ProcessPoolExecutor, ThreadPoolExecutor, type PoolBackend, type PoolExecutorOptions } from '../../src/index.js'
+import { TestServer, TestWorker } from '../nats/cluster.js'
 
 export interface BackendUnderTest {
   name: string
@@ -16,12 +21,21 @@ export interface BackendUnderTest {
   parallel: boolean
   /** SharedArrayBuffers are shared with workers (threads, inline), not refused (processes). */
   sharedMemory: boolean
-  create(options?: PoolExecutorOptions): PoolExecutor
+  /** `initializer` / `initargs` per executor (cluster workers are shared by every caller: no). */
+  initializer: boolean
+  /** `maxTasksPerChild` per executor (cluster workers are configured where they run: no). */
+  maxTasksPerChild: boolean
+  /** An executor left without shutdown() does not keep the program alive (a NATS connection does). */
+  exitsWhenIdle: boolean
+  create(options?: PoolExecutorOptions): PoolBackend
 }
+
+const common = { initializer: true, maxTasksPerChild: true, exitsWhenIdle: true }
 
 const all: BackendUnderTest[] = [
   {
     name: 'thread',
+    ...common,
     isolated: true,
     preemptive: true,
     resourceLimits: true,
@@ -31,6 +45,7 @@ const all: BackendUnderTest[] = [
   },
   {
     name: 'process',
+    ...common,
     isolated: true,
     preemptive: true,
     resourceLimits: true,
@@ -40,6 +55,7 @@ const all: BackendUnderTest[] = [
   },
   {
     name: 'inline',
+    ...common,
     isolated: false,
     preemptive: false,
     resourceLimits: false,
@@ -51,6 +67,35 @@ const all: BackendUnderTest[] = [
     },
   },
 ]
+
+const wanted = (name: string): boolean => process.env.MULTIPROC_BACKENDS?.split(',').map((s) => s.trim()).includes(name) ?? true
+
+if (wanted('nats')) {
+  const server = await TestServer.start()
+  process.env.MULTIPROC_NATS_URL = server.url
+  // Short ack_wait and session timeout keep fault handling quick in tests.
+  const workers = [1, 2].map(() => new TestWorker(server.url, ['--concurrency', '2', '--ack-wait', '1500', '--session-timeout', '5000']))
+  const stopAll = (): void => {
+    if (process.env.MULTIPROC_NATS_DEBUG) for (const w of workers) process.stderr.write(w.output)
+    for (const w of workers) w.signal('SIGKILL')
+    server.stopSync()
+  }
+  process.once('exit', stopAll)
+  await Promise.all(workers.map((w) => w.ready))
+  for (const w of workers) w.unref()
+  all.push({
+    name: 'nats',
+    isolated: true,
+    preemptive: true,
+    resourceLimits: false,
+    parallel: true,
+    sharedMemory: false,
+    initializer: false,
+    maxTasksPerChild: false,
+    exitsWhenIdle: false,
+    create: (options = {}) => new NatsExecutor({ maxWorkers: 4, ...(options as Record<string, unknown>) }),
+  })
+}
 
 export function registerBackend(backend: BackendUnderTest): void {
   all.push(backend)

@@ -1,14 +1,14 @@
 // Executor.map: order, laziness, chunking, errors, timeouts, early exit, on every backend.
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { CancelledError, TimeoutError, type PoolExecutor } from '../../src/index.js'
+import { CancelledError, TimeoutError } from '../../src/index.js'
 import * as T from '../fixtures/tasks.js'
 import { backends } from './backends.js'
 import { collect, rejection } from '../helpers.js'
 
 for (const backend of backends()) {
   describe(`map [${backend.name}]`, () => {
-    const ex: PoolExecutor = backend.create()
+    const ex = backend.create()
     after(() => ex.shutdown())
 
     it('yields results in input order', async () => {

@@ -23,7 +23,7 @@ for (const backend of backends().filter((b) => b.isolated && b.parallel)) {
         const output = join(dir, 'output.txt')
         writeFileSync(input, Array.from({ length: LINES }, (_, i) => `line ${i + 1} of ${LINES}: ${'x'.repeat(i % 17)}`).join('\n') + '\n')
 
-        await using pool = new Pool({ processes: 3, context: backend.name as 'thread' | 'process' })
+        await using pool = new Pool({ processes: 3, context: backend.name as 'thread' | 'process' | 'nats' })
         const reader = createInterface({ input: createReadStream(input), crlfDelay: Infinity })
         const writer = createWriteStream(output)
         // One line per task and many tasks in flight, so that lines really finish out of order.

@@ -8,7 +8,6 @@ import {
   registerError,
   task,
   tasks,
-  type PoolExecutor,
 } from '../../src/index.js'
 import * as T from '../fixtures/tasks.js'
 import { triple, aliased } from '../fixtures/plain.mjs'
@@ -25,7 +24,7 @@ registerError(T.QuotaError)
 
 for (const backend of backends()) {
   describe(`submit [${backend.name}]`, () => {
-    const ex: PoolExecutor = backend.create()
+    const ex = backend.create()
     after(() => ex.shutdown())
 
     it('returns the result of an exported function', async () => {

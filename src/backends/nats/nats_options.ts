@@ -1,0 +1,137 @@
+/**
+ * Connection options of the cluster backend, and the one place that loads
+ * the NATS clients. `@nats-io/*` are imported lazily (dynamic import) so that
+ * the core of multiproc never loads them: a program that uses threads or
+ * processes only needs none of them installed.
+ */
+import { readFileSync } from 'node:fs'
+import { ClusterError, invalidArgType } from '../../errors.js'
+import { plainObject, typeFail } from '../../internal/validate.js'
+
+/** How to reach and authenticate with the NATS servers. Passed through to the client. */
+export interface NatsConnectionOptions {
+  /** Server URL(s). Default: `MULTIPROC_NATS_URL` or `nats://127.0.0.1:4222`. */
+  servers?: string | string[]
+  /** User and password. */
+  user?: string
+  pass?: string
+  /** Token authentication. */
+  token?: string
+  /** An nkey seed (`SU...`), for nkey authentication. */
+  nkeySeed?: string
+  /** A `.creds` file (JWT + nkey seed) to authenticate with. */
+  credsFile?: string
+  /** TLS options as the NATS Node.js client takes them (`{ caFile, certFile, keyFile }`...), passed through. */
+  tls?: Record<string, unknown>
+  /** Subject prefix of every multiproc subject. Default `multiproc`. */
+  prefix?: string
+  /** Name of the JetStream work-queue stream. Default `MULTIPROC`. */
+  stream?: string
+  /** Client connection name, shown by `nats-server` monitoring. */
+  name?: string
+}
+
+export const CONNECTION_KEYS = ['servers', 'user', 'pass', 'token', 'nkeySeed', 'credsFile', 'tls', 'prefix', 'stream', 'name'] as const
+
+export const DEFAULT_SERVER = 'nats://127.0.0.1:4222'
+
+/** Validates the connection options (the public classes call it). */
+export function checkConnectionOptions(opts: Record<string, unknown>): void {
+  if (opts.servers !== undefined) {
+    const list = Array.isArray(opts.servers) ? opts.servers : [opts.servers]
+    if (list.length === 0 || !list.every((s) => typeof s === 'string' && s !== '')) typeFail('servers', 'a server URL or an array of them', opts.servers)
+  }
+  for (const key of ['user', 'pass', 'token', 'nkeySeed', 'credsFile', 'name'] as const) {
+    if (opts[key] !== undefined && typeof opts[key] !== 'string') typeFail(key, 'a string', opts[key])
+  }
+  for (const key of ['prefix', 'stream'] as const) {
+    const v = opts[key]
+    if (v !== undefined && (typeof v !== 'string' || !/^[A-Za-z0-9_-]+$/.test(v))) {
+      throw invalidArgType(`Expected \`${key}\` to be a name of letters, digits, '-' and '_', got ${typeof v === 'string' ? JSON.stringify(v) : typeof v}`)
+    }
+  }
+  if (opts.tls !== undefined) plainObject('tls', opts.tls)
+}
+
+/** Picks the connection options out of a larger options object. */
+export function connectionOptions(opts: Record<string, unknown>): NatsConnectionOptions {
+  const out: Record<string, unknown> = {}
+  for (const key of CONNECTION_KEYS) if (opts[key] !== undefined) out[key] = opts[key]
+  return out as NatsConnectionOptions
+}
+
+export interface NatsModules {
+  core: typeof import('@nats-io/transport-node')
+  js: typeof import('@nats-io/jetstream')
+}
+
+let modules: Promise<NatsModules> | null = null
+
+/** Loads the NATS clients once, with a clear error when they are not installed. */
+export function loadNats(): Promise<NatsModules> {
+  modules ??= Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]).then(
+    ([core, js]) => ({ core, js }),
+    (error: unknown) => {
+      modules = null
+      throw new ClusterError(
+        'The cluster backend needs the NATS clients: npm install @nats-io/transport-node @nats-io/jetstream',
+        { cause: error },
+      )
+    },
+  )
+  return modules
+}
+
+export type NatsConnection = import('@nats-io/transport-node').NatsConnection
+
+/** Connects with reconnects forever (the cluster outlives a server restart). */
+export async function connectNats(options: NatsConnectionOptions, name: string): Promise<NatsConnection> {
+  const { core } = await loadNats()
+  const servers = options.servers ?? process.env.MULTIPROC_NATS_URL ?? DEFAULT_SERVER
+  const authenticators = []
+  if (options.nkeySeed !== undefined) authenticators.push(core.nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed)))
+  if (options.credsFile !== undefined) authenticators.push(core.credsAuthenticator(readFileSync(options.credsFile)))
+  try {
+    return await core.connect({
+      servers,
+      name: options.name ?? name,
+      ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(authenticators.length > 0 ? { authenticator: authenticators } : {}),
+      ...(options.tls !== undefined ? { tls: options.tls as never } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 10_000,
+    })
+  } catch (error) {
+    throw new ClusterError(`Cannot connect to NATS at ${String(servers)}: ${(error as Error)?.message ?? error}`, { cause: error })
+  }
+}
+
+/** Creates the work-queue stream if it does not exist yet. */
+export async function ensureStream(nc: NatsConnection, stream: string, subject: string): Promise<void> {
+  const { js } = await loadNats()
+  const jsm = await js.jetstreamManager(nc)
+  try {
+    await jsm.streams.info(stream)
+    return
+  } catch (error) {
+    if (!isNotFound(error)) throw new ClusterError(`Cannot read JetStream stream ${stream}: ${(error as Error).message}. Is the server started with JetStream (-js)?`, { cause: error })
+  }
+  try {
+    await jsm.streams.add({ name: stream, subjects: [subject], retention: js.RetentionPolicy.Workqueue, storage: js.StorageType.File, duplicate_window: 120_000_000_000 })
+  } catch (error) {
+    // Another caller or worker created it meanwhile.
+    try {
+      await jsm.streams.info(stream)
+    } catch {
+      throw new ClusterError(`Cannot create JetStream stream ${stream}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: string; api_error?: { err_code?: number } }
+  return /not found/i.test(String(e?.message)) || e?.code === 404 || e?.code === '404'
+}
+

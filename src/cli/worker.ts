@@ -1,0 +1,179 @@
+/**
+ * `multiproc worker`: starts a cluster worker.
+ *
+ *   multiproc worker --nats <url> --allow <module>... [--concurrency N] [--root dir]
+ *
+ * Argument parsing only; the work is NatsWorker's. Runs directly too
+ * (`node --import tsx src/cli/worker.ts --nats ...`) when it is the entry module.
+ * Prints one `ready` line on stdout once it pulls tasks; SIGTERM or SIGINT
+ * stops it gracefully (held tasks finish, up to --grace ms).
+ */
+import { pathToFileURL } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { NatsWorker, type NatsWorkerOptions } from '../backends/nats/nats_worker.js'
+
+const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options]
+
+  --nats <url>            NATS server URL (repeat, or comma-separated, for several). Default: $MULTIPROC_NATS_URL or nats://127.0.0.1:4222
+  --allow <module>...     modules tasks may name: files, directories (everything under them), file: URLs, package names (required)
+  --concurrency <n>       tasks run at once, in worker threads (default: cpuCount())
+  --root <dir>            where relative --allow paths start (default: the current directory)
+  --prefetch <n>          task messages held at once (default: 2 × concurrency)
+  --ack-wait <ms>         redelivery delay of a task whose worker went silent (default 30000)
+  --max-deliver <n>       deliveries before a task is a poison task (default 5)
+  --session-timeout <ms>  how long an unreachable caller is waited for (default 30000)
+  --grace <ms>            on SIGTERM, how long held tasks may finish (default 30000)
+  --user <u> --pass <p>   user and password        --token <t>        token
+  --nkey <file>           file holding an nkey seed --creds <file>     a .creds file
+  --tls-ca <file> --tls-cert <file> --tls-key <file>   TLS
+  --prefix <p> --stream <s>   subject prefix and stream name (default multiproc, MULTIPROC)
+`
+
+class UsageError extends Error {}
+
+/** Parses the arguments of `multiproc worker` into NatsWorker options (and the grace period). */
+export function parseWorkerArgs(argv: string[]): { options: NatsWorkerOptions; grace: number } {
+  const options: Record<string, unknown> = {}
+  const allow: string[] = []
+  const servers: string[] = []
+  const tls: Record<string, string> = {}
+  let grace = 30_000
+  const number = (flag: string, value: string | undefined): number => {
+    const n = Number(value)
+    if (value === undefined || !Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} needs a positive integer, got ${value ?? 'nothing'}`)
+    return n
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
+    const value = (): string => {
+      const v = inline ?? argv[++i]
+      if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new UsageError(`${flag} needs a value`)
+      return v
+    }
+    switch (flag) {
+      case '--nats':
+        servers.push(...value().split(',').filter(Boolean))
+        break
+      case '--allow': {
+        if (inline !== undefined) allow.push(inline)
+        else {
+          while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) allow.push(argv[++i]!)
+        }
+        break
+      }
+      case '--concurrency':
+        options.concurrency = number(flag, value())
+        break
+      case '--prefetch':
+        options.prefetch = number(flag, value())
+        break
+      case '--ack-wait':
+        options.ackWait = number(flag, value())
+        break
+      case '--max-deliver':
+        options.maxDeliver = number(flag, value())
+        break
+      case '--session-timeout':
+        options.sessionTimeout = number(flag, value())
+        break
+      case '--grace':
+        grace = number(flag, value())
+        break
+      case '--root':
+        options.root = value()
+        break
+      case '--user':
+        options.user = value()
+        break
+      case '--pass':
+        options.pass = value()
+        break
+      case '--token':
+        options.token = value()
+        break
+      case '--nkey':
+        options.nkeySeed = readFileSync(value(), 'utf8').trim()
+        break
+      case '--creds':
+        options.credsFile = value()
+        break
+      case '--tls-ca':
+        tls.caFile = value()
+        break
+      case '--tls-cert':
+        tls.certFile = value()
+        break
+      case '--tls-key':
+        tls.keyFile = value()
+        break
+      case '--prefix':
+        options.prefix = value()
+        break
+      case '--stream':
+        options.stream = value()
+        break
+      default:
+        throw new UsageError(`Unknown argument ${arg}`)
+    }
+  }
+  if (allow.length === 0) throw new UsageError('--allow needs at least one module: a worker runs only the modules it allows')
+  options.allow = allow
+  if (servers.length > 0) options.servers = servers
+  if (Object.keys(tls).length > 0) options.tls = tls
+  return { options: options as unknown as NatsWorkerOptions, grace }
+}
+
+/** Runs `multiproc worker`; resolves to the exit code once the worker stopped. */
+export async function runWorkerCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  let parsed: ReturnType<typeof parseWorkerArgs>
+  let worker: NatsWorker
+  try {
+    parsed = parseWorkerArgs(argv)
+    worker = new NatsWorker({ ...parsed.options, log: (line) => process.stderr.write(`${line}\n`) })
+  } catch (error) {
+    process.stderr.write(`multiproc worker: ${(error as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  try {
+    await worker.start()
+  } catch (error) {
+    process.stderr.write(`multiproc worker: ${(error as Error).message}\n`)
+    return 1
+  }
+  process.stdout.write(`multiproc worker ready: ${worker.label}, ${worker.concurrency} threads\n`)
+  return new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (): void => {
+      if (stopping) return
+      stopping = true
+      void worker.stop(parsed.grace).then(() => resolve(0))
+    }
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+    // Supervised workers (tests, process managers that keep a pipe) stop when their supervisor goes.
+    if (process.env.MULTIPROC_WORKER_STDIN_WATCH === '1') {
+      process.stdin.resume()
+      process.stdin.once('close', () => process.exit(1))
+      process.stdin.once('end', () => process.exit(1))
+    }
+    void worker.closed().then(() => {
+      if (!stopping) resolve(1)
+    })
+  })
+}
+
+const entry = process.argv[1]
+if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
+  runWorkerCommand(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`multiproc worker: ${(error as Error)?.stack ?? error}\n`)
+      process.exit(1)
+    },
+  )
+}

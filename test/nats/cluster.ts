@@ -1,0 +1,181 @@
+// Test helpers for the cluster backend: a private nats-server with JetStream
+// on a free loopback port (or the machine's 127.0.0.1:4222 when the binary is
+// missing), and worker processes started from src/cli/worker.ts.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer, connect as tcpConnect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { root } from '../helpers.js'
+
+export const fixturesDir = fileURLToPath(new URL('../fixtures/', import.meta.url))
+const workerCli = fileURLToPath(new URL('../../src/cli/worker.ts', import.meta.url))
+
+function hasNatsServer(): boolean {
+  return spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).status === 0
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect(port, '127.0.0.1')
+    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('error', () => resolve(false))
+  })
+}
+
+async function waitForPort(port: number, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await portOpen(port)) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`nats-server did not listen on ${port} within ${ms} ms`)
+}
+
+/** A nats-server of the test, restartable on the same port and store. */
+export class TestServer {
+  readonly url: string
+  readonly port: number
+  readonly #storeDir: string | null
+  #child: ChildProcess | null = null
+  readonly external: boolean
+
+  private constructor(port: number, storeDir: string | null) {
+    this.port = port
+    this.url = `nats://127.0.0.1:${port}`
+    this.#storeDir = storeDir
+    this.external = storeDir === null
+  }
+
+  static async start(): Promise<TestServer> {
+    if (!hasNatsServer()) return new TestServer(4222, null)
+    const server = new TestServer(await freePort(), mkdtempSync(join(tmpdir(), 'multiproc-nats-')))
+    await server.restart()
+    return server
+  }
+
+  /** (Re)starts the server on the same port and store directory. */
+  async restart(): Promise<void> {
+    if (this.external) throw new Error('cannot restart the machine-wide nats-server')
+    await this.kill()
+    // Through a shell that kills the server when this process's pipe closes: a test process
+    // killed by its runner leaves no server behind.
+    this.#child = spawn('sh', ['-c', 'nats-server "$@" & pid=$!; trap "kill -9 $pid; exit 0" TERM; read _; kill -9 $pid', 'sh', '-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.#storeDir!], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    })
+    await waitForPort(this.port)
+    this.#child.unref()
+    ;(this.#child.stdin as unknown as { unref(): void }).unref()
+  }
+
+  /** Stops the server (SIGKILL: a crash, not a goodbye). */
+  async kill(): Promise<void> {
+    const child = this.#child
+    if (child === null) return
+    this.#child = null
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r))
+      child.ref()
+      child.stdin!.end()
+      await exited
+    }
+  }
+
+  /** Kills the server and removes its store now (for process 'exit' handlers). */
+  stopSync(): void {
+    this.#child?.stdin!.end()
+    this.#child = null
+    if (this.#storeDir !== null) rmSync(this.#storeDir, { recursive: true, force: true })
+  }
+
+  async stop(): Promise<void> {
+    await this.kill()
+    if (this.#storeDir !== null) rmSync(this.#storeDir, { recursive: true, force: true })
+  }
+}
+
+/** A worker process (`src/cli/worker.ts`), ready once it printed its ready line. */
+export class TestWorker {
+  readonly child: ChildProcess
+  output = ''
+  readonly ready: Promise<void>
+
+  constructor(url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, allow: string[] = [fixturesDir]) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', workerCli, '--nats', url, '--allow', ...allow, ...args], {
+      cwd: root,
+      // The worker exits when this pipe closes (MULTIPROC_WORKER_STDIN_WATCH): no orphans.
+      env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    const debugDir = process.env.MULTIPROC_NATS_DEBUG_DIR
+    const record = (d: Buffer): void => {
+      this.output += d
+      if (debugDir !== undefined) appendFileSync(join(debugDir, `worker-${this.child.pid}.log`), d)
+    }
+    this.child.stdout!.on('data', record)
+    this.child.stderr!.on('data', record)
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker not ready after 60 s:\n${this.output}`)), 60_000)
+      const onData = (): void => {
+        if (/multiproc worker ready/.test(this.output)) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      this.child.stdout!.on('data', onData)
+      this.child.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        reject(new Error(`worker exited (${code ?? signal}) before it was ready:\n${this.output}`))
+      })
+    })
+    this.ready.catch(() => {})
+  }
+
+  /** Lets the test process exit while this worker runs (an 'exit' handler then kills it). */
+  unref(): void {
+    this.child.unref()
+    ;(this.child.stdin as unknown as { unref(): void }).unref()
+    ;(this.child.stdout as unknown as { unref(): void }).unref()
+    ;(this.child.stderr as unknown as { unref(): void }).unref()
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
+  }
+
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    const exited = new Promise((r) => this.child.once('exit', r))
+    this.child.kill('SIGKILL')
+    await exited
+  }
+}
+
+/** Deletes a stream (a test's cleanup); ignores errors. */
+export async function deleteStream(url: string, stream: string): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node')
+  const { jetstreamManager } = await import('@nats-io/jetstream')
+  const nc = await connect({ servers: url, maxReconnectAttempts: 0 })
+  try {
+    const jsm = await jetstreamManager(nc)
+    await jsm.streams.delete(stream).catch(() => {})
+  } finally {
+    await nc.close()
+  }
+}
