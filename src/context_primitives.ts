@@ -7,13 +7,13 @@
  * the process context live in a shared file child processes can open.
  */
 import { Process, type ProcessOptions } from './process.js'
-import { SharedArray, Value, type CType, type SharedOptions } from './sharedctypes.js'
+import { SharedArray, Value, type ElementOf, type SharedOptions, type TypeCode } from './sharedctypes.js'
 import type { Task } from './task_ref.js'
 import type { Context } from './context.js'
 
 export type ContextProcess = new <T extends Task>(options: Omit<ProcessOptions<T>, 'context'>) => Process<T>
-export type ContextValue = new <V extends number | bigint = number>(type: CType, init?: V, options?: SharedOptions) => Value<V>
-export type ContextArray = new <V extends number | bigint = number>(type: CType, sizeOrInit: number | ArrayLike<V> | Iterable<V>, options?: SharedOptions) => SharedArray<V>
+export type ContextValue = new <T extends TypeCode>(type: T, init?: ElementOf<T>, options?: SharedOptions) => Value<T>
+export type ContextArray = new <T extends TypeCode>(type: T, sizeOrInit: number | ArrayLike<ElementOf<T>> | Iterable<ElementOf<T>>, options?: SharedOptions) => SharedArray<T>
 
 export interface BoundClasses {
   Process: ContextProcess
@@ -34,15 +34,15 @@ export function boundClasses(context: Context): BoundClasses {
       }
     } as ContextProcess,
     Value: processShared
-      ? (class ProcessValue<V extends number | bigint = number> extends Value<V> {
-          constructor(type: CType, init?: V, options: SharedOptions = {}) {
+      ? (class ProcessValue<T extends TypeCode> extends Value<T> {
+          constructor(type: T, init?: ElementOf<T>, options: SharedOptions = {}) {
             super(type, init, { processShared: true, ...options })
           }
         } as ContextValue)
       : (Value as ContextValue),
     Array: processShared
-      ? (class ProcessArray<V extends number | bigint = number> extends SharedArray<V> {
-          constructor(type: CType, sizeOrInit: number | ArrayLike<V> | Iterable<V>, options: SharedOptions = {}) {
+      ? (class ProcessArray<T extends TypeCode> extends SharedArray<T> {
+          constructor(type: T, sizeOrInit: number | ArrayLike<ElementOf<T>> | Iterable<ElementOf<T>>, options: SharedOptions = {}) {
             super(type, sizeOrInit, { processShared: true, ...options })
           }
         } as ContextArray)

@@ -27,6 +27,10 @@ import { reviveAs, type PrimitiveData } from './sync/primitive.js'
 
 /** Element types: Python's typecodes spelled as TypedArray names. */
 export type CType = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'f32' | 'f64' | 'bigint64' | 'biguint64'
+/** A CType or one of Python's single-letter typecodes. */
+export type TypeCode = CType | 'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'f' | 'd' | 'q' | 'Q'
+/** What an element of type `T` reads as: bigint for the 64-bit integer types, number otherwise. */
+export type ElementOf<T extends TypeCode> = T extends 'bigint64' | 'biguint64' | 'q' | 'Q' ? bigint : number
 
 const CTYPES: Record<CType, { size: number; view: new (b: SharedArrayBuffer) => { [i: number]: number | bigint; length: number }; get: string; set: string; big: boolean }> = {
   i8: { size: 1, view: Int8Array, get: 'getInt8', set: 'setInt8', big: false },
@@ -45,6 +49,7 @@ const CTYPES: Record<CType, { size: number; view: new (b: SharedArrayBuffer) => 
 const ALIASES: Record<string, CType> = { b: 'i8', B: 'u8', h: 'i16', H: 'u16', i: 'i32', I: 'u32', l: 'i32', L: 'u32', f: 'f32', d: 'f64', q: 'bigint64', Q: 'biguint64' }
 
 function ctype(value: unknown): CType {
+  // Python's letters map to the names above.
   if (typeof value === 'string') {
     if (value in CTYPES) return value as CType
     if (value in ALIASES) return ALIASES[value]!
@@ -209,16 +214,16 @@ function reviveStorage(data: SharedData): Storage {
  * await using _ = await counter.getLock().hold()
  * counter.value += 1
  */
-export class Value<V extends number | bigint = number> {
+export class Value<T extends TypeCode = TypeCode> {
   readonly #type: CType
   readonly #storage: Storage
   readonly #lock: Lock | RLock | null
 
-  constructor(type: CType, init?: V, options: SharedOptions = {}) {
+  constructor(type: T, init?: ElementOf<T>, options: SharedOptions = {}) {
     if (reviving !== null) {
       const r = reviving
       reviving = null
-      this.#type = type
+      this.#type = type as CType
       this.#storage = r.storage
       this.#lock = r.lock
       return
@@ -230,11 +235,11 @@ export class Value<V extends number | bigint = number> {
     if (init !== undefined) this.#storage.set(0, checkNumber(this.#type, init, 'init'))
   }
 
-  get value(): V {
-    return this.#storage.get(0) as V
+  get value(): ElementOf<T> {
+    return this.#storage.get(0) as ElementOf<T>
   }
 
-  set value(v: V) {
+  set value(v: ElementOf<T>) {
     this.#storage.set(0, checkNumber(this.#type, v, 'value'))
   }
 
@@ -263,8 +268,8 @@ export class Value<V extends number | bigint = number> {
 }
 
 /** A shared number without a lock: Python's `RawValue`. */
-export function RawValue<V extends number | bigint = number>(type: CType, init?: V, options: Omit<SharedOptions, 'lock'> = {}): Value<V> {
-  return new Value<V>(type, init, { ...options, lock: false })
+export function RawValue<T extends TypeCode>(type: T, init?: ElementOf<T>, options: Omit<SharedOptions, 'lock'> = {}): Value<T> {
+  return new Value<T>(type, init, { ...options, lock: false })
 }
 
 /**
@@ -276,18 +281,18 @@ export function RawValue<V extends number | bigint = number>(type: CType, init?:
  * const a = new SharedArray('f64', 10)       // ten zeros
  * const b = new SharedArray('i32', [1, 2, 3])
  */
-export class SharedArray<V extends number | bigint = number> {
+export class SharedArray<T extends TypeCode = TypeCode> {
   readonly #type: CType
   readonly #length: number
   readonly #storage: Storage
   readonly #lock: Lock | RLock | null;
-  [index: number]: V
+  [index: number]: ElementOf<T>
 
-  constructor(type: CType, sizeOrInit: number | ArrayLike<V> | Iterable<V>, options: SharedOptions = {}) {
+  constructor(type: T, sizeOrInit: number | ArrayLike<ElementOf<T>> | Iterable<ElementOf<T>>, options: SharedOptions = {}) {
     if (reviving !== null) {
       const r = reviving
       reviving = null
-      this.#type = type
+      this.#type = type as CType
       this.#length = sizeOrInit as number
       this.#storage = r.storage
       this.#lock = r.lock
@@ -295,12 +300,12 @@ export class SharedArray<V extends number | bigint = number> {
       this.#type = ctype(type)
       const { lock, processShared } = parseShared(options, 'Array')
       this.#lock = lock
-      let init: V[] | null = null
+      let init: ElementOf<T>[] | null = null
       if (typeof sizeOrInit === 'number') {
         if (!Number.isInteger(sizeOrInit) || sizeOrInit < 0) throw invalidArgValue(`Expected \`sizeOrInit\` to be a non-negative integer or a list of numbers, got ${describe(sizeOrInit)}`)
         this.#length = sizeOrInit
       } else if (sizeOrInit !== null && typeof sizeOrInit === 'object') {
-        init = globalThis.Array.from(sizeOrInit as ArrayLike<V>)
+        init = globalThis.Array.from(sizeOrInit as ArrayLike<ElementOf<T>>)
         this.#length = init.length
       } else {
         throw invalidArgType(`Expected \`sizeOrInit\` to be a non-negative integer or a list of numbers, got ${describe(sizeOrInit)}`)
@@ -334,23 +339,23 @@ export class SharedArray<V extends number | bigint = number> {
   }
 
   /** The element at `index`. @throws RangeError out of bounds */
-  get(index: number): V {
-    return this.#storage.get(this.#check(index)) as V
+  get(index: number): ElementOf<T> {
+    return this.#storage.get(this.#check(index)) as ElementOf<T>
   }
 
-  set(index: number, value: V): void {
+  set(index: number, value: ElementOf<T>): void {
     this.#storage.set(this.#check(index), checkNumber(this.#type, value, 'value'))
   }
 
   /** A plain copy of the elements. */
-  toArray(): V[] {
-    const out: V[] = []
-    for (let i = 0; i < this.#length; i++) out.push(this.#storage.get(i) as V)
+  toArray(): ElementOf<T>[] {
+    const out: ElementOf<T>[] = []
+    for (let i = 0; i < this.#length; i++) out.push(this.#storage.get(i) as ElementOf<T>)
     return out
   }
 
-  *[Symbol.iterator](): IterableIterator<V> {
-    for (let i = 0; i < this.#length; i++) yield this.#storage.get(i) as V
+  *[Symbol.iterator](): IterableIterator<ElementOf<T>> {
+    for (let i = 0; i < this.#length; i++) yield this.#storage.get(i) as ElementOf<T>
   }
 
   getLock(): Lock | RLock {
@@ -370,8 +375,8 @@ export class SharedArray<V extends number | bigint = number> {
 }
 
 /** A shared array without a lock: Python's `RawArray`. */
-export function RawArray<V extends number | bigint = number>(type: CType, sizeOrInit: number | ArrayLike<V> | Iterable<V>, options: Omit<SharedOptions, 'lock'> = {}): SharedArray<V> {
-  return new SharedArray<V>(type, sizeOrInit, { ...options, lock: false })
+export function RawArray<T extends TypeCode>(type: T, sizeOrInit: number | ArrayLike<ElementOf<T>> | Iterable<ElementOf<T>>, options: Omit<SharedOptions, 'lock'> = {}): SharedArray<T> {
+  return new SharedArray<T>(type, sizeOrInit, { ...options, lock: false })
 }
 
 registerShareable('multiproc.Value', (d) => {

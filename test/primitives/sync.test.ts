@@ -18,6 +18,8 @@ import {
   UnsupportedBackendError,
   Value,
 } from '../../src/index.js'
+import { kShare, isShareable, type Shareable } from '../../src/wire/shareable.js'
+import { getContext } from '../../src/index.js'
 import { barrierParty, conditionWaiter, rlockTwice, semaphoreUser, setEvent, waitEvent } from '../fixtures/primitives.js'
 import { contexts, runAll } from './contexts.js'
 import { rejection } from '../helpers.js'
@@ -261,9 +263,20 @@ for (const ctx of contexts()) {
 
 describe('Value', () => {
   it('a thread Value cannot go to a child process: UnsupportedBackendError at start', async () => {
-    const { getContext } = await import('../../src/index.js')
     const { increment } = await import('../fixtures/primitives.js')
     const p = new (getContext('process').Process)({ target: increment, args: [new Lock(), new Value('i32', 0), 1] })
     assert.throws(() => p.start(), UnsupportedBackendError)
+  })
+})
+
+describe('primitives and backends that cannot reach them', () => {
+  it('passing one to a backend without this machine\'s memory (a cluster) is an UnsupportedBackendError', async () => {
+    const cluster = { backend: 'nats', sharedMemory: false }
+    const objects: unknown[] = [new Lock(), new RLock(), new Semaphore(), new Event(), new Condition(), new Barrier(2), new Queue(), new Value('i32', 0)]
+    objects.push(new (getContext('process').Value)('i32', 0))
+    for (const object of objects) {
+      assert.ok(isShareable(object))
+      assert.throws(() => (object as Shareable)[kShare](cluster), UnsupportedBackendError, String(object))
+    }
   })
 })
