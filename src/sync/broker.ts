@@ -18,6 +18,7 @@
  */
 import { setSideChannelHandler, type SideMessage } from '../backends/child_process/side_channel.js'
 import { serializeError } from '../wire/remote_error.js'
+import { withSignal } from './monitor.js'
 
 export const kBrokerCall = Symbol('multiproc.brokerCall')
 
@@ -30,6 +31,8 @@ const objects = new Map<number, Brokered>()
 const ids = new WeakMap<Brokered, number>()
 let nextId = 1
 let installed = false
+/** Per child: aborted when it goes away, ending the waits started for it. */
+const lifetimes = new Map<number, AbortController>()
 
 /** Registers `object` with the broker (once) and returns its id. */
 export function brokerId(object: Brokered): number {
@@ -46,13 +49,29 @@ export function brokerId(object: Brokered): number {
 function install(): void {
   if (installed) return
   installed = true
-  setSideChannelHandler((message, reply, pid) => {
+  setSideChannelHandler(
+    (message, reply, pid) => serve(message, reply, pid),
+    (pid) => {
+      lifetimes.get(pid)?.abort(new Error(`child process ${pid} went away`))
+      lifetimes.delete(pid)
+    },
+  )
+}
+
+function serve(message: SideMessage, reply: (message: SideMessage) => void, pid: number): void {
+  {
     const { i, o, m, a } = message as SideMessage & { i: number; o: number; m: string; a: unknown[] }
     const object = objects.get(o)
+    let lifetime = lifetimes.get(pid)
+    if (lifetime === undefined) {
+      lifetime = new AbortController()
+      lifetimes.set(pid, lifetime)
+    }
+    const signal = lifetime.signal
     let result: Promise<unknown>
     try {
       if (object === undefined) throw new Error(`internal: no brokered object #${o}`)
-      result = Promise.resolve(object[kBrokerCall](m, a, -pid))
+      result = Promise.resolve(withSignal(signal, () => object[kBrokerCall](m, a, -pid)))
     } catch (error) {
       result = Promise.reject(error)
     }
@@ -61,8 +80,8 @@ function install(): void {
         if (i !== 0) reply({ t: 'mp-broker', i, ok: true, v })
       },
       (error: unknown) => {
-        if (i !== 0) reply({ t: 'mp-broker', i, ok: false, v: serializeError(error) })
+        if (i !== 0 && !signal.aborted) reply({ t: 'mp-broker', i, ok: false, v: serializeError(error) })
       },
     )
-  })
+  }
 }

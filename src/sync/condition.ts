@@ -10,7 +10,7 @@ import { NotHeldError } from '../errors.js'
 import { func, typeFail } from '../internal/validate.js'
 import { registerShareable, type ShareDescriptor, type ShareTarget, kShare } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
-import { assertCanBlock, atomicsWaitAsync, bump, deadlineOf, keepingLoop, selfOwner } from './monitor.js'
+import { abortable, assertCanBlock, atomicsWaitAsync, bump, currentSignal, deadlineOf, keepingLoop, selfOwner } from './monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from './primitive.js'
 import { held, notAcquired, parseAcquire, parseTimeout, type AcquireOptions, type Held, type TimeoutOptions } from './acquire_options.js'
 import { Lock } from './lock.js'
@@ -150,7 +150,7 @@ export class Condition extends Primitive {
       return r !== 'timed-out'
     }
     const r = atomicsWaitAsync(cells, SEQ, s, timeout ?? Infinity)
-    const woken: Promise<string> = r.async ? keepingLoop(r.value) : Promise.resolve(r.value)
+    const woken: Promise<string> = r.async ? keepingLoop(abortable(r.value, currentSignal())) : Promise.resolve(r.value)
     return woken.then(async (outcome) => {
       await this.#lock.acquireRestore(owner, saved, false)
       return outcome !== 'timed-out'

@@ -113,6 +113,50 @@ export function waitUntilSync(cells: Int32Array, seq: number, ready: () => boole
   return true
 }
 
+/**
+ * The broker runs operations for child processes; when a child goes away,
+ * its pending waits must end (else they would keep the parent alive for
+ * ever). The broker sets this signal while it starts an operation, and the
+ * waits started then take it.
+ */
+let ambientSignal: AbortSignal | undefined
+
+/** Runs `fn` with `signal` as the signal of the waits it starts synchronously. */
+export function withSignal<T>(signal: AbortSignal, fn: () => T): T {
+  const before = ambientSignal
+  ambientSignal = signal
+  try {
+    return fn()
+  } finally {
+    ambientSignal = before
+  }
+}
+
+/** The signal of the operation being started, if the broker started it. */
+export function currentSignal(): AbortSignal | undefined {
+  return ambientSignal
+}
+
+/** `promise`, or a rejection when `signal` aborts first. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      },
+    )
+  })
+}
+
 /** What `whenReady` gives: the action's value, or `ok: false` when the deadline passed first. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false }
 
@@ -124,6 +168,7 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false }
  * `ready()` holds is `act`, run synchronously under the mutex.
  */
 export async function whenReady<T>(cells: Int32Array, seq: number, ready: () => boolean, act: () => T, deadline: number): Promise<Outcome<T>> {
+  const signal = ambientSignal
   for (;;) {
     lockCells(cells)
     let s: number
@@ -136,7 +181,7 @@ export async function whenReady<T>(cells: Int32Array, seq: number, ready: () => 
     const left = remaining(deadline)
     if (left <= 0) return { ok: false }
     const result = atomicsWaitAsync(cells, seq, s, left === Infinity ? undefined : left)
-    if (result.async) await keepingLoop(result.value)
+    if (result.async) await keepingLoop(abortable(result.value, signal))
   }
 }
 

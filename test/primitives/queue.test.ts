@@ -142,3 +142,16 @@ for (const ctx of contexts()) {
     })
   })
 }
+
+describe('a child process that goes away while the parent waits for it', () => {
+  it('does not keep the parent alive, and takes no item with it', async () => {
+    const { runScript } = await import('../helpers.js')
+    const idle = await runScript('test/fixtures/programs/terminated_consumer.ts', [], { timeoutMs: 60_000 })
+    assert.equal(idle.signal, null, `the program had to be killed; stderr: ${idle.stderr}`)
+    assert.equal(idle.code, 0, idle.stderr)
+    assert.match(idle.stdout, /terminated -15; items: 0/)
+    const put = await runScript('test/fixtures/programs/terminated_consumer.ts', ['--put'], { timeoutMs: 60_000 })
+    assert.equal(put.code, 0, put.stderr)
+    assert.match(put.stdout, /terminated -15; items: 1/, 'the dead child\'s get took the item')
+  })
+})

@@ -34,7 +34,7 @@ import type { FromWorker, ToWorker } from '../../wire/messages.js'
 import { processExecArgv } from '../exec_argv.js'
 import { ProgressFile, type Progress } from './progress_file.js'
 import { StderrRelay } from './stderr_relay.js'
-import { deliverSideMessage, isSideMessage } from './side_channel.js'
+import { deliverSideMessage, isSideMessage, sideChannelGone } from './side_channel.js'
 
 const bootstrap = fileURLToPath(new URL(`../../worker/process_bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
 
@@ -125,6 +125,7 @@ class ProcessWorker implements WorkerHandle {
       }
     })
     child.once('disconnect', () => {
+      if (child.pid !== undefined) sideChannelGone(child.pid)
       this.#disconnected = true
       this.#maybeFinish()
     })

@@ -13,9 +13,17 @@ export interface SideMessage {
 export type SideChannelHandler = (message: SideMessage, reply: (message: SideMessage) => void, pid: number) => void
 
 let handler: SideChannelHandler | null = null
+let goneHandler: ((pid: number) => void) | null = null
 
-export function setSideChannelHandler(h: SideChannelHandler): void {
+/** `onGone` hears when a child's channel closed: its pending calls can be dropped. */
+export function setSideChannelHandler(h: SideChannelHandler, onGone?: (pid: number) => void): void {
   handler = h
+  goneHandler = onGone ?? null
+}
+
+/** The child with `pid` cannot talk any more. */
+export function sideChannelGone(pid: number): void {
+  goneHandler?.(pid)
 }
 
 export function isSideMessage(value: unknown): value is SideMessage {
