@@ -199,6 +199,15 @@ export class Process<T extends Task = Task> {
     this.#stop('SIGKILL')
   }
 
+  /**
+   * Python's `close()`: nothing to free here beyond what the exit freed, but
+   * like Python it refuses a process that is still running.
+   * @throws InvalidStateError while it runs
+   */
+  close(): void {
+    if (this.#state === 'started') throw new InvalidStateError(`Cannot close Process ${this.#name}: it is still running`)
+  }
+
   /** `await using p = new Process(...)`: joins it at the end of the scope if it was started. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#state === 'started') await this.join()
