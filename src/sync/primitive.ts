@@ -28,11 +28,24 @@ export interface PrimitiveData {
 
 let reviving: { cells: Int32Array | null; remote: number | null; extra: unknown } | null = null
 
+/**
+ * Remote twins by broker id: one object per parent object in a child, so
+ * that what a twin tracks locally (how often this process holds a lock) is
+ * the same however many times, and inside whatever, it arrived.
+ */
+const remoteTwins = new Map<number, unknown>()
+
 /** Builds a twin of class `ctor` from a descriptor's data, without running its validation or initial state. */
 export function reviveAs<T>(ctor: new () => T, data: PrimitiveData): T {
+  if (data.b !== undefined) {
+    const known = remoteTwins.get(data.b)
+    if (known instanceof ctor) return known
+  }
   reviving = { cells: data.s !== undefined ? new Int32Array(data.s) : null, remote: data.b ?? null, extra: data.x }
   try {
-    return new ctor()
+    const twin = new ctor()
+    if (data.b !== undefined) remoteTwins.set(data.b, twin)
+    return twin
   } finally {
     reviving = null
   }

@@ -250,6 +250,15 @@ for (const ctx of contexts()) {
       assert.equal(sem.getValue(), 2)
     })
 
+    it('a lock and a condition made with it are one lock in the worker', async () => {
+      const { acquireViaConditionReleaseViaLock } = await import('../fixtures/primitives.js')
+      const lock = new Lock()
+      const out = new Queue<string>()
+      await runAll([new ctx.Process({ target: acquireViaConditionReleaseViaLock, args: [new Condition(lock), lock, out] })])
+      assert.equal(await out.get(), 'ok')
+      assert.equal(lock.locked(), false)
+    })
+
     it('RLock: re-entrant in a worker; one release too many is a NotHeldError there', async () => {
       const out = new Queue<string>()
       const lock = new RLock()
