@@ -27,6 +27,18 @@ import { invalidArgType } from './errors.js'
 import { CONNECTION_KEYS, checkConnectionOptions, type NatsConnectionOptions } from './backends/nats/nats_options.js'
 import { Pool, type PoolOptions, type PoolBackend } from './pool.js'
 import { NatsExecutor, type NatsExecutorOptions } from './backends/nats/nats_executor.js'
+import { boundClasses, type ContextProcess, type ContextValue, type ContextArray } from './context_primitives.js'
+import { Queue } from './queues/queue.js'
+import { JoinableQueue } from './queues/joinable_queue.js'
+import { SimpleQueue } from './queues/simple_queue.js'
+import { Lock } from './sync/lock.js'
+import { RLock } from './sync/rlock.js'
+import { BoundedSemaphore, Semaphore } from './sync/semaphore.js'
+import { Condition } from './sync/condition.js'
+import { Event } from './sync/event.js'
+import { Barrier } from './sync/barrier.js'
+import { RawArray, RawValue } from './sharedctypes.js'
+import { Pipe } from './connection/pipe.js'
 
 /** The backends a context can be bound to (Python's start methods). */
 export type StartMethod = 'thread' | 'process' | 'inline' | 'nats'
@@ -122,6 +134,66 @@ export class Context {
       }
     }
     return this.#pool
+  }
+
+  // Processes and primitives (context_primitives.ts). The primitives are the
+  // same classes everywhere (threads share memory, child processes go through
+  // the parent); Process and Value/Array are bound to this context.
+
+  /** `Process` running on this context's backend. */
+  get Process(): ContextProcess {
+    return boundClasses(this).Process
+  }
+  /** Shared numbers; in the process context, kept where child processes can reach them. */
+  get Value(): ContextValue {
+    return boundClasses(this).Value
+  }
+  get Array(): ContextArray {
+    return boundClasses(this).Array
+  }
+  get SharedArray(): ContextArray {
+    return boundClasses(this).Array
+  }
+  get RawValue(): typeof RawValue {
+    const V = this.Value
+    return ((type, init, options = {}) => new V(type, init, { ...options, lock: false })) as typeof RawValue
+  }
+  get RawArray(): typeof RawArray {
+    const A = this.Array
+    return ((type, sizeOrInit, options = {}) => new A(type, sizeOrInit, { ...options, lock: false })) as typeof RawArray
+  }
+  get Queue(): typeof Queue {
+    return Queue
+  }
+  get JoinableQueue(): typeof JoinableQueue {
+    return JoinableQueue
+  }
+  get SimpleQueue(): typeof SimpleQueue {
+    return SimpleQueue
+  }
+  get Lock(): typeof Lock {
+    return Lock
+  }
+  get RLock(): typeof RLock {
+    return RLock
+  }
+  get Semaphore(): typeof Semaphore {
+    return Semaphore
+  }
+  get BoundedSemaphore(): typeof BoundedSemaphore {
+    return BoundedSemaphore
+  }
+  get Condition(): typeof Condition {
+    return Condition
+  }
+  get Event(): typeof Event {
+    return Event
+  }
+  get Barrier(): typeof Barrier {
+    return Barrier
+  }
+  get Pipe(): typeof Pipe {
+    return Pipe
   }
 
   /** The CPUs this process can use (see `cpuCount()`). */

@@ -34,6 +34,7 @@ import type { FromWorker, ToWorker } from '../../wire/messages.js'
 import { processExecArgv } from '../exec_argv.js'
 import { ProgressFile, type Progress } from './progress_file.js'
 import { StderrRelay } from './stderr_relay.js'
+import { deliverSideMessage, isSideMessage, sideChannelGone } from './side_channel.js'
 
 const bootstrap = fileURLToPath(new URL(`../../worker/process_bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
 
@@ -108,8 +109,12 @@ class ProcessWorker implements WorkerHandle {
     live.add(child)
     installExitHook()
 
+    const reply = (message: unknown): void => {
+      if (child.connected) child.send(message as never)
+    }
     child.on('message', (message: unknown) => {
-      if (isMessage(message)) callbacks.onMessage(message)
+      if (isSideMessage(message)) deliverSideMessage(message, reply, child.pid ?? -1)
+      else if (isMessage(message)) callbacks.onMessage(message)
     })
     child.on('error', (error) => {
       // A failed spawn never exits; a send on a closed channel is followed by the exit.
@@ -120,6 +125,7 @@ class ProcessWorker implements WorkerHandle {
       }
     })
     child.once('disconnect', () => {
+      if (child.pid !== undefined) sideChannelGone(child.pid)
       this.#disconnected = true
       this.#maybeFinish()
     })

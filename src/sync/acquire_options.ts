@@ -1,0 +1,47 @@
+/**
+ * Options of every blocking operation (Python's `block` / `timeout`), and the
+ * disposable a `hold()` gives for `await using` (Python's `with lock:`).
+ */
+import { TimeoutError } from '../errors.js'
+import { boolean, optionalTimeout, plainObject } from '../internal/validate.js'
+
+export interface AcquireOptions {
+  /** Wait for the primitive (default true); false: take it only if it is free now. */
+  blocking?: boolean
+  /** Give up after this many milliseconds (default: wait for ever). */
+  timeout?: number
+}
+
+export interface TimeoutOptions {
+  /** Give up after this many milliseconds (default: wait for ever). */
+  timeout?: number
+}
+
+export function parseAcquire(options: unknown): { blocking: boolean; timeout: number | undefined } {
+  const o = plainObject('options', options)
+  const blocking = o.blocking === undefined ? true : boolean('options.blocking', o.blocking)
+  return { blocking, timeout: optionalTimeout('options.timeout', o.timeout) }
+}
+
+export function parseTimeout(options: unknown): number | undefined {
+  return optionalTimeout('options.timeout', plainObject('options', options).timeout)
+}
+
+/** A held lock or semaphore; disposing releases it. */
+export interface Held extends Disposable, AsyncDisposable {
+  release(): void
+}
+
+export function held(release: () => void): Held {
+  let done = false
+  const once = (): void => {
+    if (done) return
+    done = true
+    release()
+  }
+  return { release: once, [Symbol.dispose]: once, [Symbol.asyncDispose]: async () => once() }
+}
+
+export function notAcquired(what: string, timeout: number | undefined): TimeoutError {
+  return new TimeoutError(timeout === undefined ? `${what} is not free` : `${what} was not acquired within ${timeout} ms`)
+}
