@@ -60,6 +60,7 @@ import type { Backend, WorkerExit, WorkerHandle } from '../backends/backend.js'
 import {
   KIND_CALL,
   KIND_CHUNK,
+  FLAG_FLAT,
   FLAG_SHARED,
   PROTOCOL_VERSION,
   STATUS_OK,
@@ -128,6 +129,8 @@ class TaskFuture<T = unknown> extends Future<T> {
   args: unknown[] | null
   /** The arguments hold share descriptors (a Lock, a Queue...) the worker must revive. */
   shared = false
+  /** A chunk whose args are the items themselves, one argument each (FLAG_FLAT). */
+  flat = false
   slot: WorkerSlot | null = null
   timer: NodeJS.Timeout | undefined = undefined
   onAbort: (() => void) | undefined = undefined
@@ -297,25 +300,39 @@ export class PoolExecutor extends Executor {
   }
 
   submitChunk(task: ResolvedTask, argsList: unknown[][]): Future<ChunkResult> {
+    return this.#submitChunk(task, argsList, false)
+  }
+
+  /**
+   * A chunk of one-argument calls `fn(item)`: the items travel as one flat
+   * array, with no argument array per item.
+   * @internal used by Pool's map
+   */
+  submitItems(task: ResolvedTask, items: unknown[]): Future<ChunkResult> {
+    return this.#submitChunk(task, items, true)
+  }
+
+  #submitChunk(task: ResolvedTask, argsList: unknown[], flat: boolean): Future<ChunkResult> {
     this.checkOpen()
     const found = { shareables: 0 }
     let problem: { path: string; reason: string } | null = null
     let problemArg = 0
     outer: for (let i = 0; i < argsList.length; i++) {
-      const args = argsList[i]!
-      for (let j = 0; j < args.length; j++) {
+      const args = flat ? argsList : (argsList[i] as unknown[])
+      for (let j = flat ? i : 0; j < (flat ? i + 1 : args.length); j++) {
         const arg = args[j]
         if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
-        problem = findUncloneable(arg, `item[${i}] argument ${j}`, undefined, this.#backend.capabilities.sharedMemory, found)
+        problem = findUncloneable(arg, `item[${i}] argument ${flat ? 0 : j}`, undefined, this.#backend.capabilities.sharedMemory, found)
         if (problem !== null) {
-          problemArg = j
+          problemArg = flat ? 0 : j
           break outer
         }
       }
     }
-    const list = found.shareables > 0 ? (encodeShareables(argsList, this.#shareTarget) as unknown[][]) : argsList
+    const list = found.shareables > 0 ? (encodeShareables(argsList, this.#shareTarget) as unknown[]) : argsList
     const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, this.#retries, undefined, undefined)
     f.shared = found.shareables > 0
+    f.flat = flat
     if (problem !== null) {
       f.setException(this.#serializationError(problem, problemArg, task))
       return f
@@ -545,7 +562,8 @@ export class PoolExecutor extends Executor {
   #dispatch(slot: WorkerSlot, batch: TaskFuture[]): void {
     let decls: FunctionDecl[] | undefined
     let transfer: Transferable[] | undefined
-    const q = new Array<unknown>(batch.length * 3)
+    // Pushed, not preallocated: structured clone copies a packed array densely, a holey one index by index.
+    const q: unknown[] = []
     for (let i = 0; i < batch.length; i++) {
       const f = batch[i]!
       let index = this.#fnIndex.get(f.task.key)
@@ -558,9 +576,7 @@ export class PoolExecutor extends Executor {
         slot.known.add(index)
         ;(decls ??= []).push(this.#fnDecls[index]!)
       }
-      q[3 * i] = f.shared ? f.kind | FLAG_SHARED : f.kind
-      q[3 * i + 1] = index
-      q[3 * i + 2] = f.args
+      q.push(f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0), index, f.args)
       if (f.transfer !== undefined) for (const t of f.transfer) (transfer ??= []).push(t)
     }
     try {
