@@ -11,9 +11,11 @@
  *
  * Batching. A worker holds up to `limit` tasks in flight; `limit` follows an
  * EWMA of measured task time so that a worker's backlog is ~2 ms of work:
- * no-op tasks travel 1024 to a message, 10 ms tasks one by one (then load
- * balancing is perfect and the extra round trip is < 1 % of the task). A
- * fresh executor starts at 1 until the first results arrive.
+ * no-op tasks travel 1024 to a message, 100 ms tasks one by one (then load
+ * balancing is perfect and the extra round trip is < 1 % of the task). Tasks
+ * under 50 ms are prefetched (2 in flight at least) so a worker never waits a
+ * round trip for its next task. A fresh executor starts at 1 until the first
+ * results arrive.
  *
  * Killable tasks. A task with a timeout or a signal is "exclusive": it is
  * sent only to a worker with nothing else in flight, and nothing else is
@@ -116,6 +118,14 @@ const BACKLOG_MS = 2
 /** Tasks in flight per worker at most, and per message at most. */
 const MAX_INFLIGHT = 1024
 const MAX_BATCH = 512
+/**
+ * Tasks shorter than this (measured) are prefetched: a worker holds one more
+ * than it runs, so it does not sit idle for a round trip (and the caller's
+ * serialisation of the next task) between tasks. Longer ones go one at a
+ * time, where that gap is noise and a task queued behind a long one would
+ * cost more than it saves.
+ */
+const PREFETCH_BELOW_MS = 50
 /** Workers that die before they are ready, in a row, before the executor gives up. */
 const MAX_START_FAILURES = 3
 /** How long a worker asked to stop may take before it is terminated. */
@@ -478,7 +488,8 @@ export class PoolExecutor extends Executor {
   #limit(): number {
     if (Number.isNaN(this.#avgTaskMs)) return 1
     if (this.#avgTaskMs <= 0) return MAX_INFLIGHT
-    return Math.max(1, Math.min(MAX_INFLIGHT, Math.floor(BACKLOG_MS / this.#avgTaskMs)))
+    const least = this.#avgTaskMs < PREFETCH_BELOW_MS ? 2 : 1
+    return Math.max(least, Math.min(MAX_INFLIGHT, Math.floor(BACKLOG_MS / this.#avgTaskMs)))
   }
 
   #pump(): void {
