@@ -253,7 +253,7 @@ export const F64_LIBS = ['compute', 'transfer', 'shared', 'copy'] as const
 /**
  * A Float64Array of `length` items through `scale`: in the caller
  * (compute), moved to a worker and back (transfer), on a
- * SharedArrayBuffer (shared), or copied both ways (copy). Median ms of 5.
+ * SharedArrayBuffer (shared), or copied both ways (copy). Median ms of 6.
  */
 async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Measurement> {
   const fill = (a: Float64Array): void => {
@@ -267,21 +267,21 @@ async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Meas
   try {
     const samples: number[] = []
     let copies = 0
-    for (let round = 0; round < 6; round++) {
+    // One array for all rounds (moved there and back when transferred): a new
+    // 64 MiB allocation per round would time the garbage collector, not the path.
+    const sab = lib === 'shared' ? new SharedArrayBuffer(length * 8) : null
+    let a: Float64Array = sab !== null ? new Float64Array(sab) : new Float64Array(length)
+    for (let round = 0; round < 8; round++) {
+      fill(a)
       if (lib === 'shared') {
-        const sab = new SharedArrayBuffer(length * 8)
-        const a = new Float64Array(sab)
-        fill(a)
         const before = process.memoryUsage().arrayBuffers
         const start = performance.now()
-        await ex!.submit(scaleShared, sab)
+        await ex!.submit(scaleShared, sab!)
         samples.push(performance.now() - start)
         // Nothing came back but the caller's own memory changed: no copy was made.
         expect(a)
         if (process.memoryUsage().arrayBuffers - before > (length * 8) / 2) copies++
       } else {
-        let a: Float64Array = new Float64Array(length)
-        fill(a)
         const start = performance.now()
         if (lib === 'compute') scale(a)
         else if (lib === 'transfer') a = (await ex!.submitWith({ transfer: [a.buffer as ArrayBuffer] }, scaleMoved, a)) as Float64Array
@@ -290,7 +290,7 @@ async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Meas
         expect(a)
       }
     }
-    samples.shift() // the first round warms up
+    samples.splice(0, 2) // the first rounds warm up
     return { value: median(samples), unit: 'ms', extra: lib === 'shared' ? { copies } : undefined }
   } finally {
     await ex?.shutdown()
