@@ -273,6 +273,8 @@ export class PoolExecutor extends Executor {
 
   submitWith<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
     this.checkOpen()
+    // The first worker boots while the task is resolved (a function's first lookup takes milliseconds).
+    if (this.#slots.size === 0) this.#spawn()
     const task = resolveTask(fn)
     let timeout: number | undefined
     let signal: AbortSignal | undefined

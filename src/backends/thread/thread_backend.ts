@@ -12,6 +12,7 @@ import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../b
 import { startWithExecArgv, threadLoaderSetup } from '../exec_argv.js'
 
 const bootstrap = new URL(`../../worker/bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
+const bootstrapUrl = new URL(bootstrap)
 const entry = new URL('../../worker/thread_entry.js', import.meta.url)
 
 class ThreadWorker implements WorkerHandle {
@@ -25,7 +26,8 @@ class ThreadWorker implements WorkerHandle {
     this.counters = new Int32Array(counters)
     const setup = threadLoaderSetup(options.execArgv ?? process.execArgv)
     const start = (execArgv: string[]): Worker =>
-      new Worker(entry, {
+      // With no loader to register first, start at the bootstrap itself: one module and one dynamic import fewer.
+      new Worker(setup.registerModules.length === 0 ? bootstrapUrl : entry, {
         workerData: { ...options.init, counters, entry: { registerModules: setup.registerModules, bootstrap } },
         execArgv,
         resourceLimits: options.resourceLimits,
