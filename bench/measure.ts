@@ -17,7 +17,8 @@ import workerpool from 'workerpool'
 import { FixedThreadPool } from 'poolifier'
 import { Pool, ProcessPoolExecutor, ThreadPoolExecutor } from '../src/index.js'
 import { RawPool } from './raw_pool.js'
-import { double, noop, piChunk, scale, scaleMoved, scaleShared } from './tasks.js'
+import { double, noop, piChunk, scale, scaleShared } from './tasks.js'
+import { scaleMoved } from './moved_tasks.js'
 
 export const WORKERS = 2
 

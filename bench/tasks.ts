@@ -1,5 +1,5 @@
 // Task module of the benchmarks: what every library runs, in multiproc's form.
-import { transfer } from '../src/index.js'
+// It imports nothing, like the peers' task files (see moved_tasks.ts for one that does).
 
 export function noop(): void {}
 
@@ -22,11 +22,6 @@ export function piChunk(from: number, to: number, n: number): number {
 export function scale(a: Float64Array): Float64Array {
   for (let i = 0; i < a.length; i++) a[i] = Math.sqrt(a[i]! + 1) * 1.5
   return a
-}
-
-/** `scale` in a worker, moving the buffer back instead of copying it. */
-export function scaleMoved(a: Float64Array): unknown {
-  return transfer(scale(a))
 }
 
 /** `scale` on a SharedArrayBuffer: nothing travels, nothing is returned. */
