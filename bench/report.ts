@@ -10,6 +10,8 @@ export interface Machine {
   node: string
   python: string | null
   platform: string
+  /** 1-minute load average when the run started and ended: ratios of parallel cases need idle cores. */
+  load: [number, number]
 }
 
 export interface CaseResult {
@@ -52,7 +54,7 @@ function passText(row: Row): string {
 
 function machineLine(run: RunResult): string {
   const m = run.machine
-  return `${run.date.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}${m.python ? `, Python ${m.python}` : ''}, ${run.mode} run`
+  return `${run.date.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}${m.python ? `, Python ${m.python}` : ''}, load average ${m.load[0].toFixed(1)} → ${m.load[1].toFixed(1)}, ${run.mode} run`
 }
 
 /** The targets table (the README shows this part). */

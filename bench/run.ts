@@ -13,7 +13,7 @@
  * are compared as ratios. Writes bench/results/latest.{md,json,svg}.
  */
 import { execFile, execFileSync } from 'node:child_process'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -73,6 +73,7 @@ const machine = {
   node: process.versions.node,
   python,
   platform: `${process.platform}/${process.arch}`,
+  load: [loadavg()[0]!, 0] as [number, number],
 }
 console.log(`multiproc bench (${mode}): ${machine.cpus} CPUs, ${machine.cpuModel}, Node ${machine.node}, Python ${python ?? 'absent'}`)
 
@@ -116,6 +117,7 @@ for (const c of CASES) {
   results.push({ id: c.id, title: c.title, libs: libResults, rows })
 }
 
+machine.load[1] = loadavg()[0]!
 const run: RunResult = { date: new Date().toISOString(), mode, machine, cases: results }
 const outDir = join(benchDir, 'results')
 mkdirSync(outDir, { recursive: true })

@@ -36,7 +36,7 @@ describe('bench smoke', () => {
     const run: RunResult = {
       date: '2026-01-01T00:00:00.000Z',
       mode: 'quick',
-      machine: { cpus: 2, cpuModel: 'Test CPU', node: '20.0.0', python: null, platform: 'linux/x64' },
+      machine: { cpus: 2, cpuModel: 'Test CPU', node: '20.0.0', python: null, platform: 'linux/x64', load: [0.5, 0.7] },
       cases: CASES.map((c) => {
         const medians = Object.fromEntries(c.libs.map((lib, i) => [lib, i + 1]))
         const extras = Object.fromEntries(c.libs.map((lib) => [lib, [{ copies: 0 }]]))
