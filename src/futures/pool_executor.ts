@@ -449,8 +449,25 @@ export class PoolExecutor extends Executor {
       )
       return
     }
+    // Nothing queued and a worker idle: send it now, without the hop through
+    // the queue and a microtask (this is the idle round trip). A burst still
+    // batches: only one task per idle worker goes this way.
+    if (this.#queue.length === 0 && !f.exclusive) {
+      const slot = this.#idleSlot()
+      if (slot !== null && f.setRunningOrNotifyCancel()) {
+        this.#dispatch(slot, [f])
+        return
+      }
+    }
     this.#queue.push(f)
     this.#schedulePump()
+  }
+
+  #idleSlot(): WorkerSlot | null {
+    for (const slot of this.#slots) {
+      if (slot.inflight.length === 0 && !slot.exclusive && !slot.retiring && !slot.stopping && !slot.killed) return slot
+    }
+    return null
   }
 
   #stopTask(f: TaskFuture, why: 'timeout' | 'abort'): void {
