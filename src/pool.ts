@@ -401,13 +401,16 @@ export class Pool {
 
   /** Submits every chunk; settles `result` once all are done, with the first error in input order if any. */
   #submitAll(task: ResolvedTask, items: unknown[], star: boolean, chunksize: number | undefined, result: AsyncResult<unknown[]>, callerStack: string | undefined): void {
-    const argsList: unknown[][] = new Array(items.length)
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]
-      if (!star) argsList[i] = [item]
-      else if (Array.isArray(item)) argsList[i] = item
-      else if (isSyncIterable(item)) argsList[i] = Array.from(item)
-      else typeFail(`iterable[${i}]`, 'an array of arguments (starmap calls fn(...item))', item)
+    // map sends the items themselves (one flat array per chunk); starmap an argument list per item.
+    let argsList: unknown[] = items
+    if (star) {
+      argsList = []
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]
+        if (Array.isArray(item)) argsList.push(item)
+        else if (isSyncIterable(item)) argsList.push(Array.from(item))
+        else typeFail(`iterable[${i}]`, 'an array of arguments (starmap calls fn(...item))', item)
+      }
     }
     if (argsList.length === 0) {
       result[kSettle](true, [])
@@ -416,7 +419,10 @@ export class Pool {
     const size = chunksize ?? defaultChunksize(argsList.length, this.processes)
     const chunks: Future<ChunkResult>[] = []
     try {
-      for (let i = 0; i < argsList.length; i += size) chunks.push(this.#executor.submitChunk(task, argsList.slice(i, i + size)))
+      for (let i = 0; i < argsList.length; i += size) {
+        const slice = argsList.slice(i, i + size)
+        chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][]) : this.#executor.submitItems(task, slice))
+      }
     } catch (error) {
       for (const chunk of chunks) chunk.cancel()
       throw error

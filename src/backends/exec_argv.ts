@@ -11,6 +11,13 @@
  * worker's entry registers tsx through its API instead (see
  * worker/thread_entry.js), which works on every Node version.
  *
+ * A worker thread also refuses V8 options (`--max-old-space-size`,
+ * `--expose-gc`, `--stack-size`) and per-process ones: `new Worker` throws
+ * ERR_WORKER_INVALID_EXEC_ARGV. V8 options are process-wide anyway (the
+ * thread runs under them already), so `startWithExecArgv` leaves out what
+ * the Worker names as refused and remembers it; no list of V8 flags to keep
+ * current.
+ *
  * Child processes honour `--import tsx`, so they keep the caller's flags;
  * when the caller runs under tsx without saying so in its execArgv (a
  * worker thread, whose tsx flags were taken out above), the flag is added.
@@ -140,4 +147,32 @@ export function processExecArgv(argv: readonly string[] = process.execArgv): str
     if (LOADER_FLAGS.has(flag) && value !== undefined && isTsxSpecifier(value)) return filtered
   }
   return [...filtered, '--import', pathToFileURL(join(root, 'dist/loader.mjs')).href]
+}
+
+/** Inherited flags a Worker refused, learned once per process. */
+const refusedByWorker = new Set<string>()
+
+/**
+ * Calls `start(execArgv)` (which constructs a `Worker`), leaving out the
+ * flags a Worker refuses. `new Worker` checks its execArgv synchronously and
+ * names the refused flags in the error ("...invalid execArgv flags: --a, --b"),
+ * so a refusal costs one failed constructor call, once per process.
+ */
+export function startWithExecArgv<T>(execArgv: readonly string[], start: (execArgv: string[]) => T): T {
+  let argv = execArgv.filter((arg) => !refusedByWorker.has(arg))
+  for (;;) {
+    try {
+      return start(argv)
+    } catch (error) {
+      const err = error as NodeJS.ErrnoException
+      if (err?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error
+      const colon = err.message.indexOf(': ')
+      const named = colon < 0 ? [] : err.message.slice(colon + 2).split(', ')
+      const next = argv.filter((arg) => !named.includes(arg))
+      // Nothing we can recognise and remove: give the real error.
+      if (next.length === argv.length) throw error
+      for (const arg of named) refusedByWorker.add(arg)
+      argv = next
+    }
+  }
 }

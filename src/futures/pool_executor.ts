@@ -11,9 +11,11 @@
  *
  * Batching. A worker holds up to `limit` tasks in flight; `limit` follows an
  * EWMA of measured task time so that a worker's backlog is ~2 ms of work:
- * no-op tasks travel 1024 to a message, 10 ms tasks one by one (then load
- * balancing is perfect and the extra round trip is < 1 % of the task). A
- * fresh executor starts at 1 until the first results arrive.
+ * no-op tasks travel 1024 to a message, 100 ms tasks one by one (then load
+ * balancing is perfect and the extra round trip is < 1 % of the task). Tasks
+ * under 50 ms are prefetched (2 in flight at least) so a worker never waits a
+ * round trip for its next task. A fresh executor starts at 1 until the first
+ * results arrive.
  *
  * Killable tasks. A task with a timeout or a signal is "exclusive": it is
  * sent only to a worker with nothing else in flight, and nothing else is
@@ -60,6 +62,7 @@ import type { Backend, WorkerExit, WorkerHandle } from '../backends/backend.js'
 import {
   KIND_CALL,
   KIND_CHUNK,
+  FLAG_FLAT,
   FLAG_SHARED,
   PROTOCOL_VERSION,
   STATUS_OK,
@@ -115,6 +118,14 @@ const BACKLOG_MS = 2
 /** Tasks in flight per worker at most, and per message at most. */
 const MAX_INFLIGHT = 1024
 const MAX_BATCH = 512
+/**
+ * Tasks shorter than this (measured) are prefetched: a worker holds one more
+ * than it runs, so it does not sit idle for a round trip (and the caller's
+ * serialisation of the next task) between tasks. Longer ones go one at a
+ * time, where that gap is noise and a task queued behind a long one would
+ * cost more than it saves.
+ */
+const PREFETCH_BELOW_MS = 50
 /** Workers that die before they are ready, in a row, before the executor gives up. */
 const MAX_START_FAILURES = 3
 /** How long a worker asked to stop may take before it is terminated. */
@@ -128,6 +139,8 @@ class TaskFuture<T = unknown> extends Future<T> {
   args: unknown[] | null
   /** The arguments hold share descriptors (a Lock, a Queue...) the worker must revive. */
   shared = false
+  /** A chunk whose args are the items themselves, one argument each (FLAG_FLAT). */
+  flat = false
   slot: WorkerSlot | null = null
   timer: NodeJS.Timeout | undefined = undefined
   onAbort: (() => void) | undefined = undefined
@@ -260,6 +273,8 @@ export class PoolExecutor extends Executor {
 
   submitWith<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
     this.checkOpen()
+    // The first worker boots while the task is resolved (a function's first lookup takes milliseconds).
+    if (this.#slots.size === 0) this.#spawn()
     const task = resolveTask(fn)
     let timeout: number | undefined
     let signal: AbortSignal | undefined
@@ -297,25 +312,39 @@ export class PoolExecutor extends Executor {
   }
 
   submitChunk(task: ResolvedTask, argsList: unknown[][]): Future<ChunkResult> {
+    return this.#submitChunk(task, argsList, false)
+  }
+
+  /**
+   * A chunk of one-argument calls `fn(item)`: the items travel as one flat
+   * array, with no argument array per item.
+   * @internal used by Pool's map
+   */
+  submitItems(task: ResolvedTask, items: unknown[]): Future<ChunkResult> {
+    return this.#submitChunk(task, items, true)
+  }
+
+  #submitChunk(task: ResolvedTask, argsList: unknown[], flat: boolean): Future<ChunkResult> {
     this.checkOpen()
     const found = { shareables: 0 }
     let problem: { path: string; reason: string } | null = null
     let problemArg = 0
     outer: for (let i = 0; i < argsList.length; i++) {
-      const args = argsList[i]!
-      for (let j = 0; j < args.length; j++) {
+      const args = flat ? argsList : (argsList[i] as unknown[])
+      for (let j = flat ? i : 0; j < (flat ? i + 1 : args.length); j++) {
         const arg = args[j]
         if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
-        problem = findUncloneable(arg, `item[${i}] argument ${j}`, undefined, this.#backend.capabilities.sharedMemory, found)
+        problem = findUncloneable(arg, `item[${i}] argument ${flat ? 0 : j}`, undefined, this.#backend.capabilities.sharedMemory, found)
         if (problem !== null) {
-          problemArg = j
+          problemArg = flat ? 0 : j
           break outer
         }
       }
     }
-    const list = found.shareables > 0 ? (encodeShareables(argsList, this.#shareTarget) as unknown[][]) : argsList
+    const list = found.shareables > 0 ? (encodeShareables(argsList, this.#shareTarget) as unknown[]) : argsList
     const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, this.#retries, undefined, undefined)
     f.shared = found.shareables > 0
+    f.flat = flat
     if (problem !== null) {
       f.setException(this.#serializationError(problem, problemArg, task))
       return f
@@ -420,8 +449,25 @@ export class PoolExecutor extends Executor {
       )
       return
     }
+    // Nothing queued and a worker idle: send it now, without the hop through
+    // the queue and a microtask (this is the idle round trip). A burst still
+    // batches: only one task per idle worker goes this way.
+    if (this.#queue.length === 0 && !f.exclusive) {
+      const slot = this.#idleSlot()
+      if (slot !== null && f.setRunningOrNotifyCancel()) {
+        this.#dispatch(slot, [f])
+        return
+      }
+    }
     this.#queue.push(f)
     this.#schedulePump()
+  }
+
+  #idleSlot(): WorkerSlot | null {
+    for (const slot of this.#slots) {
+      if (slot.inflight.length === 0 && !slot.exclusive && !slot.retiring && !slot.stopping && !slot.killed) return slot
+    }
+    return null
   }
 
   #stopTask(f: TaskFuture, why: 'timeout' | 'abort'): void {
@@ -461,7 +507,8 @@ export class PoolExecutor extends Executor {
   #limit(): number {
     if (Number.isNaN(this.#avgTaskMs)) return 1
     if (this.#avgTaskMs <= 0) return MAX_INFLIGHT
-    return Math.max(1, Math.min(MAX_INFLIGHT, Math.floor(BACKLOG_MS / this.#avgTaskMs)))
+    const least = this.#avgTaskMs < PREFETCH_BELOW_MS ? 2 : 1
+    return Math.max(least, Math.min(MAX_INFLIGHT, Math.floor(BACKLOG_MS / this.#avgTaskMs)))
   }
 
   #pump(): void {
@@ -545,7 +592,8 @@ export class PoolExecutor extends Executor {
   #dispatch(slot: WorkerSlot, batch: TaskFuture[]): void {
     let decls: FunctionDecl[] | undefined
     let transfer: Transferable[] | undefined
-    const q = new Array<unknown>(batch.length * 3)
+    // Pushed, not preallocated: structured clone copies a packed array densely, a holey one index by index.
+    const q: unknown[] = []
     for (let i = 0; i < batch.length; i++) {
       const f = batch[i]!
       let index = this.#fnIndex.get(f.task.key)
@@ -558,9 +606,7 @@ export class PoolExecutor extends Executor {
         slot.known.add(index)
         ;(decls ??= []).push(this.#fnDecls[index]!)
       }
-      q[3 * i] = f.shared ? f.kind | FLAG_SHARED : f.kind
-      q[3 * i + 1] = index
-      q[3 * i + 2] = f.args
+      q.push(f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0), index, f.args)
       if (f.transfer !== undefined) for (const t of f.transfer) (transfer ??= []).push(t)
     }
     try {

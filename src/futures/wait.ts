@@ -83,24 +83,22 @@ export async function wait<F extends Future<any>>(futures: Iterable<F>, options:
     for (const f of all) (f.done() ? done : notDone).add(f)
     return { done, notDone }
   }
-  const satisfied = (): boolean => {
-    let anyDone = false
-    let allDone = true
-    for (const f of all) {
-      if (f.done()) {
-        anyDone = true
-        if (returnWhen === FIRST_EXCEPTION && failed(f)) return true
-      } else allDone = false
+  // One pass now, then O(1) per completion: a count of what is left, never a rescan.
+  const pending: F[] = []
+  let anyDone = false
+  for (const f of all) {
+    if (!f.done()) pending.push(f)
+    else {
+      anyDone = true
+      if (returnWhen === FIRST_EXCEPTION && failed(f)) return split()
     }
-    if (allDone) return true
-    return returnWhen === FIRST_COMPLETED && anyDone
   }
-  if (satisfied() || timeout === 0) return split()
+  if (pending.length === 0 || (returnWhen === FIRST_COMPLETED && anyDone) || timeout === 0) return split()
 
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined
     let finished = false
-    const pending = [...all].filter((f) => !f.done())
+    let left = pending.length
     const finish = (): void => {
       if (finished) return
       finished = true
@@ -108,11 +106,16 @@ export async function wait<F extends Future<any>>(futures: Iterable<F>, options:
       for (const f of pending) f[kRemoveDoneCallback](onDone)
       resolve()
     }
-    const onDone = (): void => {
-      if (!finished && satisfied()) finish()
+    const onDone = (f: Future<unknown>): void => {
+      if (finished) return
+      left--
+      if (left === 0 || returnWhen === FIRST_COMPLETED || (returnWhen === FIRST_EXCEPTION && failed(f))) finish()
     }
-    for (const f of pending) f.addDoneCallback(onDone)
-    if (timeout !== undefined && Number.isFinite(timeout)) timer = setTimeout(finish, timeout)
+    for (const f of pending) {
+      if (finished) break
+      f.addDoneCallback(onDone)
+    }
+    if (!finished && timeout !== undefined && Number.isFinite(timeout)) timer = setTimeout(finish, timeout)
   })
   return split()
 }

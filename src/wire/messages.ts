@@ -19,6 +19,12 @@ export const KIND_CHUNK = 1
 export type TaskKind = typeof KIND_CALL | typeof KIND_CHUNK
 /** Or-ed into the kind when the arguments hold share descriptors to revive (wire/shareable.ts). */
 export const FLAG_SHARED = 2
+/**
+ * Or-ed into KIND_CHUNK when each item is the single argument of its call
+ * (`map` of one iterable): args is the flat list of items, with no array per
+ * item, which structured clone copies in one dense run.
+ */
+export const FLAG_FLAT = 4
 export const KIND_MASK = 1
 
 /** Result statuses. */

@@ -18,6 +18,7 @@
  * except in the (at most 1 ms) window before the next flush.
  */
 import {
+  FLAG_FLAT,
   FLAG_SHARED,
   KIND_CHUNK,
   KIND_MASK,
@@ -248,14 +249,18 @@ export class TaskRunner {
 
         const t0 = performance.now()
         if (kind === KIND_CHUNK) {
-          const outcome: ChunkOutcome = { v: new Array(args.length), e: undefined, d: 0 }
+          // Values are pushed, never written into a preallocated array: a holey
+          // array is cloned index by index, a packed one in one dense run.
+          const values: unknown[] = []
+          const outcome: ChunkOutcome = { v: values, e: undefined, d: 0 }
+          const flat = (flags & FLAG_FLAT) !== 0
           for (let i = 0; i < args.length; i++) {
             try {
-              let value = fn(...(args[i] as unknown[]))
+              let value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
               if (isThenable(value)) value = await value
-              outcome.v[i] = this.#unwrapTransfer(value)
+              values.push(this.#unwrapTransfer(value))
             } catch (error) {
-              outcome.v[i] = undefined
+              values.push(undefined)
               ;(outcome.e ??= []).push([i, serializeError(error) as SerializedError])
             }
           }

@@ -21,7 +21,8 @@ for (const backend of backends()) {
       await using ex = backend.create({ maxWorkers: 1 })
       const running = ex.submit(T.sleep, 200)
       const queued = ex.submit(T.square, 3)
-      await new Promise((r) => setTimeout(r, 50))
+      // Until the first task is handed to the worker (its module is verified first, which takes longer under load); bounded.
+      for (let i = 0; i < 500 && !running.running(); i++) await new Promise((r) => setTimeout(r, 10))
       assert.equal(running.running(), true)
       assert.equal(running.cancel(), false)
       assert.equal(queued.cancel(), true)

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { threadLoaderSetup, workerExecArgv } from '../../src/backends/exec_argv.js'
+import { startWithExecArgv, threadLoaderSetup, workerExecArgv } from '../../src/backends/exec_argv.js'
+import { execFileSync } from 'node:child_process'
 
 describe('workerExecArgv()', () => {
   const kept = ['--enable-source-maps', '--max-old-space-size=128', '--no-warnings', '--experimental-vm-modules', '--conditions', 'development']
@@ -184,5 +185,41 @@ describe('threadLoaderSetup()', () => {
     const setup = threadLoaderSetup(['--enable-source-maps'])
     assert.deepEqual(setup.execArgv, ['--enable-source-maps'])
     assert.equal(setup.registerModules.length, 2)
+  })
+})
+
+describe('startWithExecArgv()', () => {
+  const refuse = (flags: string[]): Error =>
+    Object.assign(new TypeError(`Initiated Worker with invalid execArgv flags: ${flags.join(', ')}`), { code: 'ERR_WORKER_INVALID_EXEC_ARGV' })
+
+  it('leaves out the flags the Worker names, keeps the rest in order, and remembers them', () => {
+    const calls: string[][] = []
+    const start = (argv: string[]): string[] => {
+      calls.push(argv)
+      const bad = argv.filter((a) => a.startsWith('--learned-v8-flag'))
+      if (bad.length > 0) throw refuse(bad)
+      return argv
+    }
+    const argv = ['--import', './hooks.mjs', '--learned-v8-flag-a=1', '--conditions', 'dev', '--learned-v8-flag-b']
+    assert.deepEqual(startWithExecArgv(argv, start), ['--import', './hooks.mjs', '--conditions', 'dev'])
+    assert.equal(calls.length, 2)
+    // Learned: the next start does not try them again.
+    calls.length = 0
+    assert.deepEqual(startWithExecArgv(argv, start), ['--import', './hooks.mjs', '--conditions', 'dev'])
+    assert.equal(calls.length, 1)
+  })
+
+  it('rethrows other errors, and a refusal it cannot act on', () => {
+    assert.throws(() => startWithExecArgv(['--x'], () => { throw new RangeError('other') }), /other/)
+    assert.throws(() => startWithExecArgv(['--x'], () => { throw refuse(['--not-in-argv']) }), /invalid execArgv/)
+  })
+
+  it('a program run with V8 flags (--expose-gc, --max-old-space-size, --stack-size) starts thread workers', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url))
+    const flags = ['--expose-gc', '--max-old-space-size=256', '--stack-size=2000']
+    const out = execFileSync(process.execPath, [...flags, '--import', 'tsx', 'test/fixtures/programs/v8_flags.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+    const { results, execArgv } = JSON.parse(out.trim().split('\n').pop()!) as { results: number[]; execArgv: string[] }
+    assert.deepEqual(results, [9, 16])
+    for (const flag of flags) assert.ok(execArgv.includes(flag), `${flag} reached the program`)
   })
 })

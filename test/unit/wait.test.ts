@@ -556,3 +556,51 @@ describe('asCompleted()', () => {
     assert.throws(() => asCompleted([], { timeout: 'soon' as never }), TypeError)
   })
 })
+
+describe('wait() does linear work', () => {
+  /** Counts every state query, the unit of wait()'s work. */
+  let queries = 0
+  class QueriedFuture<T = unknown> extends Future<T> {
+    override done(): boolean {
+      queries++
+      return super.done()
+    }
+  }
+  const N = 100_000
+
+  it('100k Futures already done: a bounded number of state queries', async () => {
+    const futures = Array.from({ length: N }, (_, i) => {
+      const f = new QueriedFuture<number>()
+      f.setResult(i)
+      return f
+    })
+    queries = 0
+    const { done, notDone } = await wait(futures)
+    assert.equal(done.size, N)
+    assert.equal(notDone.size, 0)
+    assert.ok(queries <= 4 * N, `${queries} state queries for ${N} Futures`)
+  })
+
+  for (const returnWhen of [ALL_COMPLETED, FIRST_EXCEPTION] as const) {
+    it(`100k Futures finishing after the call (${returnWhen}): a bounded number of state queries`, async () => {
+      const futures = Array.from({ length: N }, () => new QueriedFuture<number>())
+      queries = 0
+      const waiting = wait(futures, { returnWhen })
+      futures.forEach((f, i) => f.setResult(i))
+      const { done, notDone } = await waiting
+      assert.equal(done.size, N)
+      assert.equal(notDone.size, 0)
+      assert.ok(queries <= 10 * N, `${queries} state queries for ${N} Futures`)
+    })
+  }
+
+  it('FIRST_COMPLETED among 100k pending Futures returns at the first and unregisters from the rest', async () => {
+    const futures = Array.from({ length: N }, () => new CountingFuture<number>())
+    const waiting = wait(futures, { returnWhen: FIRST_COMPLETED })
+    futures[N - 1]!.setResult(1)
+    const { done, notDone } = await waiting
+    assert.equal(done.size, 1)
+    assert.equal(notDone.size, N - 1)
+    assert.equal(futures.reduce((n, f) => n + f.live, 0), 0)
+  })
+})

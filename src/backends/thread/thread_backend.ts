@@ -9,9 +9,10 @@
 import type { Transferable } from '../../wire/codec.js'
 import { Worker } from 'node:worker_threads'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
-import { threadLoaderSetup } from '../exec_argv.js'
+import { startWithExecArgv, threadLoaderSetup } from '../exec_argv.js'
 
 const bootstrap = new URL(`../../worker/bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
+const bootstrapUrl = new URL(bootstrap)
 const entry = new URL('../../worker/thread_entry.js', import.meta.url)
 
 class ThreadWorker implements WorkerHandle {
@@ -24,13 +25,17 @@ class ThreadWorker implements WorkerHandle {
     const counters = new SharedArrayBuffer(8)
     this.counters = new Int32Array(counters)
     const setup = threadLoaderSetup(options.execArgv ?? process.execArgv)
-    this.#worker = new Worker(entry, {
-      workerData: { ...options.init, counters, entry: { registerModules: setup.registerModules, bootstrap } },
-      execArgv: setup.execArgv,
-      resourceLimits: options.resourceLimits,
-      env: options.env,
-      name: options.init.label,
-    })
+    const start = (execArgv: string[]): Worker =>
+      // With no loader to register first, start at the bootstrap itself: one module and one dynamic import fewer.
+      new Worker(setup.registerModules.length === 0 ? bootstrapUrl : entry, {
+        workerData: { ...options.init, counters, entry: { registerModules: setup.registerModules, bootstrap } },
+        execArgv,
+        resourceLimits: options.resourceLimits,
+        env: options.env,
+        name: options.init.label,
+      })
+    // Inherited flags: leave out the V8 / per-process ones a thread refuses. Explicit ones are the user's call.
+    this.#worker = options.execArgv === undefined ? startWithExecArgv(setup.execArgv, start) : start(setup.execArgv)
     this.id = this.#worker.threadId
     this.label = `thread worker ${this.id}`
     let error: unknown

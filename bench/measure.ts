@@ -1,0 +1,379 @@
+/**
+ * One measurement of one library on one case. bench/child.ts runs each in a
+ * fresh process (so one library's JIT and GC state cannot skew another's);
+ * the smoke test calls it in-process with tiny sizes.
+ *
+ * Every measurement starts its pool and warms it before the clock starts,
+ * except `cold`, which times exactly the start.
+ */
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import { Worker } from 'node:worker_threads'
+import { Piscina } from 'piscina'
+import { Tinypool } from 'tinypool'
+import workerpool from 'workerpool'
+import { FixedThreadPool } from 'poolifier'
+import { Pool, ProcessPoolExecutor, ThreadPoolExecutor } from '../src/index.js'
+import { RawPool } from './raw_pool.js'
+import { double, noop, piChunk, scale, scaleShared } from './tasks.js'
+import { scaleMoved } from './moved_tasks.js'
+
+export const WORKERS = 2
+
+/** The bench/ folder of the sources, also when this file runs compiled from .bench-out/. */
+const here = fileURLToPath(new URL('.', import.meta.url))
+export const benchDir = /[\\/]\.bench-out[\\/]bench[\\/]?$/.test(here) ? join(here, '..', '..', 'bench') : here
+const workerFile = (name: string): URL => pathToFileURL(join(benchDir, 'workers', name))
+
+export interface Measurement {
+  value: number
+  unit: string
+  extra?: Record<string, unknown>
+}
+
+/** Problem sizes: `full` is the issue's, `quick` a shorter run, `smoke` only proves the code works. */
+export type Size = 'full' | 'quick' | 'smoke'
+
+export const SIZES = {
+  burst: { full: 100_000, quick: 30_000, smoke: 200 },
+  inflight: { full: 100_000, quick: 30_000, smoke: 200 },
+  rtt: { full: 3_000, quick: 1_000, smoke: 20 },
+  map: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
+  pi: { full: 2e8, quick: 5e7, smoke: 64_000 },
+  process: { full: 20_000, quick: 5_000, smoke: 100 },
+  f64: { full: 8 * 1024 * 1024, quick: 4 * 1024 * 1024, smoke: 1024 },
+  imap: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
+} as const
+
+/** A pool of 2 workers that runs the no-op task, in each library's own way. */
+interface NoopPool {
+  /** Resolves once the pool's workers are up (where the library says so). */
+  ready?(): Promise<unknown>
+  run(): PromiseLike<unknown>
+  close(): Promise<unknown>
+}
+
+export const NOOP_LIBS = ['multiproc', 'piscina', 'tinypool', 'workerpool', 'poolifier', 'raw'] as const
+export type NoopLib = (typeof NOOP_LIBS)[number]
+
+function noopPool(lib: NoopLib, workers = WORKERS): NoopPool {
+  switch (lib) {
+    case 'multiproc': {
+      const ex = new ThreadPoolExecutor({ maxWorkers: workers })
+      return { run: () => ex.submit(noop), close: () => ex.shutdown() }
+    }
+    case 'piscina': {
+      const pool = new Piscina({ filename: workerFile('task.mjs').href, minThreads: workers, maxThreads: workers })
+      return { run: () => pool.run(null), close: () => pool.destroy() }
+    }
+    case 'tinypool': {
+      const pool = new Tinypool({ filename: workerFile('task.mjs').href, minThreads: workers, maxThreads: workers })
+      return { run: () => pool.run(null), close: () => pool.destroy() }
+    }
+    case 'workerpool': {
+      const pool = workerpool.pool(fileURLToPath(workerFile('workerpool.mjs')), { minWorkers: workers, maxWorkers: workers, workerType: 'thread' })
+      return { run: () => pool.exec('noop', []) as PromiseLike<unknown>, close: () => pool.terminate() as PromiseLike<unknown> as Promise<unknown> }
+    }
+    case 'poolifier': {
+      const pool = new FixedThreadPool(workers, fileURLToPath(workerFile('poolifier.mjs')))
+      // A task sent before poolifier's workers are ready may never settle (seen on 5.3).
+      const ready = (): Promise<unknown> => (pool.info.ready ? Promise.resolve() : new Promise((resolve) => pool.emitter!.once('ready', resolve)))
+      // destroy() sometimes never settles (seen on 5.3): stop the threads after a grace period.
+      const close = (): Promise<unknown> => {
+        const workers = pool.workerNodes.map((node) => node.worker)
+        let timer: NodeJS.Timeout | undefined
+        const fallback = new Promise((resolve) => {
+          timer = setTimeout(() => resolve(Promise.all(workers.map((w) => w.terminate()))), 2000)
+        })
+        return Promise.race([pool.destroy(), fallback]).finally(() => clearTimeout(timer))
+      }
+      return { ready, run: () => pool.execute(), close }
+    }
+    case 'raw': {
+      const pool = new RawPool(workerFile('raw.mjs'), workers)
+      return { run: () => pool.run(), close: () => pool.close() }
+    }
+  }
+}
+
+async function warm(pool: NoopPool): Promise<void> {
+  await pool.ready?.()
+  for (let r = 0; r < 3; r++) await Promise.all(Array.from({ length: 200 }, () => pool.run()))
+}
+
+/** n tasks submitted at once; tasks/s until the last one settles. */
+async function burst(lib: NoopLib, n: number): Promise<Measurement> {
+  const pool = noopPool(lib)
+  try {
+    await warm(pool)
+    const start = performance.now()
+    const pending = new Array<PromiseLike<unknown>>(n)
+    for (let i = 0; i < n; i++) pending[i] = pool.run()
+    await Promise.all(pending)
+    return { value: n / ((performance.now() - start) / 1000), unit: 'tasks/s' }
+  } finally {
+    await pool.close()
+  }
+}
+
+/** n tasks, at most `window` in flight (a new one as each settles); tasks/s. */
+async function inflight(lib: NoopLib, n: number, window = 64): Promise<Measurement> {
+  const pool = noopPool(lib)
+  try {
+    await warm(pool)
+    const start = performance.now()
+    let sent = 0
+    await new Promise<void>((resolve, reject) => {
+      let done = 0
+      const next = (): void => {
+        if (++done === n) resolve()
+        else if (sent < n) launch()
+      }
+      const launch = (): void => {
+        sent++
+        pool.run().then(next, reject)
+      }
+      for (let i = 0; i < Math.min(window, n); i++) launch()
+    })
+    return { value: n / ((performance.now() - start) / 1000), unit: 'tasks/s' }
+  } finally {
+    await pool.close()
+  }
+}
+
+/** One task at a time on a warm, otherwise idle pool; median round trip in µs. */
+async function rtt(lib: NoopLib, n: number): Promise<Measurement> {
+  const pool = noopPool(lib)
+  try {
+    await warm(pool)
+    for (let i = 0; i < 200; i++) await pool.run()
+    const samples = new Array<number>(n)
+    for (let i = 0; i < n; i++) {
+      const start = performance.now()
+      await pool.run()
+      samples[i] = (performance.now() - start) * 1000
+    }
+    return { value: median(samples), unit: 'µs', extra: { p90: quantile(samples, 0.9) } }
+  } finally {
+    await pool.close()
+  }
+}
+
+/** Time from `new` to the first result of a fresh pool of one worker, in ms. */
+async function cold(lib: NoopLib): Promise<Measurement> {
+  if (lib === 'raw') {
+    // The floor: a Worker started and answering one message.
+    const start = performance.now()
+    const w = new Worker(workerFile('raw.mjs'))
+    await new Promise((resolve) => {
+      w.once('message', resolve)
+      w.postMessage(0)
+    })
+    const ms = performance.now() - start
+    await w.terminate()
+    return { value: ms, unit: 'ms' }
+  }
+  const start = performance.now()
+  const pool = noopPool(lib, 1)
+  await pool.ready?.()
+  await pool.run()
+  const ms = performance.now() - start
+  await pool.close()
+  return { value: ms, unit: 'ms' }
+}
+
+/** Pool.map over n tiny items with the default chunksize; items/s. */
+async function map(n: number): Promise<Measurement> {
+  const pool = new Pool({ processes: WORKERS })
+  try {
+    await pool.map(double, Array.from({ length: 1000 }, (_, i) => i))
+    const items = Array.from({ length: n }, (_, i) => i)
+    const start = performance.now()
+    const out = await pool.map(double, items)
+    const ms = performance.now() - start
+    if (out.length !== n || out[n - 1] !== 2 * (n - 1)) throw new Error('map returned a wrong result')
+    return { value: n / (ms / 1000), unit: 'items/s' }
+  } finally {
+    await pool.close()
+    await pool.join()
+  }
+}
+
+export const PI_LIBS = ['main thread', '1 worker', '2 workers'] as const
+
+/** π by the midpoint rule over `intervals` in 64 chunks; ms. */
+async function pi(lib: (typeof PI_LIBS)[number], intervals: number): Promise<Measurement> {
+  const chunks = 64
+  const step = Math.ceil(intervals / chunks)
+  const bounds = Array.from({ length: chunks }, (_, i) => [i * step, Math.min(intervals, (i + 1) * step)] as const)
+  const check = (sum: number): void => {
+    if (Math.abs(sum - Math.PI) > 1e-6) throw new Error(`pi came out as ${sum}`)
+  }
+  if (lib === 'main thread') {
+    piChunk(0, 100_000, intervals) // warm the function up, as the workers' warm-up does
+    const start = performance.now()
+    let sum = 0
+    for (const [from, to] of bounds) sum += piChunk(from, to, intervals)
+    const ms = performance.now() - start
+    check(sum)
+    return { value: ms, unit: 'ms' }
+  }
+  const workers = lib === '1 worker' ? 1 : 2
+  const ex = new ThreadPoolExecutor({ maxWorkers: workers })
+  try {
+    await Promise.all(Array.from({ length: workers }, () => ex.submit(piChunk, 0, 100_000, intervals)))
+    const start = performance.now()
+    const parts = await Promise.all(bounds.map(([from, to]) => ex.submit(piChunk, from, to, intervals)))
+    const ms = performance.now() - start
+    check(parts.reduce((a, b) => a + b, 0))
+    return { value: ms, unit: 'ms' }
+  } finally {
+    await ex.shutdown()
+  }
+}
+
+/** The process backend: n no-op tasks submitted at once; tasks/s. */
+async function processNoop(n: number): Promise<Measurement> {
+  const ex = new ProcessPoolExecutor({ maxWorkers: WORKERS })
+  try {
+    await Promise.all(Array.from({ length: 100 }, () => ex.submit(noop)))
+    const start = performance.now()
+    const pending = new Array<PromiseLike<unknown>>(n)
+    for (let i = 0; i < n; i++) pending[i] = ex.submit(noop)
+    await Promise.all(pending)
+    return { value: n / ((performance.now() - start) / 1000), unit: 'tasks/s' }
+  } finally {
+    await ex.shutdown()
+  }
+}
+
+export const F64_LIBS = ['compute', 'transfer', 'shared', 'copy'] as const
+
+/**
+ * A Float64Array of `length` items through `scale`: in the caller
+ * (compute), moved to a worker and back (transfer), on a
+ * SharedArrayBuffer (shared), or copied both ways (copy). Median ms of 6.
+ */
+async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Measurement> {
+  const fill = (a: Float64Array): void => {
+    for (let i = 0; i < a.length; i++) a[i] = i
+  }
+  const expect = (a: Float64Array): void => {
+    const i = a.length - 1
+    if (a[i] !== Math.sqrt(i + 1) * 1.5) throw new Error(`${lib}: wrong result`)
+  }
+  const ex = lib === 'compute' ? null : new ThreadPoolExecutor({ maxWorkers: 1 })
+  try {
+    const samples: number[] = []
+    let copies = 0
+    // One array for all rounds (moved there and back when transferred): a new
+    // 64 MiB allocation per round would time the garbage collector, not the path.
+    const sab = lib === 'shared' ? new SharedArrayBuffer(length * 8) : null
+    let a: Float64Array = sab !== null ? new Float64Array(sab) : new Float64Array(length)
+    for (let round = 0; round < 8; round++) {
+      fill(a)
+      if (lib === 'shared') {
+        const before = process.memoryUsage().arrayBuffers
+        const start = performance.now()
+        await ex!.submit(scaleShared, sab!)
+        samples.push(performance.now() - start)
+        // Nothing came back but the caller's own memory changed: no copy was made.
+        expect(a)
+        if (process.memoryUsage().arrayBuffers - before > (length * 8) / 2) copies++
+      } else {
+        const start = performance.now()
+        if (lib === 'compute') scale(a)
+        else if (lib === 'transfer') a = (await ex!.submitWith({ transfer: [a.buffer as ArrayBuffer] }, scaleMoved, a)) as Float64Array
+        else a = await ex!.submit(scale, a)
+        samples.push(performance.now() - start)
+        expect(a)
+      }
+    }
+    samples.splice(0, 2) // the first rounds warm up
+    return { value: median(samples), unit: 'ms', extra: lib === 'shared' ? { copies } : undefined }
+  } finally {
+    await ex?.shutdown()
+  }
+}
+
+/** Pool.imap over a generator of n items; peak RSS above the warm baseline, MB. */
+async function imap(n: number): Promise<Measurement> {
+  const pool = new Pool({ processes: WORKERS })
+  try {
+    await pool.map(double, [1, 2, 3, 4])
+    const baseline = process.memoryUsage().rss
+    let peak = baseline
+    const sample = (): void => {
+      const rss = process.memoryUsage().rss
+      if (rss > peak) peak = rss
+    }
+    const timer = setInterval(sample, 10)
+    function* numbers(): Generator<number> {
+      for (let i = 0; i < n; i++) yield i
+    }
+    const start = performance.now()
+    let count = 0
+    let sum = 0
+    for await (const y of pool.imap(double, numbers())) {
+      sum += y
+      if ((++count & 4095) === 0) sample()
+    }
+    const ms = performance.now() - start
+    clearInterval(timer)
+    sample()
+    if (count !== n || sum !== n * (n - 1)) throw new Error('imap returned a wrong result')
+    return { value: (peak - baseline) / 2 ** 20, unit: 'MB', extra: { itemsPerSecond: n / (ms / 1000) } }
+  } finally {
+    pool.close()
+    await pool.join()
+  }
+}
+
+/** Python's side of a case, through python3 (null when there is no python3). */
+async function python(what: 'ppe_noop' | 'pool_map', n: number): Promise<Measurement> {
+  const { stdout } = await promisify(execFile)('python3', [join(benchDir, 'python', 'bench.py'), what, String(n), String(WORKERS)], {
+    timeout: 600_000,
+  })
+  const out = JSON.parse(stdout.trim().split('\n').pop()!) as { value: number; unit: string; python: string; startMethod: string }
+  return { value: out.value, unit: out.unit, extra: { python: out.python, startMethod: out.startMethod } }
+}
+
+/** Runs one measurement. */
+export async function measure(caseId: string, lib: string, size: Size): Promise<Measurement> {
+  switch (caseId) {
+    case 'burst':
+      return burst(lib as NoopLib, SIZES.burst[size])
+    case 'inflight64':
+      return inflight(lib as NoopLib, SIZES.inflight[size])
+    case 'rtt':
+      return rtt(lib as NoopLib, SIZES.rtt[size])
+    case 'map':
+      return lib === 'python' ? python('pool_map', SIZES.map[size]) : map(SIZES.map[size])
+    case 'pi':
+      return pi(lib as (typeof PI_LIBS)[number], SIZES.pi[size])
+    case 'cold':
+      return cold(lib as NoopLib)
+    case 'process':
+      return lib === 'python' ? python('ppe_noop', SIZES.process[size]) : processNoop(SIZES.process[size])
+    case 'f64':
+      return f64(lib as (typeof F64_LIBS)[number], SIZES.f64[size])
+    case 'imap':
+      return imap(SIZES.imap[size])
+  }
+  throw new Error(`unknown case ${caseId}`)
+}
+
+export function median(values: number[]): number {
+  return quantile(values, 0.5)
+}
+
+export function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const pos = (sorted.length - 1) * q
+  const lo = Math.floor(pos)
+  const hi = Math.ceil(pos)
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo)
+}

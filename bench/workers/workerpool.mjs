@@ -1,0 +1,4 @@
+// The no-op task of workerpool.
+import workerpool from 'workerpool'
+
+workerpool.worker({ noop() {} })

@@ -1,0 +1,61 @@
+// The benchmark suite at toy sizes: keeps every case and every peer working.
+// No timing is asserted here (timings live in bench/results); only that each
+// measurement runs, checks its own result, and reports a sane number, and
+// that a run renders to Markdown, SVG and the README section.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { CASES } from '../../bench/cases.js'
+import { measure } from '../../bench/measure.js'
+import { markdown, replaceReadmeSection, svg, README_END, README_START, type RunResult } from '../../bench/report.js'
+
+const hasPython = ((): boolean => {
+  try {
+    execFileSync('python3', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+describe('bench smoke', () => {
+  for (const c of CASES) {
+    for (const lib of c.libs) {
+      const skip = lib === c.python && !hasPython ? 'python3 is not installed' : false
+      it(`${c.id} / ${lib}`, { skip }, async () => {
+        const m = await measure(c.id, lib, 'smoke')
+        assert.equal(typeof m.unit, 'string')
+        assert.ok(Number.isFinite(m.value), `${c.id}/${lib} gave ${m.value}`)
+        assert.ok(m.value >= 0, `${c.id}/${lib} gave ${m.value}`)
+        if (c.id === 'f64' && lib === 'shared') assert.equal(m.extra?.copies, 0)
+      })
+    }
+  }
+
+  it('renders a run: rows per target, Markdown, SVG, README section', () => {
+    const run: RunResult = {
+      date: '2026-01-01T00:00:00.000Z',
+      mode: 'quick',
+      machine: { cpus: 2, cpuModel: 'Test CPU', node: '20.0.0', python: null, platform: 'linux/x64', load: [0.5, 0.7] },
+      cases: CASES.map((c) => {
+        const medians = Object.fromEntries(c.libs.map((lib, i) => [lib, i + 1]))
+        const extras = Object.fromEntries(c.libs.map((lib) => [lib, [{ copies: 0 }]]))
+        return { id: c.id, title: c.title, libs: {}, rows: c.rows(medians, extras) }
+      }),
+    }
+    const rows = run.cases.flatMap((c) => c.rows)
+    assert.equal(rows.length, 12)
+    for (const row of rows) assert.equal(typeof row.pass, 'boolean', row.metric)
+    const md = markdown(run)
+    assert.match(md, /\| metric \| target \| measured \| result \|/)
+    assert.match(md, /2 CPUs \(Test CPU\), Node 20\.0\.0/)
+    const chart = svg(run)
+    assert.match(chart, /^<svg /)
+    assert.equal(chart.match(/<rect [^>]*rx="2"/g)?.length, rows.length)
+    const readme = `# x\n\n## Performance\n\n${README_START}\nold\n${README_END}\n\n## Next\n`
+    const updated = replaceReadmeSection(readme, run)
+    assert.ok(!updated.includes('\nold\n'))
+    assert.match(updated, /## Next\n$/)
+    assert.throws(() => replaceReadmeSection('# no markers', run), /markers/)
+  })
+})
