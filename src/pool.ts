@@ -79,7 +79,11 @@ export interface PoolImapOptions {
 type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 
 /** What a Pool runs on: a PoolExecutor, or the cluster's NatsExecutor. */
-export type PoolBackend = Executor & { terminateWorkers(): Promise<void> }
+export type PoolBackend = Executor & {
+  terminateWorkers(): Promise<void>
+  /** One-argument items sent as one flat array (local executors); others get `submitChunk` with one-item argument lists. */
+  submitItems?(task: ResolvedTask, items: unknown[]): Future<ChunkResult>
+}
 
 const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries'] as const
 
@@ -400,6 +404,11 @@ export class Pool {
   }
 
   /** Submits every chunk; settles `result` once all are done, with the first error in input order if any. */
+  #submitItems(task: ResolvedTask, items: unknown[]): Future<ChunkResult> {
+    const executor = this.#executor
+    return executor.submitItems !== undefined ? executor.submitItems(task, items) : executor.submitChunk(task, items.map((item) => [item]))
+  }
+
   #submitAll(task: ResolvedTask, items: unknown[], star: boolean, chunksize: number | undefined, result: AsyncResult<unknown[]>, callerStack: string | undefined): void {
     // map sends the items themselves (one flat array per chunk); starmap an argument list per item.
     let argsList: unknown[] = items
@@ -421,7 +430,7 @@ export class Pool {
     try {
       for (let i = 0; i < argsList.length; i += size) {
         const slice = argsList.slice(i, i + size)
-        chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][]) : this.#executor.submitItems(task, slice))
+        chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][]) : this.#submitItems(task, slice))
       }
     } catch (error) {
       for (const chunk of chunks) chunk.cancel()
