@@ -14,31 +14,8 @@
  */
 import { fileURLToPath } from 'node:url'
 import { dirname } from 'node:path'
-import {
-  BrokenExecutorError,
-  CancelledError,
-  InvalidStateError,
-  MultiprocError,
-  RemoteError,
-  SerializationError,
-  TaskNotFoundError,
-  TimeoutError,
-  WorkerCrashedError,
-  Empty,
-  Full,
-  QueueClosedError,
-  NotHeldError,
-  TooManyReleasesError,
-  BrokenBarrierError,
-  UnsupportedBackendError,
-  ConnectionClosedError,
-  EOFError,
-  AuthenticationError,
-  BufferTooShortError,
-  ModuleNotAllowedError,
-  ClusterError,
-  invalidArgType,
-} from '../errors.js'
+import * as errors from '../errors.js'
+import { RemoteError, invalidArgType } from '../errors.js'
 
 export interface SerializedError {
   $: 'mp-error'
@@ -71,31 +48,9 @@ const registry = new Map<string, ErrorClass>()
 for (const cls of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError, AggregateError]) {
   registry.set(cls.name, cls)
 }
-for (const cls of [
-  MultiprocError,
-  CancelledError,
-  TimeoutError,
-  InvalidStateError,
-  BrokenExecutorError,
-  WorkerCrashedError,
-  SerializationError,
-  RemoteError,
-  TaskNotFoundError,
-  Empty,
-  Full,
-  QueueClosedError,
-  NotHeldError,
-  TooManyReleasesError,
-  BrokenBarrierError,
-  UnsupportedBackendError,
-  ConnectionClosedError,
-  EOFError,
-  AuthenticationError,
-  BufferTooShortError,
-  ModuleNotAllowedError,
-  ClusterError,
-]) {
-  registry.set(cls.prototype.name, cls)
+// Every error class of the library is known by name, so it is rebuilt as itself.
+for (const value of Object.values(errors)) {
+  if (typeof value === 'function' && value.prototype instanceof Error) registry.set(value.prototype.name, value as ErrorClass)
 }
 
 /**
