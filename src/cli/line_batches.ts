@@ -47,20 +47,31 @@ export async function* lineBatches(stream: Readable, options: LineBatchesOptions
     for (;;) {
       const chunk = stream.read() as string | null
       if (chunk === null) {
-        if (failed !== null) throw failed
-        if (ended || stream.readableEnded) break
-        // Nothing buffered: hand out what we have rather than hold it while waiting.
-        if (pending.length > 0) yield take()
+        const error = failed ?? stream.errored
+        if (error) throw error
+        // A stream destroyed without an error has nothing more to give either.
+        if (ended || stream.readableEnded || stream.destroyed) break
+        if (pending.length > 0) {
+          // Nothing buffered: hand out what we have rather than hold it while waiting.
+          yield take()
+          // The consumer may hold the batch for long (its window is full): the
+          // stream may have got data, ended or failed meanwhile, and those
+          // events are gone. Look again before waiting for the next one.
+          continue
+        }
+        // Only right after a read() that found nothing: the events we wait for are still to come.
         await new Promise<void>((resolve) => {
           const done = (): void => {
             stream.off('readable', done)
             stream.off('end', done)
             stream.off('error', done)
+            stream.off('close', done)
             resolve()
           }
           stream.on('readable', done)
           stream.on('end', done)
           stream.on('error', done)
+          stream.on('close', done)
         })
         continue
       }

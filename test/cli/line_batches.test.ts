@@ -58,3 +58,30 @@ it('rethrows a stream error', async () => {
   stream.destroy(new Error('disk on fire'))
   await assert.rejects(done, /disk on fire/)
 })
+
+// The consumer may hold a partial batch for long (its window of batches in
+// flight is full): the stream can end, or get more data, meanwhile. The next
+// read must see that rather than wait for an event that already happened
+// (the process would exit with the run unfinished: exit code 13).
+it('ends when the stream ended while the consumer held the last partial batch', async () => {
+  const stream = new Readable({ read() {} })
+  stream.push('one\ntwo\n')
+  stream.push(null)
+  const ended = new Promise<void>((resolve) => stream.once('end', resolve))
+  const it = lineBatches(stream, { size: () => 100, maxChars: 1 << 20 })[Symbol.asyncIterator]()
+  const first = await it.next()
+  assert.deepEqual(first.value?.lines, ['one', 'two'])
+  await ended // 'end' comes while the generator is suspended at its yield
+  assert.equal((await it.next()).done, true)
+})
+
+it('reads data that arrived while the consumer held a partial batch', async () => {
+  const stream = new PassThrough()
+  const it = lineBatches(stream, { size: () => 100, maxChars: 1 << 20 })[Symbol.asyncIterator]()
+  stream.write('one\n')
+  assert.deepEqual((await it.next()).value?.lines, ['one'])
+  stream.end('two\nthree\n')
+  await new Promise<void>((resolve) => stream.once('readable', resolve))
+  assert.deepEqual((await it.next()).value?.lines, ['two', 'three'])
+  assert.equal((await it.next()).done, true)
+})

@@ -213,6 +213,12 @@ for (const backend of backends()) {
       })
     }
 
+    it('a pending Future keeps the program alive: idle workers between tasks, a map fed by the executor, a retried crash', async () => {
+      const result = await runScript('test/fixtures/programs/pending_futures.ts', [backend.name], { timeoutMs: 60_000 })
+      assert.equal(result.code, 0, result.stderr)
+      assert.match(result.stdout, /map 1,4,9,16,25,36\nfed 1,16,81,256\n(retried second time lucky\n)?done\n/)
+    })
+
     it('a failed Future that nobody awaits makes no unhandled-rejection noise', async () => {
       const result = await runScript('test/fixtures/programs/unawaited_failure.ts', [backend.name], { timeoutMs: 20_000 })
       assert.equal(result.code, 0, result.stderr)
