@@ -5,7 +5,8 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { root } from '../helpers.js'
+import { ModuleNotAllowedError, NatsExecutor, task } from '../../src/index.js'
+import { rejection, root } from '../helpers.js'
 import { CLI, TASKS, runCli } from '../cli/helpers.js'
 import { TestServer } from './cluster.js'
 
@@ -102,5 +103,21 @@ describe('multiproc map --backend nats', () => {
     assert.equal(r.stdout, '')
     assert.match(r.stderr, /ModuleNotAllowedError: Module file:\/\/\S*\/test\/fixtures\/plain\.mjs is not on the allowlist of nats worker/)
     assert.match(r.stderr, /--allow \S*\/test\/fixtures\/plain\.mjs/)
+  })
+
+  it('of the library, the worker runs listed tasks only, and checks the module a line job names', async () => {
+    await using ex = new NatsExecutor({ servers: server.url })
+    const internal = task(new URL('../../src/backends/nats/run_task.ts', import.meta.url), 'runTask')
+    const refused = await rejection(ex.submit(internal, 'file:///etc/x.js', 'f', 0, [], false))
+    assert.ok(refused instanceof ModuleNotAllowedError, String(refused))
+    assert.match(refused.message, /multiproc:backends\/nats\/run_task\.js#runTask is not a library task that nats worker/)
+    const lineTask = task(new URL('../../src/cli/line_task.ts', import.meta.url), 'runLineBatch')
+    const job = (module: unknown) => ({ module, name: 'upper', json: false, stopOnError: true, first: 1, lines: ['a'] })
+    const ok = await ex.submit(lineTask, job(new URL(`../../${TASKS}`, import.meta.url).href) as never)
+    assert.equal(ok.text, 'A\n')
+    for (const module of [new URL('../fixtures/plain.mjs', import.meta.url).href, 'multiproc:backends/nats/run_task.js', 42]) {
+      const error = await rejection(ex.submit(lineTask, job(module) as never))
+      assert.ok(error instanceof ModuleNotAllowedError, `${String(module)}: ${String(error)}`)
+    }
   })
 })
