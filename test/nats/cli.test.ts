@@ -119,5 +119,7 @@ describe('multiproc map --backend nats', () => {
       const error = await rejection(ex.submit(lineTask, job(module) as never))
       assert.ok(error instanceof ModuleNotAllowedError, `${String(module)}: ${String(error)}`)
     }
+    const internal2 = await rejection(ex.submit(lineTask, job('multiproc:manager/server_entry.js') as never))
+    assert.match(String(internal2), /Library module multiproc:manager\/server_entry\.js is neither a user module nor one that defines a shareable type/)
   })
 })

@@ -411,9 +411,9 @@ export class NatsWorker {
   /**
    * Fails the task with ModuleNotAllowedError unless its module (and its
    * shareables') are allowed. The library's own modules (`multiproc:` ids)
-   * need no entry: the library's shareable types always pass, library tasks when listed in
-   * library_tasks.ts, and the user modules such a task would import must be
-   * on the allowlist like any task module.
+   * need no entry: the modules of its shareable types always pass, its tasks
+   * when listed in library_tasks.ts, and the user modules such a task would
+   * import must be on the allowlist like any task module.
    */
   #checkAllowed(held: Held, unit: TaskUnit): boolean {
     const refusal = this.#refusal(unit)
@@ -438,7 +438,8 @@ export class NatsWorker {
     if (unit.sh) this.#shareModules(unit.a, shared)
     for (const module of shared) if (!isLibraryShareableModule(module)) modules.add(module)
     for (const module of modules) {
-      if (isLibraryModuleId(module) || !this.allows(module)) {
+      if (isLibraryModuleId(module)) return `Library module ${module} is neither a user module nor one that defines a shareable type, so ${this.label} did not load it`
+      if (!this.allows(module)) {
         return `Module ${module} is not on the allowlist of ${this.label}, so it was not loaded. Start the worker with --allow ${module.startsWith('file:') ? new URL(module).pathname : module} (or a directory holding it)`
       }
     }
