@@ -6,7 +6,9 @@
  * object, from a worker thread, a child process or another machine.
  */
 import type { Address } from '../connection/address.js'
-import { kShare, registerShareable, type ShareDescriptor } from '../wire/shareable.js'
+import { UnsupportedBackendError } from '../errors.js'
+import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
+import { libraryModuleId } from '../wire/library_module.js'
 import { ManagerLink } from './link.js'
 
 /** What identifies a shared object: where its server is and its id there. */
@@ -50,9 +52,16 @@ export class BaseProxy {
     return tokens.get(this)!
   }
 
-  [kShare](): ShareDescriptor {
+  [kShare](target: ShareTarget): ShareDescriptor {
     const t = tokens.get(this)!
-    return { $: 'mp-share', module: import.meta.url, type: 'multiproc.ManagerProxy', data: { ...t, authkey: new Uint8Array(t.authkey), methods: [...t.methods] } }
+    // A Unix socket is reachable only on this machine; cluster workers run elsewhere.
+    if (target.backend === 'nats' && typeof t.address === 'string') {
+      throw new UnsupportedBackendError(
+        `A ${t.typeid} proxy cannot reach the nats backend: its Manager listens on the Unix socket ${t.address}, which only this machine reaches. ` +
+          'Start the Manager on a TCP address the workers can reach: new Manager({ address: { host, port: 0 } }).',
+      )
+    }
+    return { $: 'mp-share', module: libraryModuleId(import.meta.url), type: 'multiproc.ManagerProxy', data: { ...t, authkey: new Uint8Array(t.authkey), methods: [...t.methods] } }
   }
 
   toString(): string {

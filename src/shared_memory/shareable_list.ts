@@ -18,6 +18,7 @@
 import { invalidArgType, invalidArgValue, InvalidStateError } from '../errors.js'
 import { describe, nonNegativeInteger, plainObject } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
+import { libraryModuleId } from '../wire/library_module.js'
 import { SharedMemory, learnSharedBlock } from './shared_memory.js'
 
 export type ShareableItem = number | boolean | string | Uint8Array | null
@@ -196,7 +197,7 @@ export class ShareableList implements Iterable<ShareableItem> {
   [kShare](target: ShareTarget): ShareDescriptor {
     // The block travels as itself (checked for the target), the list by name on top of it.
     const shm = this.#shm[kShare](target)
-    return { $: 'mp-share', module: import.meta.url, type: 'multiproc.ShareableList', data: { name: this.#shm.name, shm: shm.data } }
+    return { $: 'mp-share', module: libraryModuleId(import.meta.url), type: 'multiproc.ShareableList', data: { name: this.#shm.name, shm: shm.data } }
   }
 
   toString(): string {

@@ -25,6 +25,7 @@ import { BroadcastChannel } from 'node:worker_threads'
 import { InvalidStateError, UnsupportedBackendError } from '../errors.js'
 import { plainObject, positiveInteger, typeFail, rangeFail, boolean } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
+import { libraryModuleId } from '../wire/library_module.js'
 import { nativeShm } from './native.js'
 
 export interface SharedMemoryOptions {
@@ -256,7 +257,7 @@ export class SharedMemory {
       }
       data.sab = this.#buffer as SharedArrayBuffer
     }
-    return { $: 'mp-share', module: import.meta.url, type: 'multiproc.SharedMemory', data }
+    return { $: 'mp-share', module: libraryModuleId(import.meta.url), type: 'multiproc.SharedMemory', data }
   }
 
   toString(): string {

@@ -16,6 +16,7 @@
  *   worker: import(module) registers 'Lock' ──▶ revive(data) ──▶ Lock over the same SAB
  */
 import { types } from 'node:util'
+import { resolveModule } from './library_module.js'
 
 export const kShare = Symbol.for('multiproc.share')
 
@@ -30,7 +31,7 @@ export interface ShareTarget {
 /** What travels in place of a shareable object. */
 export interface ShareDescriptor {
   readonly $: 'mp-share'
-  /** URL of the module that registers the reviver for `type`. */
+  /** URL of the module that registers the reviver for `type` (the library's own: a `multiproc:` id, see library_module.ts). */
   readonly module: string
   readonly type: string
   /** Cloneable state (for the target's backend). */
@@ -114,7 +115,7 @@ export function encodeShareables(value: unknown, target: ShareTarget, seen = new
 export async function reviveShareables(value: unknown, context: ReviveContext): Promise<unknown> {
   const descriptors: ShareDescriptor[] = []
   collect(value, descriptors, new Set())
-  for (const module of new Set(descriptors.map((d) => d.module))) await import(module)
+  for (const module of new Set(descriptors.map((d) => d.module))) await import(resolveModule(module))
   const revived = new Map<ShareDescriptor, unknown>()
   for (const d of descriptors) {
     const revive = revivers.get(d.type)

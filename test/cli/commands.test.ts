@@ -102,7 +102,7 @@ describe('multiproc help and bad arguments', () => {
   it('prints help and the version', async () => {
     const help = await runCli(['--help'])
     assert.equal(help.code, 0)
-    for (const command of ['map', 'bench', 'info', 'help']) assert.match(help.stdout, new RegExp(`^  ${command}\\s`, 'm'))
+    for (const command of ['map', 'bench', 'worker', 'info', 'help']) assert.match(help.stdout, new RegExp(`^  ${command}\\s`, 'm'))
     const mapHelp = await runCli(['help', 'map'])
     assert.equal(mapHelp.code, 0)
     assert.match(mapHelp.stdout, /--on-error <mode>/)
@@ -114,7 +114,7 @@ describe('multiproc help and bad arguments', () => {
   })
 
   const cases: [string, string[], RegExp][] = [
-    ['an unknown command', ['frobnicate'], /unknown command "frobnicate" \(commands: map, bench, info/],
+    ['an unknown command', ['frobnicate'], /unknown command "frobnicate" \(commands: map, bench, worker, info\)/],
     ['a missing task', ['map'], /missing the task, as <module>#<export>/],
     ['an unknown option', ['map', `${TASKS}#upper`, '--colour'], /multiproc map: Unknown option '--colour'/],
     ['a bad --jobs', ['map', `${TASKS}#upper`, '-j', 'two'], /Expected `--jobs` to be an integer from 1 to 1024, got "two"/],

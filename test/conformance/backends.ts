@@ -21,6 +21,8 @@ export interface BackendUnderTest {
   parallel: boolean
   /** SharedArrayBuffers are shared with workers (threads, inline), not refused (processes). */
   sharedMemory: boolean
+  /** Workers run on the caller's machine: Unix sockets, /dev/shm and POSIX shared memory reach them (a cluster: no). */
+  sameMachine: boolean
   /** `initializer` / `initargs` per executor (cluster workers are shared by every caller: no). */
   initializer: boolean
   /** `maxTasksPerChild` per executor (cluster workers are configured where they run: no). */
@@ -30,7 +32,7 @@ export interface BackendUnderTest {
   create(options?: PoolExecutorOptions): PoolBackend
 }
 
-const common = { initializer: true, maxTasksPerChild: true, exitsWhenIdle: true }
+const common = { sameMachine: true, initializer: true, maxTasksPerChild: true, exitsWhenIdle: true }
 
 const all: BackendUnderTest[] = [
   {
@@ -90,6 +92,7 @@ if (wanted('nats')) {
     resourceLimits: false,
     parallel: true,
     sharedMemory: false,
+    sameMachine: false,
     initializer: false,
     maxTasksPerChild: false,
     exitsWhenIdle: false,

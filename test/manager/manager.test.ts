@@ -15,6 +15,7 @@ import {
   InvalidStateError,
   NotHeldError,
   SharedMemory,
+  UnsupportedBackendError,
   type DictProxy,
   type ListProxy,
   type QueueProxy,
@@ -112,7 +113,8 @@ describe('Manager: built-in proxies', () => {
 for (const backend of backends()) {
   describe(`Manager proxies as task arguments [${backend.name}]`, () => {
     it('workers change shared objects; a Lock keeps increments exact', async () => {
-      await using manager = new Manager()
+      // Cluster workers reach a Manager over TCP only (loopback here, a reachable host in a real cluster).
+      await using manager = backend.sameMachine ? new Manager() : new Manager({ address: { host: '127.0.0.1', port: 0 } })
       await manager.start()
       await using ex = backend.create()
       const [d, l, q, lock, counter] = await Promise.all([manager.dict<string, number>(), manager.list<string>(), manager.Queue<string>(), manager.Lock(), manager.Value('i', 0)])
@@ -130,6 +132,19 @@ for (const backend of backends()) {
       await Promise.all([ex.submit(lockedIncrements, lock, counter, 50), ex.submit(lockedIncrements, lock, counter, 50)])
       assert.equal(await counter.get(), 100)
     })
+
+    if (!backend.sameMachine) {
+      it('a proxy of a Manager on a Unix socket is refused with UnsupportedBackendError', async () => {
+        await using manager = new Manager()
+        await manager.start()
+        await using ex = backend.create()
+        const [d, l, q] = await Promise.all([manager.dict<string, number>(), manager.list<string>(), manager.Queue<string>()])
+        const error = await rejection((async () => ex.submit(report, d, l, q, 'x'))())
+        assert.ok(error instanceof UnsupportedBackendError, String(error))
+        assert.match(error.message, /listens on the Unix socket .* only this machine reaches.*address: \{ host, port: 0 \}/)
+        assert.deepEqual(await d.keys(), [], 'the task did not run')
+      })
+    }
   })
 }
 

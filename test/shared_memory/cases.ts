@@ -77,7 +77,23 @@ export async function sharedMemorySuite(mode: 'posix' | 'sharedarraybuffer'): Pr
 
   for (const backend of backends()) {
     describe(`SharedMemory [${mode}] in workers [${backend.name}]`, () => {
-      const reaches = mode === 'posix' || backend.sharedMemory
+      const reaches = backend.sameMachine && (mode === 'posix' || backend.sharedMemory)
+
+      if (!backend.sameMachine) {
+        it('refuses to hand a block to workers on other machines (UnsupportedBackendError)', async () => {
+          await using ex = backend.create({ maxWorkers: 1 })
+          const shm = track(new SharedMemory({ create: true, size: 16 }))
+          const error = await rejection((async () => ex.submit(tasks.doubleAndSum, shm, 0, 2))())
+          assert.ok(error instanceof UnsupportedBackendError, String(error))
+          assert.match(error.message, /does not span machines/)
+          const list = new ShareableList([1, 2])
+          track(list.shm)
+          const listError = await rejection((async () => ex.submit(tasks.editList, list))())
+          assert.ok(listError instanceof UnsupportedBackendError, String(listError))
+          assert.match(listError.message, /does not span machines/)
+        })
+        return
+      }
 
       if (!reaches) {
         it('refuses to hand a block to a backend it cannot reach (UnsupportedBackendError)', async () => {

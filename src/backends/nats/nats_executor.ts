@@ -33,6 +33,7 @@ import { abortSignal, boolean, knownKeys, nonNegativeInteger, optionalTimeout, p
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../../task_ref.js'
 import { findUncloneable, type Transferable } from '../../wire/codec.js'
 import { deserializeError, type SerializedValue } from '../../wire/remote_error.js'
+import { libraryModuleId } from '../../wire/library_module.js'
 import { encodeShareables, type ShareTarget } from '../../wire/shareable.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from '../../futures/executor.js'
 import { Future, kForceCancel } from '../../futures/future.js'
@@ -435,7 +436,7 @@ export class NatsExecutor extends Executor {
       )
       return
     }
-    const units: TaskUnit[] = batch.map((f) => ({ id: f.id, k: f.kind, m: f.task.module, n: f.task.name, a: f.args!, sh: f.shared, r: f.retries }))
+    const units: TaskUnit[] = batch.map((f) => ({ id: f.id, k: f.kind, m: libraryModuleId(f.task.module), n: f.task.name, a: f.args!, sh: f.shared, r: f.retries }))
     let data: Uint8Array
     try {
       data = encode({ v: NATS_PROTOCOL_VERSION, s: this.#session, q: units } satisfies TaskMessage)

@@ -45,6 +45,8 @@ import {
   type ToCaller,
 } from './protocol.js'
 import type { RunOutcome } from './run_task.js'
+import { isLibraryShareableModule, libraryTaskImports } from './library_tasks.js'
+import { isLibraryModuleId } from '../../wire/library_module.js'
 
 /** Options of a cluster worker. */
 export interface NatsWorkerOptions extends NatsConnectionOptions {
@@ -406,27 +408,42 @@ export class NatsWorker {
     )
   }
 
-  /** Fails the task with ModuleNotAllowedError unless its module (and its shareables') are allowed. */
+  /**
+   * Fails the task with ModuleNotAllowedError unless its module (and its
+   * shareables') are allowed. The library's own modules (`multiproc:` ids)
+   * need no entry: the modules of its shareable types always pass, its tasks
+   * when listed in library_tasks.ts, and the user modules such a task would
+   * import must be on the allowlist like any task module.
+   */
   #checkAllowed(held: Held, unit: TaskUnit): boolean {
-    const modules = new Set([unit.m])
-    if (unit.sh) this.#shareModules(unit.a, modules)
+    const refusal = this.#refusal(unit)
+    if (refusal === null) return true
+    this.#result(held, unit.id, RESULT_ERROR, serializeError(new ModuleNotAllowedError(refusal)), 0)
+    return false
+  }
+
+  #refusal(unit: TaskUnit): string | null {
+    const modules = new Set<string>()
+    if (isLibraryModuleId(unit.m)) {
+      const imports = libraryTaskImports(unit.m, unit.n, unit.k, unit.a)
+      if (imports === null) return `${unit.m}#${unit.n} is not a library task that ${this.label} runs, so it was not loaded`
+      for (const module of imports) {
+        if (typeof module !== 'string') return `${unit.m}#${unit.n} names no user module (got ${String(module)}), so ${this.label} did not run it`
+        modules.add(module)
+      }
+    } else {
+      modules.add(unit.m)
+    }
+    const shared = new Set<string>()
+    if (unit.sh) this.#shareModules(unit.a, shared)
+    for (const module of shared) if (!isLibraryShareableModule(module)) modules.add(module)
     for (const module of modules) {
+      if (isLibraryModuleId(module)) return `Library module ${module} is neither a user module nor one that defines a shareable type, so ${this.label} did not load it`
       if (!this.allows(module)) {
-        this.#result(
-          held,
-          unit.id,
-          RESULT_ERROR,
-          serializeError(
-            new ModuleNotAllowedError(
-              `Module ${module} is not on the allowlist of ${this.label}, so it was not loaded. Start the worker with --allow ${module.startsWith('file:') ? new URL(module).pathname : module} (or a directory holding it)`,
-            ),
-          ),
-          0,
-        )
-        return false
+        return `Module ${module} is not on the allowlist of ${this.label}, so it was not loaded. Start the worker with --allow ${module.startsWith('file:') ? new URL(module).pathname : module} (or a directory holding it)`
       }
     }
-    return true
+    return null
   }
 
   #runUnit(held: Held, unit: TaskUnit): void {

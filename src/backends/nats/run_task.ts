@@ -12,6 +12,7 @@
 import { TaskNotFoundError } from '../../errors.js'
 import { isTransfer, transfer, type Transferable } from '../../wire/codec.js'
 import { serializeError, type SerializedValue } from '../../wire/remote_error.js'
+import { resolveModule } from '../../wire/library_module.js'
 import { reviveShareables } from '../../wire/shareable.js'
 import { UNIT_CHUNK, type ChunkWireOutcome } from './protocol.js'
 
@@ -28,7 +29,7 @@ async function load(module: string, name: string): Promise<Loaded> {
   if (cached !== undefined) return cached
   let ns: Record<string, unknown>
   try {
-    ns = (await import(module)) as Record<string, unknown>
+    ns = (await import(resolveModule(module))) as Record<string, unknown>
   } catch (error) {
     const err = error as NodeJS.ErrnoException
     if (err?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(module)) {
