@@ -114,6 +114,19 @@ class FileStorage implements Storage {
     const path = join(dir, `multiproc-${process.pid}-${randomBytes(6).toString('hex')}`)
     const fd = openSync(path, 'w+', 0o600)
     writeSync(fd, new Uint8Array(Math.max(1, CTYPES[type].size * length)), 0, undefined, 0)
+    // On Linux the file is unlinked at once and children open it through this
+    // process's descriptor (/proc/<pid>/fd/<fd>): nothing is left in /dev/shm
+    // even when the program is killed. Elsewhere it is unlinked at exit.
+    const viaProc = `/proc/${process.pid}/fd/${fd}`
+    if (existsSync(viaProc)) {
+      try {
+        unlinkSync(path)
+        openFiles.set(viaProc, fd)
+        return new FileStorage(type, viaProc, fd)
+      } catch {
+        // keep the named file
+      }
+    }
     ownedFiles.add(path)
     openFiles.set(path, fd)
     if (!cleanupInstalled) {
