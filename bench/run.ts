@@ -10,7 +10,8 @@
  * one library's JIT and GC state cannot skew the next. Libraries are
  * interleaved: repetition r runs them in an order rotated by r, so drift in
  * the machine's load spreads over all of them. Medians of the repetitions
- * are compared as ratios. Writes bench/results/latest.{md,json,svg}.
+ * are compared as ratios. A full run writes bench/results/latest.{md,json,svg};
+ * a quick or partial run writes partial.* instead and may not touch the README.
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
@@ -32,6 +33,10 @@ if (only !== null) {
     console.error(`Unknown case(s): ${unknown.join(', ')}. Cases: ${CASES.map((c) => c.id).join(', ')}`)
     process.exit(2)
   }
+}
+if (readme && (quick || only !== null)) {
+  console.error('--readme publishes a full run only: run `npm run bench -- --readme` without --quick or --only')
+  process.exit(2)
 }
 const mode = quick ? 'quick' : 'full'
 const childFile = fileURLToPath(new URL('./child.js', import.meta.url))
@@ -121,10 +126,15 @@ machine.load[1] = loadavg()[0]!
 const run: RunResult = { date: new Date().toISOString(), mode, machine, cases: results }
 const outDir = join(benchDir, 'results')
 mkdirSync(outDir, { recursive: true })
-writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(run, null, 2)}\n`)
-writeFileSync(join(outDir, 'latest.md'), markdown(run))
-writeFileSync(join(outDir, 'latest.svg'), svg(run))
-console.log(`\nWrote ${join(outDir, 'latest.md')}, latest.json, latest.svg`)
+// Only a full run of every case replaces the committed latest.*; a quick or
+// partial run goes to partial.* (not committed), so checking one case never
+// overwrites the published results.
+const complete = !quick && only === null
+const base = complete ? 'latest' : 'partial'
+writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(run, null, 2)}\n`)
+writeFileSync(join(outDir, `${base}.md`), markdown(run))
+writeFileSync(join(outDir, `${base}.svg`), svg(run))
+console.log(`\nWrote ${join(outDir, `${base}.md`)}, ${base}.json, ${base}.svg`)
 if (readme) {
   const path = join(root, 'README.md')
   writeFileSync(path, replaceReadmeSection(readFileSync(path, 'utf8'), run))
