@@ -162,39 +162,18 @@ export class Context {
     const A = this.Array
     return ((type, sizeOrInit, options = {}) => new A(type, sizeOrInit, { ...options, lock: false })) as typeof RawArray
   }
-  get Queue(): typeof Queue {
-    return Queue
-  }
-  get JoinableQueue(): typeof JoinableQueue {
-    return JoinableQueue
-  }
-  get SimpleQueue(): typeof SimpleQueue {
-    return SimpleQueue
-  }
-  get Lock(): typeof Lock {
-    return Lock
-  }
-  get RLock(): typeof RLock {
-    return RLock
-  }
-  get Semaphore(): typeof Semaphore {
-    return Semaphore
-  }
-  get BoundedSemaphore(): typeof BoundedSemaphore {
-    return BoundedSemaphore
-  }
-  get Condition(): typeof Condition {
-    return Condition
-  }
-  get Event(): typeof Event {
-    return Event
-  }
-  get Barrier(): typeof Barrier {
-    return Barrier
-  }
-  get Pipe(): typeof Pipe {
-    return Pipe
-  }
+  // The same classes on every context (the cluster refuses them at submit).
+  readonly Queue = Queue
+  readonly JoinableQueue = JoinableQueue
+  readonly SimpleQueue = SimpleQueue
+  readonly Lock = Lock
+  readonly RLock = RLock
+  readonly Semaphore = Semaphore
+  readonly BoundedSemaphore = BoundedSemaphore
+  readonly Condition = Condition
+  readonly Event = Event
+  readonly Barrier = Barrier
+  readonly Pipe = Pipe
 
   /** The CPUs this process can use (see `cpuCount()`). */
   cpuCount(): number {
