@@ -17,7 +17,7 @@
 import { constants } from 'node:os'
 import { inspect } from 'node:util'
 import { InvalidStateError, SerializationError, UnsupportedBackendError, invalidArgType } from './errors.js'
-import { boolean, describe, knownKeys, optionalTimeout, plainObject, string } from './internal/validate.js'
+import { boolean, describe, keysOf, knownKeys, plainObject, string, timeoutOption } from './internal/validate.js'
 import { resolveTask, type Task, type TaskArgs, type ResolvedTask } from './task_ref.js'
 import type { WorkerHandle } from './backends/backend.js'
 import { findUncloneable } from './wire/codec.js'
@@ -70,7 +70,7 @@ export class Process<T extends Task = Task> {
    */
   constructor(options: ProcessOptions<T>) {
     const o = plainObject('options', options)
-    knownKeys('Process', o, ['target', 'args', 'name', 'daemon', 'context'])
+    knownKeys('Process', o, keysOf<ProcessOptions>({ target: true, args: true, name: true, daemon: true, context: true }))
     if (o.target === undefined) throw invalidArgType('Expected `options.target` to be an exported function or a task reference, got undefined')
     this.#task = resolveTask(o.target, 'options.target')
     if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgType(`Expected \`options.args\` to be an array, got ${describe(o.args)}`)
@@ -179,7 +179,7 @@ export class Process<T extends Task = Task> {
    * @throws InvalidStateError before start()
    */
   async join(options: { timeout?: number } = {}): Promise<void> {
-    const timeout = optionalTimeout('options.timeout', plainObject('options', options).timeout)
+    const timeout = timeoutOption('Process.join()', options)
     if (this.#state === 'initial') throw new InvalidStateError(`Cannot join Process ${this.#name}: it was not started`)
     if (this.#state === 'stopped') return
     // A daemon's worker does not keep the loop alive; a join must.

@@ -8,7 +8,7 @@
  * other end reads what is left, then gets EOFError.
  */
 import { BufferTooShortError, ConnectionClosedError, EOFError, QueueClosedError, invalidArgType } from '../errors.js'
-import { describe, plainObject, optionalTimeout, positiveInteger } from '../internal/validate.js'
+import { describe, knownKeys, plainObject, positiveInteger, timeoutOption } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { Queue } from '../queues/queue.js'
 import { reviveAs, type PrimitiveData } from '../sync/primitive.js'
@@ -87,6 +87,7 @@ export class Connection {
    */
   async recvBytes(options: { maxlength?: number } = {}): Promise<Uint8Array> {
     const o = plainObject('options', options)
+    knownKeys('recvBytes()', o, ['maxlength'])
     const max = o.maxlength === undefined ? undefined : positiveInteger('options.maxlength', o.maxlength)
     const value = (await this.recv()) as Record<string, Uint8Array> | null
     const bytes = value !== null && typeof value === 'object' && value[kBytes] instanceof Uint8Array ? value[kBytes] : null
@@ -100,7 +101,7 @@ export class Connection {
    * up to `timeout` ms (default 0: just look).
    */
   async poll(options: { timeout?: number } = {}): Promise<boolean> {
-    const timeout = optionalTimeout('options.timeout', plainObject('options', options).timeout) ?? 0
+    const timeout = timeoutOption('poll()', options) ?? 0
     const inbox = this.#reader('poll')
     if (timeout === 0 && !isRemote(inbox)) return inbox.readableNow()
     return inbox.waitReadable(timeout)

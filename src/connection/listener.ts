@@ -11,7 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { unlinkSync } from 'node:fs'
 import { AuthenticationError, ConnectionClosedError } from '../errors.js'
 import { Deque } from '../internal/deque.js'
-import { plainObject, positiveInteger, timeoutMs } from '../internal/validate.js'
+import { keysOf, knownKeys, plainObject, positiveInteger, timeoutMs } from '../internal/validate.js'
 import { address as checkAddress, arbitraryAddress, type Address } from './address.js'
 import { authkey as checkAuthkey, answerChallenge, deliverChallenge, HANDSHAKE_MAX } from './auth.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, SocketConnection } from './socket_connection.js'
@@ -50,6 +50,7 @@ export class Listener {
    */
   constructor(options: ListenerOptions = {}) {
     const opts = plainObject('options', options)
+    knownKeys('Listener', opts, keysOf<ListenerOptions>({ address: true, authkey: true, maxMessageSize: true, handshakeTimeout: true, backlog: true }))
     this.#address = opts.address === undefined ? arbitraryAddress() : checkAddress('address', opts.address)
     this.#authkey = checkAuthkey('authkey', opts.authkey)
     this.#maxMessageSize = opts.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE_SIZE : positiveInteger('maxMessageSize', opts.maxMessageSize)

@@ -3,7 +3,7 @@
  * something to read, waiting up to `timeout` ms for at least one.
  */
 import { invalidArgType } from '../errors.js'
-import { describe, optionalTimeout, plainObject } from '../internal/validate.js'
+import { describe, timeoutOption } from '../internal/validate.js'
 import { Connection } from './connection.js'
 
 /** How long each round of waiting lasts, so no wait is left pending for long. */
@@ -12,7 +12,7 @@ const SLICE_MS = 50
 export async function wait(connections: Iterable<Connection>, options: { timeout?: number } = {}): Promise<Connection[]> {
   const list = [...connections]
   for (const c of list) if (!(c instanceof Connection)) throw invalidArgType(`Expected \`connections\` to hold Connections, got ${describe(c)}`)
-  const timeout = optionalTimeout('options.timeout', plainObject('options', options).timeout)
+  const timeout = timeoutOption('waitConnections()', options)
   const deadline = timeout === undefined ? Infinity : performance.now() + timeout
   for (;;) {
     const ready: Connection[] = []

@@ -14,7 +14,7 @@ import { unlinkSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { InvalidStateError } from '../errors.js'
 import { threadLoaderSetup } from '../backends/exec_argv.js'
-import { nonNegativeInteger, plainObject, positiveInteger, string } from '../internal/validate.js'
+import { keysOf, knownKeys, nonNegativeInteger, plainObject, positiveInteger, string } from '../internal/validate.js'
 import { resolveTask, type Task } from '../task_ref.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
 import { address as checkAddress, arbitraryAddress, type Address } from '../connection/address.js'
@@ -70,6 +70,7 @@ export class Manager {
    */
   constructor(options: ManagerOptions = {}) {
     const opts = plainObject('options', options)
+    knownKeys('Manager', opts, keysOf<ManagerOptions>({ address: true, authkey: true, maxMessageSize: true }))
     this.#address = opts.address === undefined ? arbitraryAddress() : checkAddress('address', opts.address)
     this.#authkey = checkAuthkey('authkey', opts.authkey) ?? randomBytes(32)
     this.#maxMessageSize = opts.maxMessageSize === undefined ? undefined : positiveInteger('maxMessageSize', opts.maxMessageSize)
@@ -224,6 +225,7 @@ export class Manager {
   /** A shared queue; `maxsize` 0 (default) means unbounded. */
   Queue<T = unknown>(options: { maxsize?: number } = {}): Promise<QueueProxy<T>> {
     const opts = plainObject('options', options)
+    knownKeys('Manager.Queue()', opts, ['maxsize'])
     const maxsize = opts.maxsize === undefined ? 0 : nonNegativeInteger('maxsize', opts.maxsize)
     return this.#create('Queue', [maxsize]) as Promise<QueueProxy<T>>
   }

@@ -10,6 +10,7 @@ import { UnsupportedBackendError } from '../errors.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
 import { ManagerLink } from './link.js'
+import { boolean, keysOf, knownKeys, plainObject, timeoutOption } from '../internal/validate.js'
 
 /** What identifies a shared object: where its server is and its id there. */
 export interface ProxyToken {
@@ -34,6 +35,15 @@ function call(proxy: object, method: string, args: unknown[]): Promise<any> {
 export interface BlockingOptions {
   block?: boolean
   timeout?: number
+}
+
+const BLOCKING_KEYS = keysOf<BlockingOptions>({ block: true, timeout: true })
+
+/** `[block, timeout]` from a blocking call's options, refusing unknown keys (the server checks the values). */
+function blockingArgs(what: string, options: unknown): [boolean, unknown] {
+  const o = plainObject('options', options)
+  knownKeys(what, o, BLOCKING_KEYS)
+  return [o.block === undefined ? true : boolean('options.block', o.block), o.timeout]
 }
 
 /** The common part of every proxy. */
@@ -185,10 +195,10 @@ export class NamespaceProxy extends BaseProxy {
 /** A shared FIFO queue (Python's `manager.Queue()`). Timeouts in ms; `Empty`/`Full` when they elapse. */
 export class QueueProxy<T = unknown> extends BaseProxy {
   put(item: T, options: BlockingOptions = {}): Promise<void> {
-    return call(this, 'put', [item, options.block ?? true, options.timeout])
+    return call(this, 'put', [item, ...blockingArgs('QueueProxy.put()', options)])
   }
   get(options: BlockingOptions = {}): Promise<T> {
-    return call(this, 'get', [options.block ?? true, options.timeout])
+    return call(this, 'get', blockingArgs('QueueProxy.get()', options))
   }
   putNowait(item: T): Promise<void> {
     return call(this, 'put', [item, false])
@@ -216,7 +226,7 @@ export class QueueProxy<T = unknown> extends BaseProxy {
 /** A shared lock (Python's `manager.Lock()`). Released by the server if its holder's connection vanishes. */
 export class LockProxy extends BaseProxy {
   acquire(options: BlockingOptions = {}): Promise<boolean> {
-    return call(this, 'acquire', [options.block ?? true, options.timeout])
+    return call(this, 'acquire', blockingArgs('LockProxy.acquire()', options))
   }
   release(): Promise<void> {
     return call(this, 'release', [])
@@ -239,7 +249,7 @@ export class EventProxy extends BaseProxy {
   }
   /** Resolves true when set, false when `timeout` ms elapse first. */
   wait(options: { timeout?: number } = {}): Promise<boolean> {
-    return call(this, 'wait', [options.timeout])
+    return call(this, 'wait', [timeoutOption('EventProxy.wait()', options)])
   }
 }
 

@@ -24,14 +24,14 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   /** Waits until every item put has had its `taskDone()`. Resolves false on timeout. */
   async join(options?: TimeoutOptions): Promise<boolean> {
-    const timeout = parseTimeout(options)
+    const timeout = parseTimeout(options, 'JoinableQueue.join()')
     if (this.remote !== null) return (await this.call('join', [timeout])) as boolean
     return this.joinLocal(timeout)
   }
 
   /** The blocking form of `join`, for worker threads. */
   joinSync(options?: TimeoutOptions): boolean {
-    const timeout = parseTimeout(options)
+    const timeout = parseTimeout(options, 'JoinableQueue.joinSync()')
     if (this.remote !== null) throw this.notRemote('JoinableQueue.joinSync()')
     assertCanBlock('JoinableQueue.joinSync()')
     return this.joinLocalSync(timeout)

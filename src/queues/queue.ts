@@ -22,7 +22,7 @@
  */
 import { deserialize, serialize } from 'node:v8'
 import { Empty, Full, QueueClosedError, TooManyReleasesError, invalidArgValue } from '../errors.js'
-import { nonNegativeInteger, plainObject, positiveInteger, knownKeys } from '../internal/validate.js'
+import { keysOf, knownKeys, nonNegativeInteger, plainObject, positiveInteger } from '../internal/validate.js'
 import { registerShareable, type ShareTarget } from '../wire/shareable.js'
 import { kBrokerCall } from '../sync/broker.js'
 import { assertCanBlock, bump, deadlineOf, lockCells, unlockCells, locked, waitUntilSync, whenReady } from '../sync/monitor.js'
@@ -64,7 +64,7 @@ export class Queue<T = unknown> extends Primitive {
     super(CELLS)
     if (this.fresh) {
       const o = plainObject('options', options)
-      knownKeys('Queue', o, ['maxsize', 'capacity'])
+      knownKeys('Queue', o, keysOf<QueueOptions>({ maxsize: true, capacity: true }))
       this.cells[MAXSIZE] = o.maxsize === undefined ? 0 : nonNegativeInteger('options.maxsize', o.maxsize)
       const capacity = o.capacity === undefined ? DEFAULT_CAPACITY : positiveInteger('options.capacity', o.capacity)
       if (capacity < 16) throw invalidArgValue(`Expected \`options.capacity\` to be at least 16 bytes, got ${capacity}`)
@@ -95,7 +95,7 @@ export class Queue<T = unknown> extends Primitive {
    * @throws Full when not blocking or timed out; QueueClosedError after close()
    */
   async put(item: T, options?: PutOptions): Promise<void> {
-    const { blocking, timeout } = parseAcquire(options)
+    const { blocking, timeout } = parseAcquire(options, 'Queue.put()')
     if (this.remote !== null) {
       await this.call('put', [item, blocking, timeout])
       return
@@ -111,7 +111,7 @@ export class Queue<T = unknown> extends Primitive {
 
   /** The blocking form of `put`, for worker threads. */
   putSync(item: T, options?: PutOptions): void {
-    const { blocking, timeout } = parseAcquire(options)
+    const { blocking, timeout } = parseAcquire(options, 'Queue.putSync()')
     if (this.remote !== null) throw this.notRemote('Queue.putSync()')
     if (blocking) assertCanBlock('Queue.putSync()')
     this.#putSync(this.#encode(item), blocking, timeout)
@@ -122,7 +122,7 @@ export class Queue<T = unknown> extends Primitive {
    * @throws Empty when not blocking or timed out; QueueClosedError when closed and drained
    */
   async get(options?: GetOptions): Promise<T> {
-    const { blocking, timeout } = parseAcquire(options)
+    const { blocking, timeout } = parseAcquire(options, 'Queue.get()')
     if (this.remote !== null) return (await this.call('get', [blocking, timeout])) as T
     return deserialize(await this.#getAsync(blocking, timeout)) as T
   }
@@ -135,7 +135,7 @@ export class Queue<T = unknown> extends Primitive {
 
   /** The blocking form of `get`, for worker threads. */
   getSync(options?: GetOptions): T {
-    const { blocking, timeout } = parseAcquire(options)
+    const { blocking, timeout } = parseAcquire(options, 'Queue.getSync()')
     if (this.remote !== null) throw this.notRemote('Queue.getSync()')
     if (blocking) assertCanBlock('Queue.getSync()')
     return deserialize(this.#getSync(blocking, timeout)) as T

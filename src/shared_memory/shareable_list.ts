@@ -16,7 +16,7 @@
  * item in other threads; guard items with a Lock where that matters.
  */
 import { invalidArgType, invalidArgValue, InvalidStateError } from '../errors.js'
-import { describe, nonNegativeInteger, plainObject } from '../internal/validate.js'
+import { describe, keysOf, knownKeys, nonNegativeInteger, plainObject } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
 import { SharedMemory, learnSharedBlock } from './shared_memory.js'
@@ -63,6 +63,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    */
   constructor(sequence?: Iterable<ShareableItem> | null, options: ShareableListOptions = {}) {
     const opts = plainObject('options', options)
+    knownKeys('ShareableList', opts, keysOf<ShareableListOptions>({ name: true }))
     if (sequence === undefined || sequence === null) {
       if (opts.name === undefined) throw invalidArgType('Expected `sequence` to be an iterable of items, or `options.name` to attach to an existing list, got neither')
       this.#shm = new SharedMemory({ name: opts.name as string })

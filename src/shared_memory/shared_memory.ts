@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto'
 import { BroadcastChannel } from 'node:worker_threads'
 import { InvalidStateError, UnsupportedBackendError } from '../errors.js'
-import { plainObject, positiveInteger, typeFail, rangeFail, boolean } from '../internal/validate.js'
+import { keysOf, knownKeys, plainObject, positiveInteger, typeFail, rangeFail, boolean } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
 import { nativeShm } from './native.js'
@@ -142,6 +142,7 @@ export class SharedMemory {
    */
   constructor(options: SharedMemoryOptions = {}) {
     const opts = plainObject('options', options)
+    knownKeys('SharedMemory', opts, keysOf<SharedMemoryOptions>({ name: true, create: true, size: true }))
     const create = opts.create === undefined ? false : boolean('create', opts.create)
     let name: string
     if (opts.name === undefined || opts.name === null) {

@@ -3,7 +3,7 @@
  * disposable a `hold()` gives for `await using` (Python's `with lock:`).
  */
 import { TimeoutError } from '../errors.js'
-import { boolean, optionalTimeout, plainObject } from '../internal/validate.js'
+import { boolean, knownKeys, optionalTimeout, plainObject, timeoutOption } from '../internal/validate.js'
 
 export interface AcquireOptions {
   /** Wait for the primitive (default true); false: take it only if it is free now. */
@@ -17,14 +17,19 @@ export interface TimeoutOptions {
   timeout?: number
 }
 
-export function parseAcquire(options: unknown): { blocking: boolean; timeout: number | undefined } {
+const ACQUIRE_KEYS = ['blocking', 'timeout']
+
+/** Reads `{ blocking, timeout }`, refusing any other key; `what` names the call in the error. */
+export function parseAcquire(options: unknown, what = 'acquire()'): { blocking: boolean; timeout: number | undefined } {
   const o = plainObject('options', options)
+  knownKeys(what, o, ACQUIRE_KEYS)
   const blocking = o.blocking === undefined ? true : boolean('options.blocking', o.blocking)
   return { blocking, timeout: optionalTimeout('options.timeout', o.timeout) }
 }
 
-export function parseTimeout(options: unknown): number | undefined {
-  return optionalTimeout('options.timeout', plainObject('options', options).timeout)
+/** Reads `{ timeout }`, refusing any other key; `what` names the call in the error. */
+export function parseTimeout(options: unknown, what = 'wait()'): number | undefined {
+  return timeoutOption(what, options)
 }
 
 /** A held lock or semaphore; disposing releases it. */

@@ -16,7 +16,7 @@
  * exported function (like a task).
  */
 import { BrokenBarrierError } from '../errors.js'
-import { positiveInteger, optionalTimeout } from '../internal/validate.js'
+import { keysOf, knownKeys, plainObject, positiveInteger, optionalTimeout } from '../internal/validate.js'
 import { resolveTask, type TaskFunction } from '../task_ref.js'
 import { registerShareable } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
@@ -60,6 +60,7 @@ export class Barrier extends Primitive {
   constructor(parties = 1, options: BarrierOptions = {}) {
     super(5)
     if (this.fresh) {
+      knownKeys('Barrier', plainObject('options', options), keysOf<BarrierOptions>({ action: true, timeout: true }))
       this.cells[PARTIES] = positiveInteger('parties', parties)
       this.#timeout = optionalTimeout('options.timeout', options.timeout)
       if (options.action !== undefined && typeof options.action !== 'function') {
