@@ -14,7 +14,8 @@
  * order they were added, like Python's.
  */
 import { CancelledError, InvalidStateError, TimeoutError } from '../errors.js'
-import { optionalTimeout, func } from '../internal/validate.js'
+import { inspect, type InspectOptions } from 'node:util'
+import { func, knownKeys, optionalTimeout, plainObject } from '../internal/validate.js'
 
 /** The four states of a Future, named as in Python. */
 export type FutureState = 'PENDING' | 'RUNNING' | 'CANCELLED' | 'FINISHED'
@@ -43,6 +44,22 @@ export interface Outcome<T> {
   failed: boolean
   value: T | undefined
   error: unknown
+}
+
+const SHORT: InspectOptions = { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 60 }
+
+/** The `timeout` of `result()` / `exception()`, refusing any other key. */
+function waitTimeout(what: string, options: unknown): number | undefined {
+  const o = plainObject('options', options)
+  knownKeys(what, o, WAIT_KEYS)
+  return optionalTimeout('timeout', o.timeout)
+}
+const WAIT_KEYS = ['timeout']
+
+/** Keeps a description to one short line. */
+function shorten(text: string, max = 80): string {
+  const line = text.replace(/\s*\n\s*/g, ' ')
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
 
 function reportCallbackError(error: unknown): void {
@@ -107,7 +124,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * const value = await future.result({ timeout: 5_000 })
    */
   result(options: WaitOptions = {}): Promise<T> {
-    const timeout = optionalTimeout('timeout', options?.timeout)
+    const timeout = waitTimeout('Future.result()', options)
     if (this.done()) return this.#settledPromise()
     return this.#waitDone(timeout, 'result').then(() => this.#settledPromise())
   }
@@ -117,7 +134,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * `CancelledError` if cancelled, `TimeoutError` if `timeout` passes first.
    */
   exception(options: WaitOptions = {}): Promise<unknown> {
-    const timeout = optionalTimeout('timeout', options?.timeout)
+    const timeout = waitTimeout('Future.exception()', options)
     const read = (): Promise<unknown> => {
       if (this.#state === 'CANCELLED') return Promise.reject(this.#cancelledError())
       return Promise.resolve(this.#failed ? this.#error : undefined)
@@ -227,7 +244,45 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return 'Future'
   }
 
+  /**
+   * A short description of the state: `Future<pending>`, `Future<running>`,
+   * `Future<finished: 49>`, `Future<failed: TypeError: bad input>` or
+   * `Future<cancelled>`. `console.log(future)` prints the same.
+   *
+   * @example
+   * console.log(String(executor.submit(square, 7))) // Future<pending>
+   */
+  toString(): string {
+    return this.#describe()
+  }
+
+  /** What `console.log(future)` and `util.inspect(future)` print: the same as `toString()`. */
+  [inspect.custom](): string {
+    return this.#describe()
+  }
+
   // ── internals ──
+
+  #describe(): string {
+    switch (this.#state) {
+      case 'PENDING':
+        return 'Future<pending>'
+      case 'RUNNING':
+        return 'Future<running>'
+      case 'CANCELLED':
+        return 'Future<cancelled>'
+    }
+    if (!this.#failed) {
+      const value = inspect(this.#value, SHORT)
+      return `Future<finished: ${shorten(value)}>`
+    }
+    const error = this.#error
+    const text =
+      error instanceof Error
+        ? `${error.name}: ${error.message.split('\n', 1)[0]}`
+        : inspect(error, SHORT)
+    return `Future<failed: ${shorten(text)}>`
+  }
 
   #cancelledError(): CancelledError {
     if (this.#cancelReason instanceof CancelledError) return this.#cancelReason
