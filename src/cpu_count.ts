@@ -20,9 +20,11 @@ export type CpuLimitSource = 'affinity' | 'cgroup-v2' | 'cgroup-v1' | 'env'
 
 /** A CPU quota read from a cgroup. */
 export interface CgroupQuota {
+  /** The cgroup version the quota was read from. */
   version: 1 | 2
   /** Quota and period in microseconds, as the kernel reports them. */
   quotaUs: number
+  /** The period the quota applies to, in microseconds. */
   periodUs: number
   /** quota / period, not rounded: 1.5 means one and a half CPUs. */
   cpus: number

@@ -270,6 +270,7 @@ export class Value<T extends TypeCode = TypeCode> {
     return this.#lock
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     const data: SharedData = { type: this.#type, length: 1, store: this.#storage.share(target) as SharedData['store'], lock: this.#lock?.[kShare](target) ?? null }
     return { $: 'mp-share', module: import.meta.url, type: 'multiproc.Value', data }
@@ -376,6 +377,7 @@ export class SharedArray<T extends TypeCode = TypeCode> {
     return this.#lock
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     const data: SharedData = { type: this.#type, length: this.#length, store: this.#storage.share(target) as SharedData['store'], lock: this.#lock?.[kShare](target) ?? null }
     return { $: 'mp-share', module: import.meta.url, type: 'multiproc.Array', data }

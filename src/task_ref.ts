@@ -53,6 +53,13 @@ export type TaskRefs<M> = {
   readonly [K in keyof M as M[K] extends TaskFunction ? K : never]: M[K] extends TaskFunction ? TaskRef<M[K]> : never
 }
 
+/**
+ * Whether `value` is a task reference made by `task()` or `tasks()`.
+ * @returns true for a TaskRef, false for anything else (a plain function included)
+ * @example
+ * isTaskRef(task(new URL('./tasks.js', import.meta.url), 'square')) // true
+ * isTaskRef(square)                                                  // false
+ */
 export function isTaskRef(value: unknown): value is TaskRef {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kTaskRef] === true
 }

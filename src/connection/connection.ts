@@ -118,6 +118,7 @@ export class Connection {
     this.close()
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     if (this.#closed) throw new ConnectionClosedError('A closed connection cannot be sent to a worker')
     return {

@@ -198,6 +198,19 @@ async function outcome<T>(future: Future<T>): Promise<T> {
   return future.result()
 }
 
+/**
+ * The executor API shared by every backend (Python's `concurrent.futures.Executor`):
+ * `submit`, `submitWith`, `map`, `shutdown` and `await using`. Create one of its
+ * subclasses: `ThreadPoolExecutor`, `ProcessPoolExecutor`, `InlineExecutor`,
+ * `NatsExecutor`, or `getContext(name).Executor`.
+ *
+ * @example
+ * async function sumOfSquares(executor: Executor, xs: number[]): Promise<number> {
+ *   let total = 0
+ *   for await (const y of executor.map(square, xs)) total += y
+ *   return total
+ * }
+ */
 export abstract class Executor {
   /**
    * Schedules `fn(...args)` and returns a Future for its result.

@@ -67,6 +67,20 @@ function reportCallbackError(error: unknown): void {
   process.emitWarning(`A Future done callback threw: ${detail}`, { type: 'MultiprocWarning', code: 'MP_DONE_CALLBACK' })
 }
 
+/**
+ * The eventual result of a task (Python's `concurrent.futures.Future`), as
+ * `submit()` returns it. It is awaitable: `await future` resolves to the
+ * task's value or rejects with its error, `CancelledError` or `TimeoutError`.
+ * A Future that fails and is never awaited makes no unhandled-rejection noise.
+ *
+ * @typeParam T - the task's result
+ * @example
+ * const future = executor.submit(square, 7)
+ * console.log(future)                       // Future<pending>
+ * console.log(await future)                 // 49
+ * console.log(future.done(), future.state)  // true FINISHED
+ * console.log(future)                       // Future<finished: 49>
+ */
 export class Future<T = unknown> implements PromiseLike<T> {
   #state: FutureState = 'PENDING'
   #value: T | undefined = undefined
@@ -225,6 +239,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   // ── PromiseLike ──
 
+  /**
+   * Makes the Future awaitable: `await future` is `await future.result()`.
+   * @returns a Promise of the task's value; it rejects with the task's error or `CancelledError`
+   */
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
@@ -232,14 +250,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#getPromise().then(onFulfilled, onRejected)
   }
 
+  /** `future.catch(fn)` is `future.result().catch(fn)`: handles the task's error. */
   catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
     return this.#getPromise().catch(onRejected)
   }
 
+  /** `future.finally(fn)` is `future.result().finally(fn)`. */
   finally(onFinally?: (() => void) | null): Promise<T> {
     return this.#getPromise().finally(onFinally)
   }
 
+  /** `'Future'`, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return 'Future'
   }

@@ -13,8 +13,10 @@ export const FIRST_EXCEPTION = 'FIRST_EXCEPTION'
 /** Return when all Futures are done. */
 export const ALL_COMPLETED = 'ALL_COMPLETED'
 
+/** When `wait()` returns: `FIRST_COMPLETED`, `FIRST_EXCEPTION` or `ALL_COMPLETED`. */
 export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED
 
+/** Options of `wait()`. */
 export interface WaitForOptions {
   /** Milliseconds to wait at most. Unlike `result()`, running out is not an error: the result says what is done. Default: no limit. */
   timeout?: number
@@ -24,7 +26,9 @@ export interface WaitForOptions {
 
 /** The two sets `wait` returns, as Python's `DoneAndNotDoneFutures`. */
 export interface DoneAndNotDone<F extends Future<any>> {
+  /** The Futures that finished or were cancelled. */
   done: Set<F>
+  /** The others (pending or running), when `returnWhen` or the timeout let `wait()` return early. */
   notDone: Set<F>
 }
 
@@ -37,6 +41,7 @@ export interface DoneAndNotDone<F extends Future<any>> {
  */
 export type Completed<F extends Future<any>> = Omit<F, 'then' | 'catch' | 'finally'>
 
+/** Options of `asCompleted()`. */
 export interface AsCompletedOptions {
   /** Milliseconds from the call after which the iterator throws TimeoutError. Default: no limit. */
   timeout?: number

@@ -62,6 +62,7 @@ export class BaseProxy {
     return tokens.get(this)!
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     const t = tokens.get(this)!
     // A Unix socket is reachable only on this machine; cluster workers run elsewhere.

@@ -195,6 +195,7 @@ export class ShareableList implements Iterable<ShareableItem> {
     return [...this]
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     // The block travels as itself (checked for the target), the list by name on top of it.
     const shm = this.#shm[kShare](target)

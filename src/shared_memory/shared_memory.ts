@@ -243,6 +243,7 @@ export class SharedMemory {
     this.close()
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     if (this.#buffer === null) throw new InvalidStateError(`SharedMemory ${this.#name} is closed and cannot be passed to a worker`)
     const data: ShareData = { name: this.#name, size: this.#size }

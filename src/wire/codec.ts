@@ -24,8 +24,11 @@ const kTransfer = Symbol.for('multiproc.Transfer')
 
 /** A value to be moved (not copied) to the other side, with its transfer list. */
 export interface Transfer<T> {
+  /** The value the other side receives. */
   readonly value: T
+  /** The buffers moved with it (detached on this side). */
   readonly transferList: readonly Transferable[]
+  /** Marks a Transfer, so that a plain object with the same fields is not mistaken for one. */
   readonly [kTransfer]: true
 }
 
