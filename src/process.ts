@@ -30,6 +30,7 @@ import { getContext } from './context.js'
 
 const entryModule = new URL(`./process_entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
 
+/** Options of `new Process()`. */
 export interface ProcessOptions<T extends Task = Task> {
   /** The function to run: an exported function or a task reference. */
   target: T
@@ -47,6 +48,18 @@ let counter = 0
 
 type State = 'initial' | 'started' | 'stopped'
 
+/**
+ * Python's `multiprocessing.Process`: runs `target(...args)` once in a worker
+ * thread or a child process (its context). `start()`, `await join()`,
+ * `terminate()`, `kill()`, `exitCode`.
+ *
+ * @typeParam T - the target's type, which checks `args`
+ * @example
+ * const p = new Process({ target: work, args: [queue, 3], context: 'process' })
+ * p.start()
+ * await p.join()
+ * console.log(p.exitCode) // 0
+ */
 export class Process<T extends Task = Task> {
   readonly #task: ResolvedTask
   readonly #args: unknown[]
@@ -88,14 +101,17 @@ export class Process<T extends Task = Task> {
     this.#exited = new Promise((resolve) => (this.#resolveExited = resolve))
   }
 
+  /** The name: `Process-N` unless given. */
   get name(): string {
     return this.#name
   }
 
+  /** Renames the process (as Python allows). */
   set name(value: string) {
     this.#name = string('name', value)
   }
 
+  /** Whether it is a daemon: it does not keep the program alive, and is stopped when the program ends. */
   get daemon(): boolean {
     return this.#daemon
   }
@@ -258,6 +274,7 @@ export class Process<T extends Task = Task> {
     this.#resolveExited()
   }
 
+  /** `'Process'` with its name and state, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return `Process(${this.#name}, ${this.#state === 'stopped' ? `exitCode=${this.#exitCode}` : this.#state})`
   }

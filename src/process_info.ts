@@ -10,11 +10,13 @@ import { isMainThread, threadId } from 'node:worker_threads'
 
 /** What `currentProcess()` and `parentProcess()` describe. */
 export interface ProcessInfo {
+  /** `'MainProcess'` in the main program; a Process's name inside it. */
   readonly name: string
   /** The OS process id (threads of one process share it). */
   readonly pid: number
   /** The thread id (0 for a process's main thread). */
   readonly ident: number
+  /** Whether it is a daemon Process. */
   readonly daemon: boolean
 }
 
@@ -65,6 +67,9 @@ export function addChild(child: { isAlive(): boolean }): void {
 /**
  * The Processes started by this program that are still running
  * (finished ones are forgotten, as Python's `active_children()` joins them).
+ * @typeParam P - the Process type to return them as
+ * @example
+ * for (const p of activeChildren<Process>()) p.terminate()
  */
 export function activeChildren<P extends { isAlive(): boolean }>(): P[] {
   const out: P[] = []

@@ -9,6 +9,7 @@ import { address as checkAddress, type Address } from './address.js'
 import { authkey as checkAuthkey, answerChallenge, deliverChallenge, HANDSHAKE_MAX } from './auth.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, SocketConnection } from './socket_connection.js'
 
+/** Options of `Client()`. Unknown keys are refused. */
 export interface ClientOptions {
   /** The Listener's authkey. Default: none (the Listener must have none too). */
   authkey?: Uint8Array | string

@@ -16,6 +16,18 @@ import { assertCanBlock } from '../sync/monitor.js'
 
 const kBytes = '$mp-bytes'
 
+/**
+ * One end of a `Pipe()` (Python's `multiprocessing.connection.Connection`):
+ * `send(value)`, `await recv()`, `sendBytes`, `recvBytes`, `poll()`. It travels
+ * to workers and child processes as an argument and stays connected.
+ *
+ * @throws EOFError from `recv()` once the other end closed and nothing is left
+ * @example
+ * const [parent, child] = Pipe()
+ * executor.submit(reply, child)
+ * parent.send('ping')
+ * console.log(await parent.recv())
+ */
 export class Connection {
   readonly #inbox: Queue | null
   readonly #outbox: Queue | null
@@ -27,14 +39,17 @@ export class Connection {
     this.#outbox = outbox
   }
 
+  /** Whether this end was closed. */
   get closed(): boolean {
     return this.#closed
   }
 
+  /** Whether this end may receive (false for the sending end of a one-way Pipe). */
   get readable(): boolean {
     return this.#inbox !== null
   }
 
+  /** Whether this end may send (false for the receiving end of a one-way Pipe). */
   get writable(): boolean {
     return this.#outbox !== null
   }
@@ -114,6 +129,7 @@ export class Connection {
     this.#outbox?.close()
   }
 
+  /** `using conn = ...` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -43,6 +43,7 @@ const CELLS = 11
 
 const DEFAULT_CAPACITY = 64 * 1024 * 1024
 
+/** Options of `new Queue()`. */
 export interface QueueOptions {
   /** The most items the queue holds; `put` waits while it is full. 0 (default): no limit. */
   maxsize?: number
@@ -50,9 +51,23 @@ export interface QueueOptions {
   capacity?: number
 }
 
+/** Options of `put`: `blocking` (default true) and `timeout` in ms. */
 export type PutOptions = AcquireOptions
+/** Options of `get`: `blocking` (default true) and `timeout` in ms. */
 export type GetOptions = AcquireOptions
 
+/**
+ * A FIFO queue shared by the main thread, worker threads and child processes
+ * (Python's `multiprocessing.Queue`): pass it to a task or a Process and every
+ * side sees the same queue. Items are anything structured clone takes.
+ *
+ * @typeParam T - the items
+ * @throws Empty from `get` on timeout (or `getNowait` on an empty queue); Full from `put` on timeout; QueueClosedError after `close()`
+ * @example
+ * const q = new Queue<number>({ maxsize: 100 })
+ * await q.put(1)
+ * console.log(await q.get({ timeout: 1000 })) // 1
+ */
 export class Queue<T = unknown> extends Primitive {
   readonly #ring: Uint8Array
 
@@ -147,10 +162,18 @@ export class Queue<T = unknown> extends Primitive {
     return Atomics.load(this.cells, COUNT)
   }
 
+  /**
+   * Whether the queue holds no item now (exact).
+   * @throws UnsupportedBackendError in a child process (use `qsize()` from the parent)
+   */
   empty(): boolean {
     return this.qsize() === 0
   }
 
+  /**
+   * Whether a `put` would wait now (exact).
+   * @throws UnsupportedBackendError in a child process
+   */
   full(): boolean {
     const max = this.maxsize
     return max > 0 && this.qsize() >= max

@@ -21,8 +21,10 @@ import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } fro
 import { libraryModuleId } from '../wire/library_module.js'
 import { SharedMemory, learnSharedBlock } from './shared_memory.js'
 
+/** What a ShareableList slot holds. */
 export type ShareableItem = number | boolean | string | Uint8Array | null
 
+/** Options of `new ShareableList()`. */
 export interface ShareableListOptions {
   /** The block's name: to attach (without a sequence) or to name the new block. */
   name?: string
@@ -48,6 +50,18 @@ function kindOf(value: unknown, index: number): Kind {
   throw invalidArgType(`Expected \`sequence[${index}]\` to be a number, a boolean, a string, a Uint8Array or null, got ${describe(value)}`)
 }
 
+/**
+ * A fixed-layout list stored in a SharedMemory block (Python's
+ * `ShareableList`): numbers, booleans, strings, bytes and null, each slot
+ * keeping the size it was created with.
+ *
+ * @throws RangeError when a new string or bytes value does not fit its slot
+ * @example
+ * const list = new ShareableList([1, true, 'text', null])
+ * list.set(0, 2)
+ * const same = new ShareableList(null, { name: list.shm.name }) // attach elsewhere
+ * console.log(same.get(0)) // 2
+ */
 export class ShareableList implements Iterable<ShareableItem> {
   readonly #shm: SharedMemory
   readonly #count: number
@@ -114,6 +128,7 @@ export class ShareableList implements Iterable<ShareableItem> {
     return this.#shm
   }
 
+  /** The number of items (fixed when the list was created). */
   get length(): number {
     return this.#count
   }
@@ -130,6 +145,10 @@ export class ShareableList implements Iterable<ShareableItem> {
     return this.get(index < 0 ? this.#count + index : index)
   }
 
+  /**
+   * The item at `index`.
+   * @throws RangeError for an index out of range
+   */
   get(index: number): ShareableItem {
     const i = this.#index(index)
     const at = this.#offsets[i]!
@@ -187,10 +206,12 @@ export class ShareableList implements Iterable<ShareableItem> {
     throw invalidArgValue(`Expected \`value\` to be in the list, got ${describe(value)}`)
   }
 
+  /** The items, in order: `for (const item of list)`. */
   *[Symbol.iterator](): Iterator<ShareableItem> {
     for (let i = 0; i < this.#count; i++) yield this.get(i)
   }
 
+  /** A copy of the items as an array. */
   toArray(): ShareableItem[] {
     return [...this]
   }

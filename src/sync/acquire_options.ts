@@ -5,6 +5,7 @@
 import { TimeoutError } from '../errors.js'
 import { boolean, knownKeys, optionalTimeout, plainObject, timeoutOption } from '../internal/validate.js'
 
+/** Options of `acquire`, `hold`, `put` and `get`: Python's `block` and `timeout` (in ms). */
 export interface AcquireOptions {
   /** Wait for the primitive (default true); false: take it only if it is free now. */
   blocking?: boolean
@@ -12,6 +13,7 @@ export interface AcquireOptions {
   timeout?: number
 }
 
+/** Options of the calls that only wait (`wait`, `join`): `timeout` in ms. */
 export interface TimeoutOptions {
   /** Give up after this many milliseconds (default: wait for ever). */
   timeout?: number
@@ -34,6 +36,7 @@ export function parseTimeout(options: unknown, what = 'wait()'): number | undefi
 
 /** A held lock or semaphore; disposing releases it. */
 export interface Held extends Disposable, AsyncDisposable {
+  /** Releases now (disposing later does nothing). */
   release(): void
 }
 
