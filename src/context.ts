@@ -266,7 +266,12 @@ export function getContext(name: StartMethod = 'thread', options?: NatsConnectio
   return context
 }
 
-/** The backends `getContext` accepts: Python's `get_all_start_methods()`. */
+/**
+ * The backends `getContext` accepts: Python's `get_all_start_methods()`.
+ * @returns `['thread', 'process', 'inline', 'nats']`
+ * @example
+ * for (const name of getAllStartMethods()) console.log(name)
+ */
 export function getAllStartMethods(): StartMethod[] {
   return [...START_METHODS]
 }

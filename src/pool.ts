@@ -91,6 +91,9 @@ const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', '
 /**
  * Python's default chunksize for `map`: `ceil(n / (4 × workers))`, at least 1.
  * Four chunks per worker balance the load while keeping messages few.
+ * @returns the number of items per chunk
+ * @example
+ * defaultChunksize(1000, 4) // 63
  */
 export function defaultChunksize(items: number, workers: number): number {
   return Math.max(1, Math.ceil(items / (4 * workers)))

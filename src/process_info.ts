@@ -43,6 +43,9 @@ function inChildProcess(): boolean {
 /**
  * The running process: `{ name: 'MainProcess', pid, ... }` in the main
  * program, the Process's name inside one.
+ * @returns a description of this process or thread; never throws
+ * @example
+ * console.log(currentProcess().name) // 'MainProcess', or 'Process-1' inside a Process
  */
 export function currentProcess(): ProcessInfo {
   if (current !== null) return current
@@ -50,7 +53,11 @@ export function currentProcess(): ProcessInfo {
   return { name: isMainThread ? `PoolWorker-${process.pid}` : `PoolWorker-thread-${threadId}`, pid: process.pid, ident: threadId, daemon: true }
 }
 
-/** The process that started this one, or null in the main program. */
+/**
+ * The process that started this one, or null in the main program.
+ * @example
+ * console.log(parentProcess()?.name ?? 'no parent')
+ */
 export function parentProcess(): ProcessInfo | null {
   if (parent !== null) return parent
   if (isMainThread && !inChildProcess()) return null

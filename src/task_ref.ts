@@ -84,6 +84,8 @@ export function normalizeModule(module: string | URL, argName = 'module'): strin
 /**
  * A typed reference to the export `name` of `module`, without importing it.
  *
+ * @returns a frozen TaskRef that `submit`, `map`, `Pool` and `Process` accept like the function itself
+ * @throws TypeError for a relative path (use `new URL(path, import.meta.url)`) or an empty name
  * @example
  * const square = task<(x: number) => number>(new URL('./tasks.js', import.meta.url), 'square')
  * await executor.submit(square, 4) // 16
@@ -100,6 +102,8 @@ export function task<F extends TaskFunction = TaskFunction>(module: string | URL
  * Typed references to every exported function of a module, without
  * importing it in the caller (useful for heavy modules and for cluster submitters).
  *
+ * @returns an object whose property `name` is the TaskRef of the export `name`
+ * @throws TypeError for a relative path (use `new URL(path, import.meta.url)`)
  * @example
  * const t = tasks<typeof import('./tasks.js')>(new URL('./tasks.js', import.meta.url))
  * await executor.submit(t.square, 4) // 16, type-checked

@@ -229,7 +229,10 @@ export abstract class Executor {
 
   /**
    * `submit` with per-task options: `timeout`, `signal`, `transfer`, `retries`.
+   * A task that times out or whose signal aborts is stopped for real.
    *
+   * @returns the task's Future; it rejects with `TimeoutError` or `CancelledError` when the task is stopped
+   * @throws RangeError for an unknown option; the errors of `submit`
    * @example
    * const f = executor.submitWith({ timeout: 1000, signal }, crunch, data)
    */
@@ -238,6 +241,12 @@ export abstract class Executor {
   /**
    * Stops accepting work. By default waits for queued and running tasks and
    * for the workers to exit; `cancelFutures` cancels what has not started.
+   * Idempotent; `submit` afterwards throws `BrokenExecutorError`.
+   *
+   * @returns a Promise that resolves once the work (unless `wait: false`) and the workers are done
+   * @throws RangeError for an unknown option
+   * @example
+   * await executor.shutdown({ cancelFutures: true })
    */
   abstract shutdown(options?: ShutdownOptions): Promise<void>
 

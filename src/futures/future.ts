@@ -105,6 +105,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * to a worker) is cancelled and `true` is returned; a RUNNING or FINISHED
    * one cannot be and `false` is returned (as in Python). To stop a running
    * task for real, submit it with a `signal` or a `timeout`.
+   *
+   * @returns whether the Future is now cancelled
+   * @example
+   * if (future.cancel()) console.log(future) // Future<cancelled>
    */
   cancel(): boolean {
     if (this.#state === 'RUNNING' || this.#state === 'FINISHED') return false
@@ -134,6 +138,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * if the Future was cancelled, or with `TimeoutError` if `timeout`
    * milliseconds pass first (the task itself goes on).
    *
+   * @throws RangeError synchronously for a bad or unknown option
    * @example
    * const value = await future.result({ timeout: 5_000 })
    */
@@ -146,6 +151,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /**
    * The task's error, or `undefined` if it succeeded. Rejects with
    * `CancelledError` if cancelled, `TimeoutError` if `timeout` passes first.
+   *
+   * @throws RangeError synchronously for a bad or unknown option
+   * @example
+   * const error = await future.exception()
+   * if (error !== undefined) console.error('the task failed:', error)
    */
   exception(options: WaitOptions = {}): Promise<unknown> {
     const timeout = waitTimeout('Future.exception()', options)
@@ -161,6 +171,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * Calls `fn(future)` when the Future is done (finished or cancelled), or
    * at once if it already is. Callbacks run in the order they were added; an
    * exception in one is reported as a process warning and does not stop the others.
+   *
+   * @throws TypeError when `fn` is not a function
+   * @example
+   * future.addDoneCallback((f) => console.log('done:', f))
    */
   addDoneCallback(fn: DoneCallback<T>): void {
     func('fn', fn)

@@ -72,6 +72,8 @@ function failed(f: Future<unknown>): boolean {
  * Resolves to `{ done, notDone }`; it never rejects because of a task's error
  * or because the timeout ran out.
  *
+ * @returns `{ done, notDone }`: two Sets of the given Futures
+ * @throws TypeError for something that is not a Future; RangeError for a bad or unknown option
  * @example
  * const { done, notDone } = await wait(futures, { returnWhen: FIRST_COMPLETED, timeout: 1000 })
  */
@@ -133,6 +135,8 @@ export async function wait<F extends Future<any>>(futures: Iterable<F>, options:
  *
  * Each item is the Future itself (typed `Completed<F>`): read it with `f.result()`.
  *
+ * @returns an async iterator of the Futures, in completion order
+ * @throws TimeoutError from the iteration when `timeout` passes first; RangeError for a bad or unknown option
  * @example
  * for await (const f of asCompleted(futures)) console.log(await f.result())
  */

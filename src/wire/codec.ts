@@ -37,6 +37,7 @@ export interface Transfer<T> {
  * `transferList` (default: `value` itself when it is an ArrayBuffer, or its
  * `.buffer` when it is a typed array) are moved to the caller at no cost.
  *
+ * @returns a Transfer wrapping `value`; the caller receives `value` itself
  * @example
  * export function render(): Transfer<Uint8Array> {
  *   const pixels = new Uint8Array(64 << 20)
