@@ -29,6 +29,19 @@ function reportCallbackError(what: string, error: unknown): void {
   process.emitWarning(`An AsyncResult ${what} threw: ${detail}`, { type: 'MultiprocWarning', code: 'MP_RESULT_CALLBACK' })
 }
 
+/**
+ * The result of `Pool.applyAsync`, `mapAsync` and `starmapAsync` (Python's
+ * `multiprocessing.pool.AsyncResult`). Awaitable; `get({ timeout })` rejects
+ * with the work's error or `TimeoutError` (the work goes on), `wait()` never
+ * rejects, `ready()` and `successful()` look without waiting.
+ *
+ * @typeParam T - the value `get()` resolves to
+ * @example
+ * const r = pool.mapAsync(square, [1, 2, 3])
+ * console.log(r.ready())                    // false
+ * console.log(await r.get({ timeout: 5000 })) // [1, 4, 9]
+ * console.log(r.successful())               // true
+ */
 export class AsyncResult<T = unknown> implements PromiseLike<T> {
   #ready = false
   #ok = false
@@ -114,6 +127,7 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     return this.#promise.then(onFulfilled, onRejected)
   }
 
+  /** `'AsyncResult'`, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return 'AsyncResult'
   }

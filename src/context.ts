@@ -62,6 +62,20 @@ const natsBackend: Backend = {
   },
 }
 
+/**
+ * A backend bound to Python's `multiprocessing` names (Python's context
+ * objects): `Pool`, `Executor`, `Process`, the queues, locks and shared
+ * values of a context all run on its backend. Get one with `getContext(name)`.
+ *
+ * @example
+ * const ctx = getContext('process')
+ * await using pool = new ctx.Pool({ processes: 2 })
+ * const q = new ctx.Queue<number>()
+ * const p = new ctx.Process({ target: produce, args: [q] })
+ * p.start()
+ * console.log(await q.get())
+ * await p.join()
+ */
 export class Context {
   readonly #name: StartMethod
   readonly #nats: NatsConnectionOptions
@@ -148,31 +162,46 @@ export class Context {
   get Value(): ContextValue {
     return boundClasses(this).Value
   }
+  /** Shared arrays of numbers (Python's `ctx.Array`), as `Value` is bound to this context. */
   get Array(): ContextArray {
     return boundClasses(this).Array
   }
+  /** The same as `Array`, under a name that does not shadow the global `Array`. */
   get SharedArray(): ContextArray {
     return boundClasses(this).Array
   }
+  /** A `Value` of this context without a lock (Python's `ctx.RawValue`). */
   get RawValue(): typeof RawValue {
     const V = this.Value
     return ((type, init, options = {}) => new V(type, init, { ...options, lock: false })) as typeof RawValue
   }
+  /** An `Array` of this context without a lock (Python's `ctx.RawArray`). */
   get RawArray(): typeof RawArray {
     const A = this.Array
     return ((type, sizeOrInit, options = {}) => new A(type, sizeOrInit, { ...options, lock: false })) as typeof RawArray
   }
   // The same classes on every context (the cluster refuses them at submit).
+  /** The `Queue` class (the same on every context). */
   readonly Queue = Queue
+  /** The `JoinableQueue` class. */
   readonly JoinableQueue = JoinableQueue
+  /** The `SimpleQueue` class. */
   readonly SimpleQueue = SimpleQueue
+  /** The `Lock` class. */
   readonly Lock = Lock
+  /** The `RLock` class. */
   readonly RLock = RLock
+  /** The `Semaphore` class. */
   readonly Semaphore = Semaphore
+  /** The `BoundedSemaphore` class. */
   readonly BoundedSemaphore = BoundedSemaphore
+  /** The `Condition` class. */
   readonly Condition = Condition
+  /** The `Event` class. */
   readonly Event = Event
+  /** The `Barrier` class. */
   readonly Barrier = Barrier
+  /** The `Pipe` function. */
   readonly Pipe = Pipe
 
   /** The CPUs this process can use (see `cpuCount()`). */
@@ -193,6 +222,7 @@ export class Context {
     return new this.Executor(options)
   }
 
+  /** `'Context(process)'`: the backend, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return `Context(${this.#name})`
   }
@@ -236,7 +266,12 @@ export function getContext(name: StartMethod = 'thread', options?: NatsConnectio
   return context
 }
 
-/** The backends `getContext` accepts: Python's `get_all_start_methods()`. */
+/**
+ * The backends `getContext` accepts: Python's `get_all_start_methods()`.
+ * @returns `['thread', 'process', 'inline', 'nats']`
+ * @example
+ * for (const name of getAllStartMethods()) console.log(name)
+ */
 export function getAllStartMethods(): StartMethod[] {
   return [...START_METHODS]
 }

@@ -11,8 +11,11 @@ import { SharedArray, Value, type ElementOf, type SharedOptions, type TypeCode }
 import type { Task } from './task_ref.js'
 import type { Context } from './context.js'
 
+/** A `Process` class bound to a context (`getContext(name).Process`): its options have no `context`. */
 export type ContextProcess = new <T extends Task>(options: Omit<ProcessOptions<T>, 'context'>) => Process<T>
+/** A `Value` class bound to a context (`getContext(name).Value`). */
 export type ContextValue = new <T extends TypeCode>(type: T, init?: ElementOf<T>, options?: SharedOptions) => Value<T>
+/** An `Array` class bound to a context (`getContext(name).Array`). */
 export type ContextArray = new <T extends TypeCode>(type: T, sizeOrInit: number | ArrayLike<ElementOf<T>> | Iterable<ElementOf<T>>, options?: SharedOptions) => SharedArray<T>
 
 export interface BoundClasses {

@@ -20,9 +20,11 @@ export type CpuLimitSource = 'affinity' | 'cgroup-v2' | 'cgroup-v1' | 'env'
 
 /** A CPU quota read from a cgroup. */
 export interface CgroupQuota {
+  /** The cgroup version the quota was read from. */
   version: 1 | 2
   /** Quota and period in microseconds, as the kernel reports them. */
   quotaUs: number
+  /** The period the quota applies to, in microseconds. */
   periodUs: number
   /** quota / period, not rounded: 1.5 means one and a half CPUs. */
   cpus: number
@@ -160,7 +162,14 @@ function cgroupV1Quota(root: string, cgroupPath: string, mounts: Mount[]): Cgrou
   return best
 }
 
-/** Reads every CPU limit that applies to this process. Never throws. */
+/**
+ * Reads every CPU limit that applies to this process. Never throws.
+ * @param sources where to read (for tests): a root directory, an environment, an affinity
+ * @returns the count `cpuCount()` gives, the limit that decided it (`decidedBy`), and each limit found
+ * @example
+ * const { count, decidedBy, quota } = cpuInfo()
+ * console.log(`${count} CPUs, decided by ${decidedBy}`, quota?.file)
+ */
 export function cpuInfo(sources: CpuInfoSources = {}): CpuInfo {
   const root = sources.root ?? '/'
   const env = sources.env ?? process.env
@@ -213,6 +222,7 @@ export function cpuInfo(sources: CpuInfoSources = {}): CpuInfo {
  * affinity and its cgroup (v1 or v2) CPU quota, rounded up, at least 1.
  * Set `MULTIPROC_CPU_COUNT` to override. See `cpuInfo()` for which limit decided.
  *
+ * @returns a positive integer; never throws
  * @example
  * const pool = new Pool({ processes: cpuCount() })
  */

@@ -74,9 +74,13 @@ export interface WorkerCrashInfo {
 
 /** The worker running a task died (process.exit, uncaught error, out of memory, killed). */
 export class WorkerCrashedError extends MultiprocError {
+  /** Which worker died (as in `executor.stats()` and error messages). */
   readonly workerId: string
+  /** Its exit code (`-9` for SIGKILL, as Python reports it), or null if it has none. */
   readonly exitCode: number | null
+  /** The signal that killed it, if any. */
   readonly signal: NodeJS.Signals | null
+  /** The task it was running (`module#export`), when known. */
   readonly task: string | undefined
 
   constructor(message: string, info: WorkerCrashInfo, options?: MultiprocErrorOptions) {
@@ -217,6 +221,7 @@ export class AuthenticationError extends MultiprocError {
 
 /** `recvBytesInto()` was given a buffer too small for the message; the message is kept on `.data`. */
 export class BufferTooShortError extends MultiprocError {
+  /** The whole message that did not fit. */
   readonly data: Uint8Array
   constructor(data: Uint8Array, message = `The buffer is too short for a message of ${data.byteLength} bytes`, options?: MultiprocErrorOptions) {
     super(message, 'ERR_MP_BUFFER_TOO_SHORT', options)

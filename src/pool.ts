@@ -80,6 +80,7 @@ type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 
 /** What a Pool runs on: a PoolExecutor, or the cluster's NatsExecutor. */
 export type PoolBackend = Executor & {
+  /** Stops every worker now; pending Futures fail with `CancelledError`. */
   terminateWorkers(): Promise<void>
   /** One-argument items sent as one flat array (local executors); others get `submitChunk` with one-item argument lists. */
   submitItems?(task: ResolvedTask, items: unknown[]): Future<ChunkResult>
@@ -90,6 +91,9 @@ const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', '
 /**
  * Python's default chunksize for `map`: `ceil(n / (4 × workers))`, at least 1.
  * Four chunks per worker balance the load while keeping messages few.
+ * @returns the number of items per chunk
+ * @example
+ * defaultChunksize(1000, 4) // 63
  */
 export function defaultChunksize(items: number, workers: number): number {
   return Math.max(1, Math.ceil(items / (4 * workers)))
@@ -104,6 +108,19 @@ interface Lease {
   drain(): void
 }
 
+/**
+ * Python's `multiprocessing.Pool` on any backend. Blocking calls (`apply`,
+ * `map`, `starmap`) return Promises; the `Async` variants return an
+ * `AsyncResult` at once; `imap` and `imapUnordered` are async iterators.
+ * `await using pool = new Pool()` closes and joins the pool at the end of the
+ * block: submitted work finishes (Python's `with` terminates it).
+ *
+ * @example
+ * await using pool = new Pool() // cpuCount() worker threads
+ * console.log(await pool.apply(add, [2, 3]))          // 5
+ * console.log(await pool.map(square, [1, 2, 3]))      // [1, 4, 9]
+ * for await (const y of pool.imapUnordered(square, [4, 5])) console.log(y) // 16 25, as they finish
+ */
 export class Pool {
   readonly #executor: PoolBackend
   readonly #context: Context
@@ -325,6 +342,7 @@ export class Pool {
     await this.#join()
   }
 
+  /** `'Pool(thread, RUN)'`: the context and the state, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return `Pool(${this.#context.name}, ${this.#state})`
   }

@@ -17,7 +17,7 @@
 import { constants } from 'node:os'
 import { inspect } from 'node:util'
 import { InvalidStateError, SerializationError, UnsupportedBackendError, invalidArgType } from './errors.js'
-import { boolean, describe, knownKeys, optionalTimeout, plainObject, string } from './internal/validate.js'
+import { boolean, describe, keysOf, knownKeys, plainObject, string, timeoutOption } from './internal/validate.js'
 import { resolveTask, type Task, type TaskArgs, type ResolvedTask } from './task_ref.js'
 import type { WorkerHandle } from './backends/backend.js'
 import { findUncloneable } from './wire/codec.js'
@@ -30,6 +30,7 @@ import { getContext } from './context.js'
 
 const entryModule = new URL(`./process_entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
 
+/** Options of `new Process()`. */
 export interface ProcessOptions<T extends Task = Task> {
   /** The function to run: an exported function or a task reference. */
   target: T
@@ -47,6 +48,18 @@ let counter = 0
 
 type State = 'initial' | 'started' | 'stopped'
 
+/**
+ * Python's `multiprocessing.Process`: runs `target(...args)` once in a worker
+ * thread or a child process (its context). `start()`, `await join()`,
+ * `terminate()`, `kill()`, `exitCode`.
+ *
+ * @typeParam T - the target's type, which checks `args`
+ * @example
+ * const p = new Process({ target: work, args: [queue, 3], context: 'process' })
+ * p.start()
+ * await p.join()
+ * console.log(p.exitCode) // 0
+ */
 export class Process<T extends Task = Task> {
   readonly #task: ResolvedTask
   readonly #args: unknown[]
@@ -70,7 +83,7 @@ export class Process<T extends Task = Task> {
    */
   constructor(options: ProcessOptions<T>) {
     const o = plainObject('options', options)
-    knownKeys('Process', o, ['target', 'args', 'name', 'daemon', 'context'])
+    knownKeys('Process', o, keysOf<ProcessOptions>({ target: true, args: true, name: true, daemon: true, context: true }))
     if (o.target === undefined) throw invalidArgType('Expected `options.target` to be an exported function or a task reference, got undefined')
     this.#task = resolveTask(o.target, 'options.target')
     if (o.args !== undefined && !Array.isArray(o.args)) throw invalidArgType(`Expected \`options.args\` to be an array, got ${describe(o.args)}`)
@@ -88,14 +101,17 @@ export class Process<T extends Task = Task> {
     this.#exited = new Promise((resolve) => (this.#resolveExited = resolve))
   }
 
+  /** The name: `Process-N` unless given. */
   get name(): string {
     return this.#name
   }
 
+  /** Renames the process (as Python allows). */
   set name(value: string) {
     this.#name = string('name', value)
   }
 
+  /** Whether it is a daemon: it does not keep the program alive, and is stopped when the program ends. */
   get daemon(): boolean {
     return this.#daemon
   }
@@ -179,7 +195,7 @@ export class Process<T extends Task = Task> {
    * @throws InvalidStateError before start()
    */
   async join(options: { timeout?: number } = {}): Promise<void> {
-    const timeout = optionalTimeout('options.timeout', plainObject('options', options).timeout)
+    const timeout = timeoutOption('Process.join()', options)
     if (this.#state === 'initial') throw new InvalidStateError(`Cannot join Process ${this.#name}: it was not started`)
     if (this.#state === 'stopped') return
     // A daemon's worker does not keep the loop alive; a join must.
@@ -258,6 +274,7 @@ export class Process<T extends Task = Task> {
     this.#resolveExited()
   }
 
+  /** `'Process'` with its name and state, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return `Process(${this.#name}, ${this.#state === 'stopped' ? `exitCode=${this.#exitCode}` : this.#state})`
   }

@@ -10,11 +10,13 @@ import { isMainThread, threadId } from 'node:worker_threads'
 
 /** What `currentProcess()` and `parentProcess()` describe. */
 export interface ProcessInfo {
+  /** `'MainProcess'` in the main program; a Process's name inside it. */
   readonly name: string
   /** The OS process id (threads of one process share it). */
   readonly pid: number
   /** The thread id (0 for a process's main thread). */
   readonly ident: number
+  /** Whether it is a daemon Process. */
   readonly daemon: boolean
 }
 
@@ -41,6 +43,9 @@ function inChildProcess(): boolean {
 /**
  * The running process: `{ name: 'MainProcess', pid, ... }` in the main
  * program, the Process's name inside one.
+ * @returns a description of this process or thread; never throws
+ * @example
+ * console.log(currentProcess().name) // 'MainProcess', or 'Process-1' inside a Process
  */
 export function currentProcess(): ProcessInfo {
   if (current !== null) return current
@@ -48,7 +53,11 @@ export function currentProcess(): ProcessInfo {
   return { name: isMainThread ? `PoolWorker-${process.pid}` : `PoolWorker-thread-${threadId}`, pid: process.pid, ident: threadId, daemon: true }
 }
 
-/** The process that started this one, or null in the main program. */
+/**
+ * The process that started this one, or null in the main program.
+ * @example
+ * console.log(parentProcess()?.name ?? 'no parent')
+ */
 export function parentProcess(): ProcessInfo | null {
   if (parent !== null) return parent
   if (isMainThread && !inChildProcess()) return null
@@ -65,6 +74,9 @@ export function addChild(child: { isAlive(): boolean }): void {
 /**
  * The Processes started by this program that are still running
  * (finished ones are forgotten, as Python's `active_children()` joins them).
+ * @typeParam P - the Process type to return them as
+ * @example
+ * for (const p of activeChildren<Process>()) p.terminate()
  */
 export function activeChildren<P extends { isAlive(): boolean }>(): P[] {
   const out: P[] = []

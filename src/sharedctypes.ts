@@ -172,6 +172,7 @@ class FileStorage implements Storage {
   }
 }
 
+/** Options of `Value` and `Array`. */
 export interface SharedOptions {
   /**
    * true (default): a new RLock guards it (`getLock()`); a Lock or RLock: that one;
@@ -248,10 +249,12 @@ export class Value<T extends TypeCode = TypeCode> {
     if (init !== undefined) this.#storage.set(0, checkNumber(this.#type, init, 'init'))
   }
 
+  /** The current value, read from shared memory. */
   get value(): ElementOf<T> {
     return this.#storage.get(0) as ElementOf<T>
   }
 
+  /** Writes the value (one write; hold `getLock()` for a read-modify-write). */
   set value(v: ElementOf<T>) {
     this.#storage.set(0, checkNumber(this.#type, v, 'value'))
   }
@@ -270,11 +273,13 @@ export class Value<T extends TypeCode = TypeCode> {
     return this.#lock
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     const data: SharedData = { type: this.#type, length: 1, store: this.#storage.share(target) as SharedData['store'], lock: this.#lock?.[kShare](target) ?? null }
     return { $: 'mp-share', module: import.meta.url, type: 'multiproc.Value', data }
   }
 
+  /** `Value('i', 3)`. */
   toString(): string {
     return `Value(${this.#type}, ${String(this.value)})`
   }
@@ -343,10 +348,12 @@ export class SharedArray<T extends TypeCode = TypeCode> {
     })
   }
 
+  /** The number of elements (fixed at creation). */
   get length(): number {
     return this.#length
   }
 
+  /** The element type, e.g. `'i32'`. */
   get type(): CType {
     return this.#type
   }
@@ -356,6 +363,10 @@ export class SharedArray<T extends TypeCode = TypeCode> {
     return this.#storage.get(this.#check(index)) as ElementOf<T>
   }
 
+  /**
+   * Writes `value` at `index`.
+   * @throws RangeError for an index out of range
+   */
   set(index: number, value: ElementOf<T>): void {
     this.#storage.set(this.#check(index), checkNumber(this.#type, value, 'value'))
   }
@@ -367,15 +378,21 @@ export class SharedArray<T extends TypeCode = TypeCode> {
     return out
   }
 
+  /** The elements, in order. */
   *[Symbol.iterator](): IterableIterator<ElementOf<T>> {
     for (let i = 0; i < this.#length; i++) yield this.#storage.get(i) as ElementOf<T>
   }
 
+  /**
+   * The lock that guards the array (Python's `get_lock()`).
+   * @throws TypeError for a raw array (made with `lock: false`)
+   */
   getLock(): Lock | RLock {
     if (this.#lock === null) throw invalidArgValue('This array has no lock (it was made with lock: false, or with RawArray)', 'ERR_MP_NO_LOCK')
     return this.#lock
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     const data: SharedData = { type: this.#type, length: this.#length, store: this.#storage.share(target) as SharedData['store'], lock: this.#lock?.[kShare](target) ?? null }
     return { $: 'mp-share', module: import.meta.url, type: 'multiproc.Array', data }

@@ -53,6 +53,13 @@ export type TaskRefs<M> = {
   readonly [K in keyof M as M[K] extends TaskFunction ? K : never]: M[K] extends TaskFunction ? TaskRef<M[K]> : never
 }
 
+/**
+ * Whether `value` is a task reference made by `task()` or `tasks()`.
+ * @returns true for a TaskRef, false for anything else (a plain function included)
+ * @example
+ * isTaskRef(task(new URL('./tasks.js', import.meta.url), 'square')) // true
+ * isTaskRef(square)                                                  // false
+ */
 export function isTaskRef(value: unknown): value is TaskRef {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kTaskRef] === true
 }
@@ -77,6 +84,8 @@ export function normalizeModule(module: string | URL, argName = 'module'): strin
 /**
  * A typed reference to the export `name` of `module`, without importing it.
  *
+ * @returns a frozen TaskRef that `submit`, `map`, `Pool` and `Process` accept like the function itself
+ * @throws TypeError for a relative path (use `new URL(path, import.meta.url)`) or an empty name
  * @example
  * const square = task<(x: number) => number>(new URL('./tasks.js', import.meta.url), 'square')
  * await executor.submit(square, 4) // 16
@@ -93,6 +102,8 @@ export function task<F extends TaskFunction = TaskFunction>(module: string | URL
  * Typed references to every exported function of a module, without
  * importing it in the caller (useful for heavy modules and for cluster submitters).
  *
+ * @returns an object whose property `name` is the TaskRef of the export `name`
+ * @throws TypeError for a relative path (use `new URL(path, import.meta.url)`)
  * @example
  * const t = tasks<typeof import('./tasks.js')>(new URL('./tasks.js', import.meta.url))
  * await executor.submit(t.square, 4) // 16, type-checked

@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { typeFail, rangeFail } from '../internal/validate.js'
 
+/** A TCP address: `{ host: '127.0.0.1', port: 6000 }` (port 0: any free port, for a Listener or Manager). */
 export interface TcpAddress {
+  /** A host name or IP address. */
   readonly host: string
+  /** A port from 0 to 65535. */
   readonly port: number
 }
 

@@ -4,11 +4,12 @@
  * connection, or rejects with AuthenticationError having sent no data.
  */
 import { connect as netConnect, type Socket } from 'node:net'
-import { plainObject, positiveInteger } from '../internal/validate.js'
+import { keysOf, knownKeys, plainObject, positiveInteger } from '../internal/validate.js'
 import { address as checkAddress, type Address } from './address.js'
 import { authkey as checkAuthkey, answerChallenge, deliverChallenge, HANDSHAKE_MAX } from './auth.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, SocketConnection } from './socket_connection.js'
 
+/** Options of `Client()`. Unknown keys are refused. */
 export interface ClientOptions {
   /** The Listener's authkey. Default: none (the Listener must have none too). */
   authkey?: Uint8Array | string
@@ -25,6 +26,7 @@ export interface ClientOptions {
 export async function Client(address: Address, options: ClientOptions = {}): Promise<SocketConnection> {
   const where = checkAddress('address', address)
   const opts = plainObject('options', options)
+  knownKeys('Client()', opts, keysOf<ClientOptions>({ authkey: true, maxMessageSize: true }))
   const key = checkAuthkey('authkey', opts.authkey)
   const max = opts.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE_SIZE : positiveInteger('maxMessageSize', opts.maxMessageSize)
   const socket = await new Promise<Socket>((resolve, reject) => {

@@ -8,7 +8,7 @@
  * other end reads what is left, then gets EOFError.
  */
 import { BufferTooShortError, ConnectionClosedError, EOFError, QueueClosedError, invalidArgType } from '../errors.js'
-import { describe, plainObject, optionalTimeout, positiveInteger } from '../internal/validate.js'
+import { describe, knownKeys, plainObject, positiveInteger, timeoutOption } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { Queue } from '../queues/queue.js'
 import { reviveAs, type PrimitiveData } from '../sync/primitive.js'
@@ -16,6 +16,18 @@ import { assertCanBlock } from '../sync/monitor.js'
 
 const kBytes = '$mp-bytes'
 
+/**
+ * One end of a `Pipe()` (Python's `multiprocessing.connection.Connection`):
+ * `send(value)`, `await recv()`, `sendBytes`, `recvBytes`, `poll()`. It travels
+ * to workers and child processes as an argument and stays connected.
+ *
+ * @throws EOFError from `recv()` once the other end closed and nothing is left
+ * @example
+ * const [parent, child] = Pipe()
+ * executor.submit(reply, child)
+ * parent.send('ping')
+ * console.log(await parent.recv())
+ */
 export class Connection {
   readonly #inbox: Queue | null
   readonly #outbox: Queue | null
@@ -27,14 +39,17 @@ export class Connection {
     this.#outbox = outbox
   }
 
+  /** Whether this end was closed. */
   get closed(): boolean {
     return this.#closed
   }
 
+  /** Whether this end may receive (false for the sending end of a one-way Pipe). */
   get readable(): boolean {
     return this.#inbox !== null
   }
 
+  /** Whether this end may send (false for the receiving end of a one-way Pipe). */
   get writable(): boolean {
     return this.#outbox !== null
   }
@@ -87,6 +102,7 @@ export class Connection {
    */
   async recvBytes(options: { maxlength?: number } = {}): Promise<Uint8Array> {
     const o = plainObject('options', options)
+    knownKeys('recvBytes()', o, ['maxlength'])
     const max = o.maxlength === undefined ? undefined : positiveInteger('options.maxlength', o.maxlength)
     const value = (await this.recv()) as Record<string, Uint8Array> | null
     const bytes = value !== null && typeof value === 'object' && value[kBytes] instanceof Uint8Array ? value[kBytes] : null
@@ -100,7 +116,7 @@ export class Connection {
    * up to `timeout` ms (default 0: just look).
    */
   async poll(options: { timeout?: number } = {}): Promise<boolean> {
-    const timeout = optionalTimeout('options.timeout', plainObject('options', options).timeout) ?? 0
+    const timeout = timeoutOption('poll()', options) ?? 0
     const inbox = this.#reader('poll')
     if (timeout === 0 && !isRemote(inbox)) return inbox.readableNow()
     return inbox.waitReadable(timeout)
@@ -113,10 +129,12 @@ export class Connection {
     this.#outbox?.close()
   }
 
+  /** `using conn = ...` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close()
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     if (this.#closed) throw new ConnectionClosedError('A closed connection cannot be sent to a worker')
     return {

@@ -11,11 +11,12 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { unlinkSync } from 'node:fs'
 import { AuthenticationError, ConnectionClosedError } from '../errors.js'
 import { Deque } from '../internal/deque.js'
-import { plainObject, positiveInteger, timeoutMs } from '../internal/validate.js'
+import { keysOf, knownKeys, plainObject, positiveInteger, timeoutMs } from '../internal/validate.js'
 import { address as checkAddress, arbitraryAddress, type Address } from './address.js'
 import { authkey as checkAuthkey, answerChallenge, deliverChallenge, HANDSHAKE_MAX } from './auth.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, SocketConnection } from './socket_connection.js'
 
+/** Options of `new Listener()`. Unknown keys are refused, so a misspelled `authkey` never gives an open listener. */
 export interface ListenerOptions {
   /** Where to listen: a Unix socket path or `{ host, port }` (port 0: any free port). Default: a fresh Unix socket in the temp directory. */
   address?: Address
@@ -25,11 +26,24 @@ export interface ListenerOptions {
   maxMessageSize?: number
   /** A client must finish the handshake within this many ms. Default 10 000. */
   handshakeTimeout?: number
+  /** Pending connections the system queues before `accept()` (default 511). */
   backlog?: number
 }
 
 type Accepted = { conn: SocketConnection } | { error: Error }
 
+/**
+ * A server socket that accepts authenticated message connections (Python's
+ * `multiprocessing.connection.Listener`). With an `authkey`, each client must
+ * prove it knows the key (HMAC challenge both ways) before any data flows.
+ *
+ * @throws TypeError / RangeError for a bad option, including an unknown key
+ * @example
+ * await using listener = new Listener({ address: { host: '127.0.0.1', port: 0 }, authkey: 'secret' })
+ * await listener.ready
+ * const conn = await listener.accept()
+ * console.log(await conn.recv())
+ */
 export class Listener {
   readonly #server: Server
   readonly #authkey: Buffer | null
@@ -50,6 +64,7 @@ export class Listener {
    */
   constructor(options: ListenerOptions = {}) {
     const opts = plainObject('options', options)
+    knownKeys('Listener', opts, keysOf<ListenerOptions>({ address: true, authkey: true, maxMessageSize: true, handshakeTimeout: true, backlog: true }))
     this.#address = opts.address === undefined ? arbitraryAddress() : checkAddress('address', opts.address)
     this.#authkey = checkAuthkey('authkey', opts.authkey)
     this.#maxMessageSize = opts.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE_SIZE : positiveInteger('maxMessageSize', opts.maxMessageSize)
@@ -145,6 +160,7 @@ export class Listener {
     }
   }
 
+  /** `await using listener = ...` closes it at the end of the block. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }

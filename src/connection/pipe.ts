@@ -10,6 +10,7 @@ import { boolean, knownKeys, plainObject } from '../internal/validate.js'
 import { Queue } from '../queues/queue.js'
 import { Connection } from './connection.js'
 
+/** Options of `Pipe()`. */
 export interface PipeOptions {
   /** Both ends send and receive (default true); false: the first end only receives, the second only sends. */
   duplex?: boolean
@@ -17,6 +18,15 @@ export interface PipeOptions {
   capacity?: number
 }
 
+/**
+ * Two connected `Connection`s (Python's `multiprocessing.Pipe()`); with `duplex: false` the first only receives and the second only sends.
+ * @returns `[a, b]`: what one end sends, the other receives
+ * @throws RangeError for an unknown option or a bad `capacity`
+ * @example
+ * const [a, b] = Pipe()
+ * a.send({ hello: 1 })
+ * console.log(await b.recv()) // { hello: 1 }
+ */
 export function Pipe(options: PipeOptions = {}): [Connection, Connection] {
   const o = plainObject('options', options)
   knownKeys('Pipe', o, ['duplex', 'capacity'])

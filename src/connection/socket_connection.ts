@@ -31,6 +31,16 @@ interface Waiter {
   reject(error: unknown): void
 }
 
+/**
+ * A message connection over a TCP or Unix socket, as `Client()` and
+ * `Listener.accept()` return it: `send(value)`, `await recv()`, `close()`.
+ *
+ * @example
+ * const conn = await Client(address, { authkey: 'secret' })
+ * conn.send({ hello: 'world' })
+ * console.log(await conn.recv())
+ * conn.close()
+ */
 export class SocketConnection {
   readonly #socket: Socket
   readonly #frames = new Deque<Frame>()
@@ -259,10 +269,12 @@ export class SocketConnection {
     this.#end(new ConnectionClosedError())
   }
 
+  /** `using conn = ...` closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close()
   }
 
+  /** `await using conn = ...` closes it at the end of the block. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close()
   }

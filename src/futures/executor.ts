@@ -198,6 +198,19 @@ async function outcome<T>(future: Future<T>): Promise<T> {
   return future.result()
 }
 
+/**
+ * The executor API shared by every backend (Python's `concurrent.futures.Executor`):
+ * `submit`, `submitWith`, `map`, `shutdown` and `await using`. Create one of its
+ * subclasses: `ThreadPoolExecutor`, `ProcessPoolExecutor`, `InlineExecutor`,
+ * `NatsExecutor`, or `getContext(name).Executor`.
+ *
+ * @example
+ * async function sumOfSquares(executor: Executor, xs: number[]): Promise<number> {
+ *   let total = 0
+ *   for await (const y of executor.map(square, xs)) total += y
+ *   return total
+ * }
+ */
 export abstract class Executor {
   /**
    * Schedules `fn(...args)` and returns a Future for its result.
@@ -216,7 +229,10 @@ export abstract class Executor {
 
   /**
    * `submit` with per-task options: `timeout`, `signal`, `transfer`, `retries`.
+   * A task that times out or whose signal aborts is stopped for real.
    *
+   * @returns the task's Future; it rejects with `TimeoutError` or `CancelledError` when the task is stopped
+   * @throws RangeError for an unknown option; the errors of `submit`
    * @example
    * const f = executor.submitWith({ timeout: 1000, signal }, crunch, data)
    */
@@ -225,6 +241,12 @@ export abstract class Executor {
   /**
    * Stops accepting work. By default waits for queued and running tasks and
    * for the workers to exit; `cancelFutures` cancels what has not started.
+   * Idempotent; `submit` afterwards throws `BrokenExecutorError`.
+   *
+   * @returns a Promise that resolves once the work (unless `wait: false`) and the workers are done
+   * @throws RangeError for an unknown option
+   * @example
+   * await executor.shutdown({ cancelFutures: true })
    */
   abstract shutdown(options?: ShutdownOptions): Promise<void>
 

@@ -14,7 +14,8 @@
  * order they were added, like Python's.
  */
 import { CancelledError, InvalidStateError, TimeoutError } from '../errors.js'
-import { optionalTimeout, func } from '../internal/validate.js'
+import { inspect, type InspectOptions } from 'node:util'
+import { func, knownKeys, optionalTimeout, plainObject } from '../internal/validate.js'
 
 /** The four states of a Future, named as in Python. */
 export type FutureState = 'PENDING' | 'RUNNING' | 'CANCELLED' | 'FINISHED'
@@ -45,11 +46,41 @@ export interface Outcome<T> {
   error: unknown
 }
 
+const SHORT: InspectOptions = { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 60 }
+
+/** The `timeout` of `result()` / `exception()`, refusing any other key. */
+function waitTimeout(what: string, options: unknown): number | undefined {
+  const o = plainObject('options', options)
+  knownKeys(what, o, WAIT_KEYS)
+  return optionalTimeout('timeout', o.timeout)
+}
+const WAIT_KEYS = ['timeout']
+
+/** Keeps a description to one short line. */
+function shorten(text: string, max = 80): string {
+  const line = text.replace(/\s*\n\s*/g, ' ')
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
+}
+
 function reportCallbackError(error: unknown): void {
   const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error)
   process.emitWarning(`A Future done callback threw: ${detail}`, { type: 'MultiprocWarning', code: 'MP_DONE_CALLBACK' })
 }
 
+/**
+ * The eventual result of a task (Python's `concurrent.futures.Future`), as
+ * `submit()` returns it. It is awaitable: `await future` resolves to the
+ * task's value or rejects with its error, `CancelledError` or `TimeoutError`.
+ * A Future that fails and is never awaited makes no unhandled-rejection noise.
+ *
+ * @typeParam T - the task's result
+ * @example
+ * const future = executor.submit(square, 7)
+ * console.log(future)                       // Future<pending>
+ * console.log(await future)                 // 49
+ * console.log(future.done(), future.state)  // true FINISHED
+ * console.log(future)                       // Future<finished: 49>
+ */
 export class Future<T = unknown> implements PromiseLike<T> {
   #state: FutureState = 'PENDING'
   #value: T | undefined = undefined
@@ -74,6 +105,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * to a worker) is cancelled and `true` is returned; a RUNNING or FINISHED
    * one cannot be and `false` is returned (as in Python). To stop a running
    * task for real, submit it with a `signal` or a `timeout`.
+   *
+   * @returns whether the Future is now cancelled
+   * @example
+   * if (future.cancel()) console.log(future) // Future<cancelled>
    */
   cancel(): boolean {
     if (this.#state === 'RUNNING' || this.#state === 'FINISHED') return false
@@ -103,11 +138,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * if the Future was cancelled, or with `TimeoutError` if `timeout`
    * milliseconds pass first (the task itself goes on).
    *
+   * @throws RangeError synchronously for a bad or unknown option
    * @example
    * const value = await future.result({ timeout: 5_000 })
    */
   result(options: WaitOptions = {}): Promise<T> {
-    const timeout = optionalTimeout('timeout', options?.timeout)
+    const timeout = waitTimeout('Future.result()', options)
     if (this.done()) return this.#settledPromise()
     return this.#waitDone(timeout, 'result').then(() => this.#settledPromise())
   }
@@ -115,9 +151,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /**
    * The task's error, or `undefined` if it succeeded. Rejects with
    * `CancelledError` if cancelled, `TimeoutError` if `timeout` passes first.
+   *
+   * @throws RangeError synchronously for a bad or unknown option
+   * @example
+   * const error = await future.exception()
+   * if (error !== undefined) console.error('the task failed:', error)
    */
   exception(options: WaitOptions = {}): Promise<unknown> {
-    const timeout = optionalTimeout('timeout', options?.timeout)
+    const timeout = waitTimeout('Future.exception()', options)
     const read = (): Promise<unknown> => {
       if (this.#state === 'CANCELLED') return Promise.reject(this.#cancelledError())
       return Promise.resolve(this.#failed ? this.#error : undefined)
@@ -130,6 +171,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * Calls `fn(future)` when the Future is done (finished or cancelled), or
    * at once if it already is. Callbacks run in the order they were added; an
    * exception in one is reported as a process warning and does not stop the others.
+   *
+   * @throws TypeError when `fn` is not a function
+   * @example
+   * future.addDoneCallback((f) => console.log('done:', f))
    */
   addDoneCallback(fn: DoneCallback<T>): void {
     func('fn', fn)
@@ -208,6 +253,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   // ── PromiseLike ──
 
+  /**
+   * Makes the Future awaitable: `await future` is `await future.result()`.
+   * @returns a Promise of the task's value; it rejects with the task's error or `CancelledError`
+   */
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
@@ -215,19 +264,60 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return this.#getPromise().then(onFulfilled, onRejected)
   }
 
+  /** `future.catch(fn)` is `future.result().catch(fn)`: handles the task's error. */
   catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
     return this.#getPromise().catch(onRejected)
   }
 
+  /** `future.finally(fn)` is `future.result().finally(fn)`. */
   finally(onFinally?: (() => void) | null): Promise<T> {
     return this.#getPromise().finally(onFinally)
   }
 
+  /** `'Future'`, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return 'Future'
   }
 
+  /**
+   * A short description of the state: `Future<pending>`, `Future<running>`,
+   * `Future<finished: 49>`, `Future<failed: TypeError: bad input>` or
+   * `Future<cancelled>`. `console.log(future)` prints the same.
+   *
+   * @example
+   * console.log(String(executor.submit(square, 7))) // Future<pending>
+   */
+  toString(): string {
+    return this.#describe()
+  }
+
+  /** What `console.log(future)` and `util.inspect(future)` print: the same as `toString()`. */
+  [inspect.custom](): string {
+    return this.#describe()
+  }
+
   // ── internals ──
+
+  #describe(): string {
+    switch (this.#state) {
+      case 'PENDING':
+        return 'Future<pending>'
+      case 'RUNNING':
+        return 'Future<running>'
+      case 'CANCELLED':
+        return 'Future<cancelled>'
+    }
+    if (!this.#failed) {
+      const value = inspect(this.#value, SHORT)
+      return `Future<finished: ${shorten(value)}>`
+    }
+    const error = this.#error
+    const text =
+      error instanceof Error
+        ? `${error.name}: ${error.message.split('\n', 1)[0]}`
+        : inspect(error, SHORT)
+    return `Future<failed: ${shorten(text)}>`
+  }
 
   #cancelledError(): CancelledError {
     if (this.#cancelReason instanceof CancelledError) return this.#cancelReason

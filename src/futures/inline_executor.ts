@@ -15,8 +15,18 @@ import { inlineBackend } from '../backends/inline/inline_backend.js'
 import { knownKeys, plainObject } from '../internal/validate.js'
 import { PoolExecutor, type PoolExecutorOptions } from './pool_executor.js'
 
+/** Options of `InlineExecutor`: the `PoolExecutorOptions` that make sense for one inline worker. */
 export type InlineExecutorOptions = Pick<PoolExecutorOptions, 'initializer' | 'initargs' | 'maxTasksPerChild' | 'retries'>
 
+/**
+ * Runs tasks one at a time in the calling thread, through the same codec as
+ * real workers: for debugging and for machines with one CPU. A running task
+ * cannot be stopped, and a task that calls `process.exit` ends the program.
+ *
+ * @example
+ * await using executor = cpuCount() > 1 ? new ThreadPoolExecutor() : new InlineExecutor()
+ * console.log(await executor.submit(square, 7)) // 49
+ */
 export class InlineExecutor extends PoolExecutor {
   /**
    * @param options `initializer`, `initargs`, `maxTasksPerChild`, `retries`

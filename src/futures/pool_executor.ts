@@ -259,7 +259,18 @@ export class PoolExecutor extends Executor {
   }
 
   /** A snapshot of the executor's activity. */
-  stats(): { workers: number; queued: number; running: number; pending: number; state: ExecutorState } {
+  stats(): {
+    /** Workers alive (started on demand, up to `maxWorkers`). */
+    workers: number
+    /** Tasks waiting for a worker. */
+    queued: number
+    /** Tasks handed to workers and not finished. */
+    running: number
+    /** Futures not settled yet (queued and running). */
+    pending: number
+    /** 'RUNNING', or the stage of shutting down. */
+    state: ExecutorState
+  } {
     let running = 0
     for (const slot of this.#slots) running += slot.inflight.length
     return { workers: this.#slots.size, queued: this.#queue.length + this.#verifying.size, running, pending: this.#pending, state: this.#state }

@@ -25,6 +25,15 @@ import { PoolExecutor, type PoolExecutorOptions } from './pool_executor.js'
  */
 export type ProcessPoolExecutorOptions = PoolExecutorOptions
 
+/**
+ * Runs tasks in child processes (`child_process.fork`): full isolation and a
+ * heap per worker. A worker that dies, even by `kill -9`, fails only the task
+ * it was running and is replaced; workers never outlive the program.
+ *
+ * @example
+ * await using executor = new ProcessPoolExecutor({ maxWorkers: 2 })
+ * for await (const y of executor.map(square, [1, 2, 3])) console.log(y) // 1 4 9
+ */
 export class ProcessPoolExecutor extends PoolExecutor {
   /**
    * @param options `maxWorkers` (default `cpuCount()`), `initializer`, `initargs`,

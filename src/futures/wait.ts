@@ -13,8 +13,10 @@ export const FIRST_EXCEPTION = 'FIRST_EXCEPTION'
 /** Return when all Futures are done. */
 export const ALL_COMPLETED = 'ALL_COMPLETED'
 
+/** When `wait()` returns: `FIRST_COMPLETED`, `FIRST_EXCEPTION` or `ALL_COMPLETED`. */
 export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED
 
+/** Options of `wait()`. */
 export interface WaitForOptions {
   /** Milliseconds to wait at most. Unlike `result()`, running out is not an error: the result says what is done. Default: no limit. */
   timeout?: number
@@ -24,7 +26,9 @@ export interface WaitForOptions {
 
 /** The two sets `wait` returns, as Python's `DoneAndNotDoneFutures`. */
 export interface DoneAndNotDone<F extends Future<any>> {
+  /** The Futures that finished or were cancelled. */
   done: Set<F>
+  /** The others (pending or running), when `returnWhen` or the timeout let `wait()` return early. */
   notDone: Set<F>
 }
 
@@ -37,6 +41,7 @@ export interface DoneAndNotDone<F extends Future<any>> {
  */
 export type Completed<F extends Future<any>> = Omit<F, 'then' | 'catch' | 'finally'>
 
+/** Options of `asCompleted()`. */
 export interface AsCompletedOptions {
   /** Milliseconds from the call after which the iterator throws TimeoutError. Default: no limit. */
   timeout?: number
@@ -67,6 +72,8 @@ function failed(f: Future<unknown>): boolean {
  * Resolves to `{ done, notDone }`; it never rejects because of a task's error
  * or because the timeout ran out.
  *
+ * @returns `{ done, notDone }`: two Sets of the given Futures
+ * @throws TypeError for something that is not a Future; RangeError for a bad or unknown option
  * @example
  * const { done, notDone } = await wait(futures, { returnWhen: FIRST_COMPLETED, timeout: 1000 })
  */
@@ -128,6 +135,8 @@ export async function wait<F extends Future<any>>(futures: Iterable<F>, options:
  *
  * Each item is the Future itself (typed `Completed<F>`): read it with `f.result()`.
  *
+ * @returns an async iterator of the Futures, in completion order
+ * @throws TimeoutError from the iteration when `timeout` passes first; RangeError for a bad or unknown option
  * @example
  * for await (const f of asCompleted(futures)) console.log(await f.result())
  */

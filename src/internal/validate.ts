@@ -96,3 +96,20 @@ export function knownKeys(what: string, options: Record<string, unknown>, allowe
     }
   }
 }
+
+/**
+ * The keys of an options interface as a list for `knownKeys`, written once as
+ * `{ key: true, ... }`: the compiler refuses a record that misses a key of `T`
+ * or names one `T` does not have, so the runtime list cannot drift from the type.
+ */
+export function keysOf<T extends object>(keys: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(keys)
+}
+
+/** Reads the options of a call that only waits (`{ timeout }`), refusing any other key. */
+export function timeoutOption(what: string, options: unknown): number | undefined {
+  const o = plainObject('options', options)
+  knownKeys(what, o, TIMEOUT_KEYS)
+  return optionalTimeout('options.timeout', o.timeout)
+}
+const TIMEOUT_KEYS = ['timeout']

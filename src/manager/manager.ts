@@ -14,7 +14,7 @@ import { unlinkSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { InvalidStateError } from '../errors.js'
 import { threadLoaderSetup } from '../backends/exec_argv.js'
-import { nonNegativeInteger, plainObject, positiveInteger, string } from '../internal/validate.js'
+import { keysOf, knownKeys, nonNegativeInteger, plainObject, positiveInteger, string } from '../internal/validate.js'
 import { resolveTask, type Task } from '../task_ref.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
 import { address as checkAddress, arbitraryAddress, type Address } from '../connection/address.js'
@@ -36,6 +36,7 @@ import {
   type ValueProxy,
 } from './proxies.js'
 
+/** Options of `new Manager()`. */
 export interface ManagerOptions {
   /** Where the server listens (or, for `connect()`, where it is). Default: a fresh Unix socket in the temp directory. */
   address?: Address
@@ -45,11 +46,26 @@ export interface ManagerOptions {
   maxMessageSize?: number
 }
 
+/** Where a Manager is in its life: `initial`, then `started` (it runs the server) or `connected` (a client of one), then `shutdown`. */
 export type ManagerState = 'initial' | 'started' | 'connected' | 'shutdown'
 
 const entry = new URL('../worker/thread_entry.js', import.meta.url)
 const serverEntry = new URL(`./server_entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
 
+/**
+ * Serves shared objects (dicts, lists, queues, locks, values and your own
+ * registered types) to threads, child processes and other programs through
+ * proxies (Python's `multiprocessing.Manager()`). The server runs in its own
+ * worker thread; other programs use it with `connect()`.
+ *
+ * @throws InvalidStateError for calls in the wrong state (`register()` after `start()`, a second `start()`)
+ * @example
+ * await using manager = new Manager()
+ * await manager.start()
+ * const d = await manager.dict()
+ * await d.set('answer', 42)
+ * console.log(await d.get('answer')) // 42
+ */
 export class Manager {
   #address: Address
   readonly #authkey: Buffer
@@ -70,6 +86,7 @@ export class Manager {
    */
   constructor(options: ManagerOptions = {}) {
     const opts = plainObject('options', options)
+    knownKeys('Manager', opts, keysOf<ManagerOptions>({ address: true, authkey: true, maxMessageSize: true }))
     this.#address = opts.address === undefined ? arbitraryAddress() : checkAddress('address', opts.address)
     this.#authkey = checkAuthkey('authkey', opts.authkey) ?? randomBytes(32)
     this.#maxMessageSize = opts.maxMessageSize === undefined ? undefined : positiveInteger('maxMessageSize', opts.maxMessageSize)
@@ -85,6 +102,7 @@ export class Manager {
     return this.#authkey
   }
 
+  /** Where the manager is in its life: `initial`, `started`, `connected` or `shutdown`. */
   get state(): ManagerState {
     return this.#state
   }
@@ -183,6 +201,7 @@ export class Manager {
     }
   }
 
+  /** `await using manager = ...` shuts it down at the end of the block. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown()
   }
@@ -213,10 +232,22 @@ export class Manager {
     return this.#create('dict', init === undefined ? [] : [init]) as Promise<DictProxy<K, V>>
   }
 
+  /**
+   * A shared list, optionally filled from `init`.
+   * @example
+   * const l = await manager.list([1, 2])
+   * await l.append(3)
+   */
   list<T = unknown>(init?: Iterable<T>): Promise<ListProxy<T>> {
     return this.#create('list', init === undefined ? [] : [[...init]]) as Promise<ListProxy<T>>
   }
 
+  /**
+   * A shared namespace of named values (Python's `manager.Namespace()`).
+   * @example
+   * const ns = await manager.Namespace({ x: 1 })
+   * console.log(await ns.get('x')) // 1
+   */
   Namespace(init?: Record<string, unknown>): Promise<NamespaceProxy> {
     return this.#create('Namespace', init === undefined ? [] : [init]) as Promise<NamespaceProxy>
   }
@@ -224,14 +255,17 @@ export class Manager {
   /** A shared queue; `maxsize` 0 (default) means unbounded. */
   Queue<T = unknown>(options: { maxsize?: number } = {}): Promise<QueueProxy<T>> {
     const opts = plainObject('options', options)
+    knownKeys('Manager.Queue()', opts, ['maxsize'])
     const maxsize = opts.maxsize === undefined ? 0 : nonNegativeInteger('maxsize', opts.maxsize)
     return this.#create('Queue', [maxsize]) as Promise<QueueProxy<T>>
   }
 
+  /** A shared lock; the server releases it if its holder's connection vanishes. */
   Lock(): Promise<LockProxy> {
     return this.#create('Lock', []) as Promise<LockProxy>
   }
 
+  /** A shared event. */
   Event(): Promise<EventProxy> {
     return this.#create('Event', []) as Promise<EventProxy>
   }
@@ -242,7 +276,13 @@ export class Manager {
     return this.#create('Value', [typecode, value]) as Promise<ValueProxy<T>>
   }
 
-  /** An object of a registered type, built by its factory on the server with `args`. */
+  /**
+   * An object of a registered type, built by its factory on the server with `args`.
+   * @typeParam T - the object's type, whose methods become async methods of the proxy
+   * @example
+   * const board = await manager.create<Board>('board')
+   * await board.post('hello')
+   */
   create<T = Record<string, (...args: any[]) => any>>(typeid: string, ...args: unknown[]): Promise<AutoProxy<T>> {
     string('typeid', typeid)
     return this.#create(typeid, args) as Promise<AutoProxy<T>>

@@ -14,7 +14,7 @@
  * its waiters and releases its locks.
  *
  * Objects live until the server shuts down (proxies are not reference
- * counted, unlike Python's manager; see README).
+ * counted, unlike Python's manager; see docs/manager.md).
  */
 import { serializeError } from '../wire/remote_error.js'
 import { Listener } from '../connection/listener.js'

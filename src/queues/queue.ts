@@ -22,7 +22,7 @@
  */
 import { deserialize, serialize } from 'node:v8'
 import { Empty, Full, QueueClosedError, TooManyReleasesError, invalidArgValue } from '../errors.js'
-import { nonNegativeInteger, plainObject, positiveInteger, knownKeys } from '../internal/validate.js'
+import { keysOf, knownKeys, nonNegativeInteger, plainObject, positiveInteger } from '../internal/validate.js'
 import { registerShareable, type ShareTarget } from '../wire/shareable.js'
 import { kBrokerCall } from '../sync/broker.js'
 import { assertCanBlock, bump, deadlineOf, lockCells, unlockCells, locked, waitUntilSync, whenReady } from '../sync/monitor.js'
@@ -43,6 +43,7 @@ const CELLS = 11
 
 const DEFAULT_CAPACITY = 64 * 1024 * 1024
 
+/** Options of `new Queue()`. */
 export interface QueueOptions {
   /** The most items the queue holds; `put` waits while it is full. 0 (default): no limit. */
   maxsize?: number
@@ -50,9 +51,23 @@ export interface QueueOptions {
   capacity?: number
 }
 
+/** Options of `put`: `blocking` (default true) and `timeout` in ms. */
 export type PutOptions = AcquireOptions
+/** Options of `get`: `blocking` (default true) and `timeout` in ms. */
 export type GetOptions = AcquireOptions
 
+/**
+ * A FIFO queue shared by the main thread, worker threads and child processes
+ * (Python's `multiprocessing.Queue`): pass it to a task or a Process and every
+ * side sees the same queue. Items are anything structured clone takes.
+ *
+ * @typeParam T - the items
+ * @throws Empty from `get` on timeout (or `getNowait` on an empty queue); Full from `put` on timeout; QueueClosedError after `close()`
+ * @example
+ * const q = new Queue<number>({ maxsize: 100 })
+ * await q.put(1)
+ * console.log(await q.get({ timeout: 1000 })) // 1
+ */
 export class Queue<T = unknown> extends Primitive {
   readonly #ring: Uint8Array
 
@@ -64,7 +79,7 @@ export class Queue<T = unknown> extends Primitive {
     super(CELLS)
     if (this.fresh) {
       const o = plainObject('options', options)
-      knownKeys('Queue', o, ['maxsize', 'capacity'])
+      knownKeys('Queue', o, keysOf<QueueOptions>({ maxsize: true, capacity: true }))
       this.cells[MAXSIZE] = o.maxsize === undefined ? 0 : nonNegativeInteger('options.maxsize', o.maxsize)
       const capacity = o.capacity === undefined ? DEFAULT_CAPACITY : positiveInteger('options.capacity', o.capacity)
       if (capacity < 16) throw invalidArgValue(`Expected \`options.capacity\` to be at least 16 bytes, got ${capacity}`)
@@ -95,7 +110,7 @@ export class Queue<T = unknown> extends Primitive {
    * @throws Full when not blocking or timed out; QueueClosedError after close()
    */
   async put(item: T, options?: PutOptions): Promise<void> {
-    const { blocking, timeout } = parseAcquire(options)
+    const { blocking, timeout } = parseAcquire(options, 'Queue.put()')
     if (this.remote !== null) {
       await this.call('put', [item, blocking, timeout])
       return
@@ -111,7 +126,7 @@ export class Queue<T = unknown> extends Primitive {
 
   /** The blocking form of `put`, for worker threads. */
   putSync(item: T, options?: PutOptions): void {
-    const { blocking, timeout } = parseAcquire(options)
+    const { blocking, timeout } = parseAcquire(options, 'Queue.putSync()')
     if (this.remote !== null) throw this.notRemote('Queue.putSync()')
     if (blocking) assertCanBlock('Queue.putSync()')
     this.#putSync(this.#encode(item), blocking, timeout)
@@ -122,7 +137,7 @@ export class Queue<T = unknown> extends Primitive {
    * @throws Empty when not blocking or timed out; QueueClosedError when closed and drained
    */
   async get(options?: GetOptions): Promise<T> {
-    const { blocking, timeout } = parseAcquire(options)
+    const { blocking, timeout } = parseAcquire(options, 'Queue.get()')
     if (this.remote !== null) return (await this.call('get', [blocking, timeout])) as T
     return deserialize(await this.#getAsync(blocking, timeout)) as T
   }
@@ -135,7 +150,7 @@ export class Queue<T = unknown> extends Primitive {
 
   /** The blocking form of `get`, for worker threads. */
   getSync(options?: GetOptions): T {
-    const { blocking, timeout } = parseAcquire(options)
+    const { blocking, timeout } = parseAcquire(options, 'Queue.getSync()')
     if (this.remote !== null) throw this.notRemote('Queue.getSync()')
     if (blocking) assertCanBlock('Queue.getSync()')
     return deserialize(this.#getSync(blocking, timeout)) as T
@@ -147,10 +162,18 @@ export class Queue<T = unknown> extends Primitive {
     return Atomics.load(this.cells, COUNT)
   }
 
+  /**
+   * Whether the queue holds no item now (exact).
+   * @throws UnsupportedBackendError in a child process (use `qsize()` from the parent)
+   */
   empty(): boolean {
     return this.qsize() === 0
   }
 
+  /**
+   * Whether a `put` would wait now (exact).
+   * @throws UnsupportedBackendError in a child process
+   */
   full(): boolean {
     const max = this.maxsize
     return max > 0 && this.qsize() >= max

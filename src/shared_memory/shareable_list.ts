@@ -16,13 +16,15 @@
  * item in other threads; guard items with a Lock where that matters.
  */
 import { invalidArgType, invalidArgValue, InvalidStateError } from '../errors.js'
-import { describe, nonNegativeInteger, plainObject } from '../internal/validate.js'
+import { describe, keysOf, knownKeys, nonNegativeInteger, plainObject } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
 import { SharedMemory, learnSharedBlock } from './shared_memory.js'
 
+/** What a ShareableList slot holds. */
 export type ShareableItem = number | boolean | string | Uint8Array | null
 
+/** Options of `new ShareableList()`. */
 export interface ShareableListOptions {
   /** The block's name: to attach (without a sequence) or to name the new block. */
   name?: string
@@ -48,6 +50,18 @@ function kindOf(value: unknown, index: number): Kind {
   throw invalidArgType(`Expected \`sequence[${index}]\` to be a number, a boolean, a string, a Uint8Array or null, got ${describe(value)}`)
 }
 
+/**
+ * A fixed-layout list stored in a SharedMemory block (Python's
+ * `ShareableList`): numbers, booleans, strings, bytes and null, each slot
+ * keeping the size it was created with.
+ *
+ * @throws RangeError when a new string or bytes value does not fit its slot
+ * @example
+ * const list = new ShareableList([1, true, 'text', null])
+ * list.set(0, 2)
+ * const same = new ShareableList(null, { name: list.shm.name }) // attach elsewhere
+ * console.log(same.get(0)) // 2
+ */
 export class ShareableList implements Iterable<ShareableItem> {
   readonly #shm: SharedMemory
   readonly #count: number
@@ -63,6 +77,7 @@ export class ShareableList implements Iterable<ShareableItem> {
    */
   constructor(sequence?: Iterable<ShareableItem> | null, options: ShareableListOptions = {}) {
     const opts = plainObject('options', options)
+    knownKeys('ShareableList', opts, keysOf<ShareableListOptions>({ name: true }))
     if (sequence === undefined || sequence === null) {
       if (opts.name === undefined) throw invalidArgType('Expected `sequence` to be an iterable of items, or `options.name` to attach to an existing list, got neither')
       this.#shm = new SharedMemory({ name: opts.name as string })
@@ -113,6 +128,7 @@ export class ShareableList implements Iterable<ShareableItem> {
     return this.#shm
   }
 
+  /** The number of items (fixed when the list was created). */
   get length(): number {
     return this.#count
   }
@@ -129,6 +145,10 @@ export class ShareableList implements Iterable<ShareableItem> {
     return this.get(index < 0 ? this.#count + index : index)
   }
 
+  /**
+   * The item at `index`.
+   * @throws RangeError for an index out of range
+   */
   get(index: number): ShareableItem {
     const i = this.#index(index)
     const at = this.#offsets[i]!
@@ -186,14 +206,17 @@ export class ShareableList implements Iterable<ShareableItem> {
     throw invalidArgValue(`Expected \`value\` to be in the list, got ${describe(value)}`)
   }
 
+  /** The items, in order: `for (const item of list)`. */
   *[Symbol.iterator](): Iterator<ShareableItem> {
     for (let i = 0; i < this.#count; i++) yield this.get(i)
   }
 
+  /** A copy of the items as an array. */
   toArray(): ShareableItem[] {
     return [...this]
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     // The block travels as itself (checked for the target), the list by name on top of it.
     const shm = this.#shm[kShare](target)

@@ -23,11 +23,12 @@
 import { randomBytes } from 'node:crypto'
 import { BroadcastChannel } from 'node:worker_threads'
 import { InvalidStateError, UnsupportedBackendError } from '../errors.js'
-import { plainObject, positiveInteger, typeFail, rangeFail, boolean } from '../internal/validate.js'
+import { keysOf, knownKeys, plainObject, positiveInteger, typeFail, rangeFail, boolean } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
 import { nativeShm } from './native.js'
 
+/** Options of `new SharedMemory()`: attach to `name`, or `create` a block of `size` bytes. */
 export interface SharedMemoryOptions {
   /** The block's name (letters, digits, `_`, `-`, `.`); default: a random `mp_…` name when creating. */
   name?: string
@@ -119,6 +120,20 @@ export function learnSharedBlock(data: unknown): void {
 
 const NAME = /^[A-Za-z0-9_.-]{1,200}$/
 
+/**
+ * A named block of memory that threads and processes attach to by name
+ * (Python's `multiprocessing.shared_memory.SharedMemory`). `buf` and `view()`
+ * read and write it in place; passed to a task, it arrives attached to the
+ * same memory. Its lifetime is yours: `close()` each handle, `unlink()` once.
+ *
+ * @throws UnsupportedBackendError when handed to a child process without the native addon, or to the cluster
+ * @example
+ * const shm = new SharedMemory({ create: true, size: 8 * 1024 })
+ * shm.view(Float64Array).fill(1)
+ * await executor.submit(sumAll, shm) // the worker reads the same memory
+ * shm.close()
+ * shm.unlink()
+ */
 export class SharedMemory {
   /** The implementation in use: 'posix' with the addon, 'sharedarraybuffer' without it. */
   static get backend(): SharedMemoryBackend {
@@ -142,6 +157,7 @@ export class SharedMemory {
    */
   constructor(options: SharedMemoryOptions = {}) {
     const opts = plainObject('options', options)
+    knownKeys('SharedMemory', opts, keysOf<SharedMemoryOptions>({ name: true, create: true, size: true }))
     const create = opts.create === undefined ? false : boolean('create', opts.create)
     let name: string
     if (opts.name === undefined || opts.name === null) {
@@ -238,10 +254,12 @@ export class SharedMemory {
     announce({ op: 'unlink', name: this.#name })
   }
 
+  /** `using shm = new SharedMemory(...)` closes this handle at the end of the block (it does not unlink). */
   [Symbol.dispose](): void {
     this.close()
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     if (this.#buffer === null) throw new InvalidStateError(`SharedMemory ${this.#name} is closed and cannot be passed to a worker`)
     const data: ShareData = { name: this.#name, size: this.#size }
@@ -260,6 +278,7 @@ export class SharedMemory {
     return { $: 'mp-share', module: libraryModuleId(import.meta.url), type: 'multiproc.SharedMemory', data }
   }
 
+  /** `SharedMemory(name=mp_…, size=1024)`. */
   toString(): string {
     return `SharedMemory(${JSON.stringify(this.#name)}, size=${this.#size})`
   }

@@ -3,8 +3,9 @@
  * disposable a `hold()` gives for `await using` (Python's `with lock:`).
  */
 import { TimeoutError } from '../errors.js'
-import { boolean, optionalTimeout, plainObject } from '../internal/validate.js'
+import { boolean, knownKeys, optionalTimeout, plainObject, timeoutOption } from '../internal/validate.js'
 
+/** Options of `acquire`, `hold`, `put` and `get`: Python's `block` and `timeout` (in ms). */
 export interface AcquireOptions {
   /** Wait for the primitive (default true); false: take it only if it is free now. */
   blocking?: boolean
@@ -12,23 +13,30 @@ export interface AcquireOptions {
   timeout?: number
 }
 
+/** Options of the calls that only wait (`wait`, `join`): `timeout` in ms. */
 export interface TimeoutOptions {
   /** Give up after this many milliseconds (default: wait for ever). */
   timeout?: number
 }
 
-export function parseAcquire(options: unknown): { blocking: boolean; timeout: number | undefined } {
+const ACQUIRE_KEYS = ['blocking', 'timeout']
+
+/** Reads `{ blocking, timeout }`, refusing any other key; `what` names the call in the error. */
+export function parseAcquire(options: unknown, what = 'acquire()'): { blocking: boolean; timeout: number | undefined } {
   const o = plainObject('options', options)
+  knownKeys(what, o, ACQUIRE_KEYS)
   const blocking = o.blocking === undefined ? true : boolean('options.blocking', o.blocking)
   return { blocking, timeout: optionalTimeout('options.timeout', o.timeout) }
 }
 
-export function parseTimeout(options: unknown): number | undefined {
-  return optionalTimeout('options.timeout', plainObject('options', options).timeout)
+/** Reads `{ timeout }`, refusing any other key; `what` names the call in the error. */
+export function parseTimeout(options: unknown, what = 'wait()'): number | undefined {
+  return timeoutOption(what, options)
 }
 
 /** A held lock or semaphore; disposing releases it. */
 export interface Held extends Disposable, AsyncDisposable {
+  /** Releases now (disposing later does nothing). */
   release(): void
 }
 

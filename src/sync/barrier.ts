@@ -16,7 +16,7 @@
  * exported function (like a task).
  */
 import { BrokenBarrierError } from '../errors.js'
-import { positiveInteger, optionalTimeout } from '../internal/validate.js'
+import { keysOf, knownKeys, plainObject, positiveInteger, optionalTimeout } from '../internal/validate.js'
 import { resolveTask, type TaskFunction } from '../task_ref.js'
 import { registerShareable } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
@@ -35,6 +35,7 @@ const ACTION = 2
 const RESETTING = -1
 const BROKEN = -2
 
+/** Options of `new Barrier()`. */
 export interface BarrierOptions {
   /** Run by the last party to arrive, before any party goes on. An exported function (or task reference) if the barrier goes to workers. */
   action?: TaskFunction
@@ -47,6 +48,16 @@ interface BarrierExtra {
   action: { module: string; name: string } | null
 }
 
+/**
+ * Makes `parties` tasks wait for each other (Python's
+ * `multiprocessing.Barrier`): `await wait()` returns once all arrived, each
+ * with a different arrival index.
+ *
+ * @throws BrokenBarrierError from `wait` after a timeout, `abort()`, or an action that threw
+ * @example
+ * const barrier = new Barrier(3, { timeout: 5000 })
+ * await Promise.all([1, 2, 3].map((i) => executor.submit(phase, barrier, i)))
+ */
 export class Barrier extends Primitive {
   #action: TaskFunction | undefined
   readonly #actionRef: { module: string; name: string } | null
@@ -60,6 +71,7 @@ export class Barrier extends Primitive {
   constructor(parties = 1, options: BarrierOptions = {}) {
     super(5)
     if (this.fresh) {
+      knownKeys('Barrier', plainObject('options', options), keysOf<BarrierOptions>({ action: true, timeout: true }))
       this.cells[PARTIES] = positiveInteger('parties', parties)
       this.#timeout = optionalTimeout('options.timeout', options.timeout)
       if (options.action !== undefined && typeof options.action !== 'function') {

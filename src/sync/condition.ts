@@ -18,6 +18,21 @@ import { RLock } from './rlock.js'
 
 const SEQ = 1
 
+/**
+ * A condition variable shared by threads and processes (Python's
+ * `multiprocessing.Condition`): with its lock held, `wait()` releases it until
+ * a `notify()`, and `waitFor(predicate)` until the predicate holds.
+ *
+ * @throws NotHeldError from `wait` and `notify` without the lock
+ * @example
+ * const cond = new Condition()
+ * await cond.acquire()
+ * try {
+ *   await cond.waitFor(() => ready[0] === 1, { timeout: 5000 })
+ * } finally {
+ *   cond.release()
+ * }
+ */
 export class Condition extends Primitive {
   readonly #lock: Lock | RLock
 
@@ -49,10 +64,15 @@ export class Condition extends Primitive {
     return this.#lock.acquire(options)
   }
 
+  /** Acquires the underlying lock, blocking (worker threads only). */
   acquireSync(options?: AcquireOptions): boolean {
     return this.#lock.acquireSync(options)
   }
 
+  /**
+   * Releases the underlying lock.
+   * @throws NotHeldError when it is not held
+   */
   release(): void {
     this.#lock.release()
   }
@@ -63,6 +83,7 @@ export class Condition extends Primitive {
     return held(() => this.release())
   }
 
+  /** The blocking form of `hold`, for worker threads. */
   holdSync(options?: AcquireOptions): Held {
     if (!this.acquireSync(options)) throw notAcquired('The Condition', parseAcquire(options).timeout)
     return held(() => this.release())
@@ -107,6 +128,10 @@ export class Condition extends Primitive {
     return result
   }
 
+  /**
+   * The blocking form of `waitFor`, for worker threads.
+   * @returns the predicate's last value (falsy when the timeout passed first)
+   */
   waitForSync<T>(predicate: () => T, options?: TimeoutOptions): T {
     func('predicate', predicate)
     const deadline = deadlineOf(parseTimeout(options))

@@ -8,6 +8,15 @@ import { parseTimeout, type TimeoutOptions } from './acquire_options.js'
 const SEQ = 1
 const FLAG = 2
 
+/**
+ * A flag shared by threads and processes (Python's `multiprocessing.Event`):
+ * `set()`, `clear()`, `isSet()`, and `await wait()` until it is set.
+ *
+ * @example
+ * const started = new Event()
+ * executor.submit(workUntilStopped, started)
+ * console.log(await started.wait({ timeout: 5000 })) // true once a task called started.set()
+ */
 export class Event extends Primitive {
   constructor() {
     super(3)

@@ -23,6 +23,19 @@ export interface OwnedLock {
   /** @internal A remote twin: how many times this process holds it. */ localHolds(): number
 }
 
+/**
+ * A lock shared by threads and processes (Python's `multiprocessing.Lock`).
+ * `await acquire()` resolves true once held (false on timeout or when not
+ * `blocking`); `await using _ = await lock.hold()` is Python's `with lock:`.
+ *
+ * @throws NotHeldError from `release()` of a lock that is not held
+ * @example
+ * const lock = new Lock()
+ * {
+ *   await using _ = await lock.hold()
+ *   // one task at a time here
+ * }
+ */
 export class Lock extends Primitive implements OwnedLock {
   #localHolds = 0
 
@@ -155,6 +168,7 @@ export class Lock extends Primitive implements OwnedLock {
     throw new TypeError(`internal: Lock has no remote method ${method}`)
   }
 
+  /** `'Lock'`, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return this.remote !== null ? 'Lock(remote)' : `Lock(${this.locked() ? 'locked' : 'unlocked'})`
   }

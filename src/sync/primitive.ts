@@ -78,6 +78,7 @@ export abstract class Primitive implements Brokered {
     return undefined
   }
 
+  /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     const { type, module } = this.shareInfo
     const name = type.replace(/^multiproc\./, '')

@@ -17,6 +17,18 @@ const SEQ = 1
 const OWNER = 2
 const COUNT = 3
 
+/**
+ * A reentrant lock (Python's `multiprocessing.RLock`): its owner (a thread or
+ * a process) may acquire it again, and must release it as many times.
+ *
+ * @throws NotHeldError from `release()` by anyone but its owner
+ * @example
+ * const rlock = new RLock()
+ * await rlock.acquire()
+ * await rlock.acquire() // the owner may take it again
+ * rlock.release()
+ * rlock.release()
+ */
 export class RLock extends Primitive implements OwnedLock {
   #localHolds = 0
 
@@ -58,11 +70,19 @@ export class RLock extends Primitive implements OwnedLock {
     this.#release(selfOwner(), false)
   }
 
+  /**
+   * Acquires and returns a handle that releases on dispose: `await using _ = await rlock.hold()`.
+   * @throws TimeoutError when not acquired within `timeout` (or at once, when not `blocking`)
+   */
   async hold(options?: AcquireOptions): Promise<Held> {
     if (!(await this.acquire(options))) throw notAcquired('The RLock', parseAcquire(options).timeout)
     return held(() => this.release())
   }
 
+  /**
+   * The blocking form of `hold`, for worker threads: `using _ = rlock.holdSync()`.
+   * @throws UnsupportedBackendError on the main thread
+   */
   holdSync(options?: AcquireOptions): Held {
     if (!this.acquireSync(options)) throw notAcquired('The RLock', parseAcquire(options).timeout)
     return held(() => this.release())
@@ -157,6 +177,7 @@ export class RLock extends Primitive implements OwnedLock {
     throw new TypeError(`internal: RLock has no remote method ${method}`)
   }
 
+  /** `'RLock'`, for `Object.prototype.toString`. */
   get [Symbol.toStringTag](): string {
     return 'RLock'
   }

@@ -15,6 +15,18 @@ const VALUE = 2
 /** The initial value for a BoundedSemaphore, -1 for a plain one. */
 const BOUND = 3
 
+/**
+ * A counter of free slots shared by threads and processes (Python's
+ * `multiprocessing.Semaphore`): `acquire()` takes one, waiting while none is
+ * free; `release(n)` gives back.
+ *
+ * @example
+ * const slots = new Semaphore(2) // at most two at once
+ * {
+ *   await using _ = await slots.hold()
+ *   await download(url)
+ * }
+ */
 export class Semaphore extends Primitive {
   /**
    * @param value the initial count (default 1)
@@ -39,6 +51,10 @@ export class Semaphore extends Primitive {
     return this.#acquireAsync(blocking, timeout)
   }
 
+  /**
+   * The blocking form of `acquire`, for worker threads.
+   * @throws UnsupportedBackendError on the main thread
+   */
   acquireSync(options?: AcquireOptions): boolean {
     const { blocking, timeout } = parseAcquire(options)
     if (this.remote !== null) throw this.notRemote('Semaphore.acquireSync()')
@@ -73,11 +89,19 @@ export class Semaphore extends Primitive {
     return Atomics.load(this.cells, VALUE)
   }
 
+  /**
+   * Acquires and returns a handle that releases on dispose: `await using _ = await sem.hold()`.
+   * @throws TimeoutError when not acquired within `timeout`
+   */
   async hold(options?: AcquireOptions): Promise<Held> {
     if (!(await this.acquire(options))) throw notAcquired('The Semaphore', parseAcquire(options).timeout)
     return held(() => this.release())
   }
 
+  /**
+   * The blocking form of `hold`, for worker threads.
+   * @throws UnsupportedBackendError on the main thread
+   */
   holdSync(options?: AcquireOptions): Held {
     if (!this.acquireSync(options)) throw notAcquired('The Semaphore', parseAcquire(options).timeout)
     return held(() => this.release())

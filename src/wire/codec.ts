@@ -24,8 +24,11 @@ const kTransfer = Symbol.for('multiproc.Transfer')
 
 /** A value to be moved (not copied) to the other side, with its transfer list. */
 export interface Transfer<T> {
+  /** The value the other side receives. */
   readonly value: T
+  /** The buffers moved with it (detached on this side). */
   readonly transferList: readonly Transferable[]
+  /** Marks a Transfer, so that a plain object with the same fields is not mistaken for one. */
   readonly [kTransfer]: true
 }
 
@@ -34,6 +37,7 @@ export interface Transfer<T> {
  * `transferList` (default: `value` itself when it is an ArrayBuffer, or its
  * `.buffer` when it is a typed array) are moved to the caller at no cost.
  *
+ * @returns a Transfer wrapping `value`; the caller receives `value` itself
  * @example
  * export function render(): Transfer<Uint8Array> {
  *   const pixels = new Uint8Array(64 << 20)

@@ -61,6 +61,7 @@ for (const value of Object.values(errors)) {
  *
  * @param cls the class
  * @param name the name to match, default `cls.name` (the worker sends its constructor's name)
+ * @throws TypeError when `cls` is not an Error class
  * @example
  * export class QuotaError extends Error { constructor(public limit: number) { super(`over ${limit}`) } }
  * registerError(QuotaError)

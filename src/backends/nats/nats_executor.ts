@@ -185,7 +185,18 @@ export class NatsExecutor extends Executor {
   }
 
   /** A snapshot of the executor's activity. */
-  stats(): { queued: number; running: number; pending: number; state: State; connected: boolean } {
+  stats(): {
+    /** Tasks waiting to be published (at most `maxWorkers` are on the cluster at once). */
+    queued: number
+    /** Tasks published and not settled. */
+    running: number
+    /** Futures not settled yet. */
+    pending: number
+    /** 'RUNNING', or the stage of shutting down. */
+    state: State
+    /** Whether the NATS connection is up. */
+    connected: boolean
+  } {
     return { queued: this.#queue.length, running: this.#inflight.size, pending: this.#pending, state: this.#state, connected: this.#link !== null }
   }
 

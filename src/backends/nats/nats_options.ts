@@ -14,6 +14,7 @@ export interface NatsConnectionOptions {
   servers?: string | string[]
   /** User and password. */
   user?: string
+  /** The password that goes with `user`. */
   pass?: string
   /** Token authentication. */
   token?: string

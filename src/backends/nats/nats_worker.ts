@@ -105,6 +105,17 @@ interface Session {
   flushScheduled: boolean
 }
 
+/**
+ * A cluster worker (what `multiproc worker` runs): pulls tasks from the
+ * JetStream stream and runs them in local worker threads, importing only the
+ * modules on its `allow` list.
+ *
+ * @throws TypeError / RangeError for a bad option (an empty `allow` list included)
+ * @example
+ * const worker = new NatsWorker({ servers: 'nats://127.0.0.1:4222', allow: ['/srv/app/tasks.js'] })
+ * await worker.start()
+ * process.once('SIGTERM', () => void worker.stop())
+ */
 export class NatsWorker {
   readonly #connection: NatsConnectionOptions
   readonly #names: Names
@@ -117,6 +128,7 @@ export class NatsWorker {
   readonly #sessionTimeout: number
   readonly #execArgv: string[] | undefined
   readonly #log: (line: string) => void
+  /** How this worker names itself in logs: `nats worker <host>:<pid>`. */
   readonly label = `nats worker ${hostname()}:${process.pid}`
   #nc: NatsConnection | null = null
   #local: ThreadPoolExecutor | null = null
