@@ -58,6 +58,18 @@ export class RLock extends Primitive implements OwnedLock {
     this.#release(selfOwner(), false)
   }
 
+  /**
+   * Whether someone (this thread or another, a child process included) holds the lock now.
+   * @throws UnsupportedBackendError in a child process (the state lives in the parent)
+   * @example
+   * await rlock.acquire()
+   * rlock.locked() // true
+   */
+  locked(): boolean {
+    if (this.remote !== null) throw this.notReadableRemote('RLock.locked()')
+    return Atomics.load(this.cells, OWNER) !== 0
+  }
+
   async hold(options?: AcquireOptions): Promise<Held> {
     if (!(await this.acquire(options))) throw notAcquired('The RLock', parseAcquire(options).timeout)
     return held(() => this.release())
