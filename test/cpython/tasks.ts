@@ -253,3 +253,9 @@ export async function queueEcho(parentQ: Queue<number>, childQ: Queue<number>, c
 export async function putAll<T>(q: Queue<T>, items: T[]): Promise<void> {
   for (const item of items) await q.put(item)
 }
+
+/** Which worker runs this: pid and thread id (a thread pool's workers share the pid). */
+export async function workerId(_item?: unknown): Promise<string> {
+  const { threadId } = await import('node:worker_threads')
+  return `${process.pid}:${threadId}`
+}
