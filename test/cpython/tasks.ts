@@ -259,3 +259,39 @@ export async function workerId(_item?: unknown): Promise<string> {
   const { threadId } = await import('node:worker_threads')
   return `${process.pid}:${threadId}`
 }
+
+// --- queues ---------------------------------------------------------------
+
+/** `_TestQueue._test_put`: gets six items once allowed. */
+export async function queueTestPut(queue: Queue<number>, childCanStart: Event, parentCanContinue: Event): Promise<void> {
+  await childCanStart.wait()
+  for (let i = 0; i < 6; i++) await queue.get()
+  parentCanContinue.set()
+}
+
+/** `_TestQueue._test_get`: puts 2..5 once allowed. */
+export async function queueTestGet(queue: Queue<number>, childCanStart: Event, parentCanContinue: Event): Promise<void> {
+  await childCanStart.wait()
+  for (const i of [2, 3, 4, 5]) await queue.put(i)
+  parentCanContinue.set()
+}
+
+/** `_TestQueue._test_fork`. */
+export async function queueTestFork(queue: Queue<number>): Promise<void> {
+  for (let i = 10; i < 20; i++) await queue.put(i)
+}
+
+/** `_TestQueue._test_task_done`: consumes until null. */
+export async function queueTestTaskDone(q: import('../../src/index.js').JoinableQueue<number | null>): Promise<void> {
+  for (;;) {
+    const obj = await q.get()
+    if (obj === null) break
+    await sleep(10)
+    q.taskDone()
+  }
+}
+
+/** Reads the queue's maxsize in the worker (a constant: readable in a child process too). */
+export async function queueReportMaxsize(q: Queue<number>, out: Queue<number>): Promise<void> {
+  await out.put(q.maxsize)
+}
