@@ -463,6 +463,26 @@ for (const ctx of contexts()) {
       })
     })
 
+    it('(added) every read-only property in the worker: constants read, changing state read or refused with a typed error', async () => {
+      const out = new Queue<[string, string]>()
+      const p = new ctx.Process({ target: T.readProperties, args: [new Lock(), new RLock(), new Semaphore(2), new Event(), new Barrier(3), out] })
+      p.start()
+      await p.join()
+      assert.equal(p.exitCode, 0, String(p.error))
+      const seen = new Map<string, string>()
+      for (let i = 0; i < 7; i++) {
+        const [what, value] = await out.get({ timeout: 10_000 })
+        seen.set(what, value)
+      }
+      assert.equal(seen.get('Barrier.parties'), '3')
+      const expected: Record<string, string> = { 'Barrier.nWaiting': '0', 'Barrier.broken': 'false', 'Lock.locked()': 'false', 'RLock.locked()': 'false', 'Semaphore.getValue()': '2', 'Event.isSet()': 'false' }
+      for (const [what, value] of Object.entries(expected)) {
+        // Threads share the state; a child process cannot read it synchronously and says so.
+        if (ctx.name === 'thread') assert.equal(seen.get(what), value, what)
+        else assert.match(seen.get(what)!, /^UnsupportedBackendError: .* cannot be read in a child process/, what)
+      }
+    })
+
     it('_TestValue.test_value / test_rawvalue', async () => {
       for (const raw of [false, true]) {
         const codes: [string, number | bigint, number | bigint][] = [

@@ -295,3 +295,23 @@ export async function queueTestTaskDone(q: import('../../src/index.js').Joinable
 export async function queueReportMaxsize(q: Queue<number>, out: Queue<number>): Promise<void> {
   await out.put(q.maxsize)
 }
+
+/** Reads every read-only property of each primitive in the worker; reports the value or the error's name and message. */
+export async function readProperties(lock: Lock, rlock: RLock, sem: Semaphore, event: Event, barrier: Barrier, out: Queue<[string, string]>): Promise<void> {
+  const reads: [string, () => unknown][] = [
+    ['Barrier.parties', () => barrier.parties],
+    ['Barrier.nWaiting', () => barrier.nWaiting],
+    ['Barrier.broken', () => barrier.broken],
+    ['Lock.locked()', () => lock.locked()],
+    ['RLock.locked()', () => rlock.locked()],
+    ['Semaphore.getValue()', () => sem.getValue()],
+    ['Event.isSet()', () => event.isSet()],
+  ]
+  for (const [what, read] of reads) {
+    try {
+      await out.put([what, String(read())])
+    } catch (error) {
+      await out.put([what, `${(error as Error).name}: ${(error as Error).message}`])
+    }
+  }
+}
