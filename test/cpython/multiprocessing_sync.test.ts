@@ -350,6 +350,9 @@ for (const ctx of contexts()) {
       // that `parties` is 5 in every party); the other cases use 3, each party being a process to start.
       const N = 3
       const half = 1
+      // CPython's defaultTimeout is 30 s; the parties here are processes still starting when this
+      // process arrives, which on a loaded machine took longer than that. Only a failure waits this long.
+      const PARTY_TIMEOUT = 120_000
       /** CPython's run_threads: N - 1 children and this process run `f`. */
       const runThreads = async (target: (...args: any[]) => unknown, args: unknown[], here: () => Promise<unknown>, n = N): Promise<void> => {
         const ps = Array.from({ length: n - 1 }, () => new ctx.Process({ target: target as never, args: args as never }))
@@ -365,7 +368,7 @@ for (const ctx of contexts()) {
 
       for (const [name, passes] of [['test_barrier', 1], ['test_barrier_10', 10]] as const) {
         it(name, async () => {
-          const barrier = new Barrier(5, { timeout: 30_000 })
+          const barrier = new Barrier(5, { timeout: PARTY_TIMEOUT })
           const [r0, r1, finished] = [counter(), counter(), counter()]
           const args = [barrier, r0, r1, passes, finished]
           await runThreads(T.barrierMultipass, args, () => T.barrierMultipass(...(args as Parameters<typeof T.barrierMultipass>)), 5)
@@ -376,7 +379,7 @@ for (const ctx of contexts()) {
       }
 
       it('test_wait_return', async () => {
-        const barrier = new Barrier(N, { timeout: 30_000 })
+        const barrier = new Barrier(N, { timeout: PARTY_TIMEOUT })
         const queue = new Queue<number>()
         await runThreads(T.barrierWaitReturn, [barrier, queue], () => T.barrierWaitReturn(barrier, queue))
         const results: number[] = []
@@ -386,7 +389,7 @@ for (const ctx of contexts()) {
 
       it('test_action', async () => {
         // The action runs where the last party arrives (for a child process: in this process); it runs once.
-        const barrier = new Barrier(N, { action: T.countAction, timeout: 30_000 })
+        const barrier = new Barrier(N, { action: T.countAction, timeout: PARTY_TIMEOUT })
         const out = new Queue<number>()
         await runThreads(T.barrierActionF, [barrier, out], () => T.barrierActionF(barrier, out))
         const seen: number[] = []
@@ -397,7 +400,7 @@ for (const ctx of contexts()) {
       })
 
       it('test_abort', async () => {
-        const barrier = new Barrier(N, { timeout: 30_000 })
+        const barrier = new Barrier(N, { timeout: PARTY_TIMEOUT })
         const [results1, results2] = [counter(), counter()]
         const args = [barrier, results1, results2, half]
         await runThreads(T.barrierAbortF, args, () => T.barrierAbortF(barrier, results1, results2, half))
@@ -407,7 +410,7 @@ for (const ctx of contexts()) {
       })
 
       it('test_reset', async () => {
-        const barrier = new Barrier(N, { timeout: 30_000 })
+        const barrier = new Barrier(N, { timeout: PARTY_TIMEOUT })
         const [results1, results2, results3] = [counter(), counter(), counter()]
         const go = new Event()
         const arrived = new Queue<number>()
@@ -426,8 +429,8 @@ for (const ctx of contexts()) {
       })
 
       it('test_abort_and_reset', async () => {
-        const barrier = new Barrier(N, { timeout: 30_000 })
-        const barrier2 = new Barrier(N, { timeout: 30_000 })
+        const barrier = new Barrier(N, { timeout: PARTY_TIMEOUT })
+        const barrier2 = new Barrier(N, { timeout: PARTY_TIMEOUT })
         const [results1, results2, results3] = [counter(), counter(), counter()]
         const args = [barrier, barrier2, results1, results2, results3, half]
         await runThreads(T.barrierAbortAndResetF, args, () => T.barrierAbortAndResetF(barrier, barrier2, results1, results2, results3, half))
@@ -437,7 +440,7 @@ for (const ctx of contexts()) {
       })
 
       it('test_timeout', async () => {
-        const barrier = new Barrier(N, { timeout: 30_000 })
+        const barrier = new Barrier(N, { timeout: PARTY_TIMEOUT })
         const results = counter()
         await runThreads(T.barrierTimeoutF, [barrier, results, half, 1000, 500], () => T.barrierTimeoutF(barrier, results, half, 1000, 500))
         assert.equal(results.value, barrier.parties)
@@ -452,7 +455,7 @@ for (const ctx of contexts()) {
 
       it('test_thousand (100 passes)', async () => {
         const passes = 100
-        const barrier = new Barrier(N, { timeout: 30_000 })
+        const barrier = new Barrier(N, { timeout: PARTY_TIMEOUT })
         const out = new Queue<number>()
         const ps = Array.from({ length: N }, () => new ctx.Process({ target: T.barrierThousandF, args: [barrier, passes, out] }))
         for (const p of ps) p.start()

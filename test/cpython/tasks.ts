@@ -216,7 +216,7 @@ export async function barrierTimeoutF(barrier: Barrier, results: Value<any>, hal
 
 /** `_test_default_timeout_f`. */
 export async function barrierDefaultTimeoutF(barrier: Barrier, results: Value<any>, half: number, lateMs: number): Promise<void> {
-  const i = await barrier.wait({ timeout: 30_000 })
+  const i = await barrier.wait({ timeout: 120_000 })
   if (i === half) await sleep(lateMs)
   try {
     await barrier.wait()
@@ -314,4 +314,14 @@ export async function readProperties(lock: Lock, rlock: RLock, sem: Semaphore, e
       await out.put([what, `${(error as Error).name}: ${(error as Error).message}`])
     }
   }
+}
+
+/** CPython's `event.wait` task: returns once `event` is set (or after `timeoutMs`). */
+export async function blockUntil(event: Event, timeoutMs: number): Promise<boolean> {
+  return event.wait({ timeout: timeoutMs })
+}
+
+/** `sqr(x)` and which worker computed it. */
+export async function sqrAndWorker(x: number): Promise<[number, string]> {
+  return [x * x, await workerId()]
 }
