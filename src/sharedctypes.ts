@@ -266,10 +266,16 @@ export class Value<T extends TypeCode = TypeCode> {
 
   /**
    * The lock that guards this value.
-   * @throws TypeError for a value made without one (RawValue)
+   * @throws TypeError (code `ERR_MP_NO_LOCK`) for a value made without one
+   *   (`lock: false`, or RawValue): Python's such value has no `get_lock` at
+   *   all, and calling it raises AttributeError, whose JavaScript form is a
+   *   TypeError ("not a function")
+   * @example
+   * const counter = new Value('i32', 0)
+   * await using _ = await counter.getLock().hold()
    */
   getLock(): Lock | RLock {
-    if (this.#lock === null) throw invalidArgValue('This value has no lock (it was made with lock: false, or with RawValue)', 'ERR_MP_NO_LOCK')
+    if (this.#lock === null) throw invalidArgType('This value has no lock (it was made with lock: false, or with RawValue); make it with a lock to call getLock()', 'ERR_MP_NO_LOCK')
     return this.#lock
   }
 
@@ -384,11 +390,11 @@ export class SharedArray<T extends TypeCode = TypeCode> {
   }
 
   /**
-   * The lock that guards the array (Python's `get_lock()`).
-   * @throws TypeError for a raw array (made with `lock: false`)
+   * The lock that guards this array.
+   * @throws TypeError (code `ERR_MP_NO_LOCK`) for an array made without one (`lock: false`, or RawArray), as `Value.getLock()`
    */
   getLock(): Lock | RLock {
-    if (this.#lock === null) throw invalidArgValue('This array has no lock (it was made with lock: false, or with RawArray)', 'ERR_MP_NO_LOCK')
+    if (this.#lock === null) throw invalidArgType('This array has no lock (it was made with lock: false, or with RawArray); make it with a lock to call getLock()', 'ERR_MP_NO_LOCK')
     return this.#lock
   }
 

@@ -219,6 +219,13 @@ function resolveFunction(fn: Function): ResolvedTask | TypeError {
     )
   }
   const url = location.url
+  // `node -e`, `--print` and stdin run their program from a pseudo-file no worker can import.
+  if (/(^|\/)\[(eval|stdin)\d*\]$/.test(url)) {
+    return refuse(
+      `Cannot send ${displayName} to a worker: it was defined in the program given by -e, --eval, --print or stdin (${url}), which a worker cannot import. ` +
+        'Move it into a module file, export it, import it from there and pass the imported function.',
+    )
+  }
   if (url.startsWith('node:')) return refuse(`Cannot send ${displayName} to a worker: it belongs to Node.js itself (${url}). Wrap the call in an exported function of your own module.`)
   if (url === entryModuleUrl()) {
     return refuse(

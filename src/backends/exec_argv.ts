@@ -3,7 +3,16 @@
  *
  * Loaders and language flags carry over, so TypeScript task modules work in
  * workers with no configuration. Options that belong to one process only
- * (an inspector port, profiling output, a title, the test runner) are left out.
+ * (an inspector port, profiling output, a title, the test runner, a watcher,
+ * an env file already loaded into `process.env`) are left out.
+ *
+ * So are the options that name the caller's program: `-e`, `--print`,
+ * `--input-type` (a program from a string or stdin), `-i` (the REPL),
+ * `--check`. A child process given `-e` would run the caller's program
+ * instead of the worker's entry (that program makes a pool, which forks
+ * again: without end), and `--input-type` makes a worker thread refuse its
+ * file entry. A worker runs its entry and the task modules, never the
+ * caller's program.
  *
  * tsx needs one more step for worker threads: on Node 20, a loader given as
  * `--import` in a Worker's execArgv does not apply to the worker's module
@@ -27,15 +36,21 @@ import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 const PROCESS_ONLY = [
-  /^--inspect(-brk|-port|-wait)?(=.*)?$/,
-  /^--debug(-brk|-port)?(=.*)?$/,
-  /^--(cpu|heap)-prof(-dir|-name|-interval)?(=.*)?$/,
+  /^--inspect(-brk|-port|-wait)?(=.*)?$/s,
+  /^--debug(-brk|-port)?(=.*)?$/s,
+  /^--(cpu|heap)-prof(-dir|-name|-interval)?(=.*)?$/s,
   /^--prof(-process)?$/,
-  /^--title(=.*)?$/,
-  /^--test(-.*)?(=.*)?$/,
-  /^--watch(-path|-preserve-output)?(=.*)?$/,
+  /^--title(=.*)?$/s,
+  /^--test(-.*)?(=.*)?$/s,
+  /^--watch(-path|-preserve-output)?(=.*)?$/s,
   /^--experimental-test-coverage$/,
+  /^--env-file(-if-exists)?(=.*)?$/s,
+  // The caller's program itself (see above).
+  /^(-e|--eval|-p|--print|-pe|-ep)(=.*)?$/s,
+  /^--input-type(=.*)?$/s,
+  /^(-i|--interactive|-c|--check)$/,
 ]
+// (The `s` flag: a program given with `--eval=` spans lines, and `.` must match them all.)
 const TAKES_VALUE = new Set([
   '--inspect-port',
   '--debug-port',
@@ -53,6 +68,15 @@ const TAKES_VALUE = new Set([
   '--test-name-pattern',
   '--test-concurrency',
   '--test-timeout',
+  '--env-file',
+  '--env-file-if-exists',
+  '-e',
+  '--eval',
+  '-p',
+  '--print',
+  '-pe',
+  '-ep',
+  '--input-type',
 ])
 const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r'])
 

@@ -384,11 +384,15 @@ export abstract class Executor {
         },
       )
     }
-    /** With an empty window: waits for a chunk; false when the input is over. */
+    /**
+     * With an empty window: waits for a chunk; false when the input is over.
+     * An input error comes after the chunks read before it (as in Python's
+     * imap); items of an unfinished chunk are dropped with it, as there.
+     */
     const awaitChunk = async (): Promise<boolean> => {
       for (;;) {
-        if (sourceError !== null) throw sourceError.error
         if (window.length > 0) return true
+        if (sourceError !== null) throw sourceError.error
         startFill()
         if (pump === null) return false
         await waitForChunk()

@@ -70,6 +70,8 @@ export type GetOptions = AcquireOptions
  */
 export class Queue<T = unknown> extends Primitive {
   readonly #ring: Uint8Array
+  /** A remote twin's maxsize (a constant, so it travels with the twin). */
+  readonly #remoteMaxsize: number = 0
 
   /**
    * @throws RangeError for a negative `maxsize` or a `capacity` below 16 bytes
@@ -85,8 +87,10 @@ export class Queue<T = unknown> extends Primitive {
       if (capacity < 16) throw invalidArgValue(`Expected \`options.capacity\` to be at least 16 bytes, got ${capacity}`)
       this.#ring = new Uint8Array(new SharedArrayBuffer(capacity))
     } else {
-      const ring = this.revivedExtra as SharedArrayBuffer | undefined
-      this.#ring = ring !== undefined ? new Uint8Array(ring) : new Uint8Array(0)
+      // Threads get the ring; a child process gets the maxsize (see shareExtra).
+      const extra = this.revivedExtra as SharedArrayBuffer | number | undefined
+      this.#ring = extra instanceof SharedArrayBuffer ? new Uint8Array(extra) : new Uint8Array(0)
+      if (typeof extra === 'number') this.#remoteMaxsize = extra
     }
   }
 
@@ -95,12 +99,13 @@ export class Queue<T = unknown> extends Primitive {
   }
 
   protected override shareExtra(target: ShareTarget): unknown {
-    return target.sharedMemory && this.remote === null ? this.#ring.buffer : undefined
+    if (this.remote !== null) return this.#remoteMaxsize
+    return target.sharedMemory ? this.#ring.buffer : this.cells[MAXSIZE]
   }
 
-  /** The `maxsize` given (0: unbounded). */
+  /** The `maxsize` given (0: unbounded); a constant, readable in a child process too. */
   get maxsize(): number {
-    if (this.remote !== null) throw this.notRemote('Queue.maxsize')
+    if (this.remote !== null) return this.#remoteMaxsize
     return this.cells[MAXSIZE]!
   }
 

@@ -44,6 +44,8 @@ export interface BarrierOptions {
 }
 
 interface BarrierExtra {
+  /** A constant: travels with the twin, so that a child process reads it too. */
+  parties: number
   timeout: number | undefined
   action: { module: string; name: string } | null
 }
@@ -62,6 +64,7 @@ export class Barrier extends Primitive {
   #action: TaskFunction | undefined
   readonly #actionRef: { module: string; name: string } | null
   readonly #timeout: number | undefined
+  readonly #parties: number
 
   /**
    * @param parties how many tasks must wait before all are released
@@ -73,6 +76,7 @@ export class Barrier extends Primitive {
     if (this.fresh) {
       knownKeys('Barrier', plainObject('options', options), keysOf<BarrierOptions>({ action: true, timeout: true }))
       this.cells[PARTIES] = positiveInteger('parties', parties)
+      this.#parties = parties
       this.#timeout = optionalTimeout('options.timeout', options.timeout)
       if (options.action !== undefined && typeof options.action !== 'function') {
         throw new TypeError('Expected `options.action` to be a function')
@@ -81,6 +85,7 @@ export class Barrier extends Primitive {
       this.#actionRef = null
     } else {
       const extra = this.revivedExtra as BarrierExtra
+      this.#parties = extra.parties
       this.#timeout = extra.timeout
       this.#actionRef = extra.action
       // Loaded now, so that waitSync() finds it.
@@ -98,24 +103,29 @@ export class Barrier extends Primitive {
       const r = resolveTask(this.#action, 'options.action')
       action = { module: r.module, name: r.name }
     }
-    return { timeout: this.#timeout, action }
+    return { parties: this.#parties, timeout: this.#timeout, action }
   }
 
-  /** How many parties must arrive. */
+  /** How many parties must arrive (a constant: readable everywhere, a child process included). */
   get parties(): number {
-    if (this.remote !== null) throw this.notRemote('Barrier.parties')
-    return this.cells[PARTIES]!
+    return this.#parties
   }
 
-  /** How many parties are waiting now. */
+  /**
+   * How many parties are waiting now.
+   * @throws UnsupportedBackendError in a child process (the state lives in the parent)
+   */
   get nWaiting(): number {
-    if (this.remote !== null) throw this.notRemote('Barrier.nWaiting')
+    if (this.remote !== null) throw this.notReadableRemote('Barrier.nWaiting')
     return Atomics.load(this.cells, STATE) === FILLING ? Atomics.load(this.cells, COUNT) : 0
   }
 
-  /** Whether the barrier is broken. */
+  /**
+   * Whether the barrier is broken.
+   * @throws UnsupportedBackendError in a child process (the state lives in the parent)
+   */
   get broken(): boolean {
-    if (this.remote !== null) throw this.notRemote('Barrier.broken')
+    if (this.remote !== null) throw this.notReadableRemote('Barrier.broken')
     return Atomics.load(this.cells, STATE) === BROKEN
   }
 

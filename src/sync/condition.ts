@@ -2,21 +2,29 @@
  * Python's `multiprocessing.Condition`: wait until notified, holding a lock
  * around the check (an RLock unless one is given).
  *
- * Waiting is on a sequence cell read while the lock is held, so a notify
- * (which needs the lock) cannot slip in between the check and the wait.
+ * `notify(n)` wakes exactly up to n waiters, as Python's does. A waiter
+ * registers (WAITERS) while it holds the lock; a notify, which needs the
+ * lock, hands out tokens (TOKENS, at most one per registered waiter that
+ * has none yet), bumps SEQ and wakes that many. A waiter returns as
+ * notified only by taking a token; one woken without a token (another took
+ * it first, or SEQ moved between its release of the lock and its wait)
+ * waits again. Counting on SEQ alone woke two waiters for one notify when a
+ * notify fell between a waiter's release of the lock and its wait.
  * As in Python, a waiter should re-check its condition: `waitFor` does.
  */
 import { NotHeldError } from '../errors.js'
 import { func, typeFail } from '../internal/validate.js'
 import { registerShareable, type ShareDescriptor, type ShareTarget, kShare } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
-import { abortable, assertCanBlock, atomicsWaitAsync, bump, currentSignal, deadlineOf, keepingLoop, selfOwner } from './monitor.js'
+import { abortable, assertCanBlock, atomicsWaitAsync, bump, currentSignal, deadlineOf, keepingLoop, locked, selfOwner } from './monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from './primitive.js'
 import { held, notAcquired, parseAcquire, parseTimeout, type AcquireOptions, type Held, type TimeoutOptions } from './acquire_options.js'
 import { Lock } from './lock.js'
 import { RLock } from './rlock.js'
 
 const SEQ = 1
+const WAITERS = 2
+const TOKENS = 3
 
 /**
  * A condition variable shared by threads and processes (Python's
@@ -41,7 +49,7 @@ export class Condition extends Primitive {
    * @throws TypeError for anything else
    */
   constructor(lock?: Lock | RLock) {
-    super(2)
+    super(4)
     if (!this.fresh) {
       const d = this.revivedExtra as ShareDescriptor
       this.#lock = d.type === 'multiproc.RLock' ? reviveAs(RLock, d.data as PrimitiveData) : reviveAs(Lock, d.data as PrimitiveData)
@@ -152,7 +160,17 @@ export class Condition extends Primitive {
   notify(n = 1): void {
     this.#checkOwned('notify')
     if (this.remote !== null) return this.cast('notify', [n])
-    bump(this.cells, SEQ, n)
+    this.#notify(n)
+  }
+
+  #notify(n: number): void {
+    const cells = this.cells
+    const count = locked(cells, () => {
+      const k = Math.min(n, cells[WAITERS]! - cells[TOKENS]!)
+      if (k > 0) cells[TOKENS]! += k
+      return k
+    })
+    if (count > 0) bump(cells, SEQ, count)
   }
 
   /** Wakes every waiter. */
@@ -167,19 +185,58 @@ export class Condition extends Primitive {
 
   #wait(owner: number, timeout: number | undefined, sync: boolean): boolean | Promise<boolean> {
     const cells = this.cells
-    const s = Atomics.load(cells, SEQ)
-    const saved = this.#lock.releaseSave(owner)
-    if (sync) {
-      const r = Atomics.wait(cells, SEQ, s, timeout ?? Infinity)
-      this.#lock.acquireRestore(owner, saved, true)
-      return r !== 'timed-out'
-    }
-    const r = atomicsWaitAsync(cells, SEQ, s, timeout ?? Infinity)
-    const woken: Promise<string> = r.async ? keepingLoop(abortable(r.value, currentSignal())) : Promise.resolve(r.value)
-    return woken.then(async (outcome) => {
-      await this.#lock.acquireRestore(owner, saved, false)
-      return outcome !== 'timed-out'
+    const deadline = deadlineOf(timeout)
+    // Registered while the lock is held: a notify after the release below counts this waiter.
+    let s = locked(cells, () => {
+      cells[WAITERS]!++
+      return cells[SEQ]!
     })
+    const saved = this.#lock.releaseSave(owner)
+    /** After a wake-up: true (notified) with a token, false at the deadline, null to wait again. */
+    const settle = (): boolean | null =>
+      locked(cells, () => {
+        if (cells[TOKENS]! > 0) {
+          cells[TOKENS]!--
+          cells[WAITERS]!--
+          return true
+        }
+        if (performance.now() >= deadline) {
+          cells[WAITERS]!--
+          return false
+        }
+        s = cells[SEQ]!
+        return null
+      })
+    const left = (): number => (deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now()))
+    if (sync) {
+      let notified: boolean | null = null
+      while (notified === null) {
+        Atomics.wait(cells, SEQ, s, left())
+        notified = settle()
+      }
+      this.#lock.acquireRestore(owner, saved, true)
+      return notified
+    }
+    const signal = currentSignal()
+    return (async () => {
+      let notified: boolean | null = null
+      try {
+        while (notified === null) {
+          const r = atomicsWaitAsync(cells, SEQ, s, left())
+          if (r.async) await keepingLoop(abortable(r.value, signal))
+          notified = settle()
+        }
+      } catch (error) {
+        // Aborted (the child process it waits for went away): leave, and drop a token it can no longer take.
+        locked(cells, () => {
+          cells[WAITERS]!--
+          if (cells[TOKENS]! > cells[WAITERS]!) cells[TOKENS] = cells[WAITERS]!
+        })
+        throw error
+      }
+      await this.#lock.acquireRestore(owner, saved, false)
+      return notified
+    })()
   }
 
   /** @internal */
@@ -189,7 +246,7 @@ export class Condition extends Primitive {
         if (!this.#lock.isOwnedBy(owner)) throw new NotHeldError('Condition.wait() needs the condition\'s lock held')
         return this.#wait(owner, args[0] as number | undefined, false)
       case 'notify':
-        return bump(this.cells, SEQ, args[0] as number)
+        return this.#notify(args[0] as number)
     }
     throw new TypeError(`internal: Condition has no remote method ${method}`)
   }

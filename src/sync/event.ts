@@ -26,9 +26,12 @@ export class Event extends Primitive {
     return { type: 'multiproc.Event', module: import.meta.url }
   }
 
-  /** Whether the flag is set. */
+  /**
+   * Whether the flag is set.
+   * @throws UnsupportedBackendError in a child process (the state lives in the parent; `await event.wait({ timeout: 0 })` works there)
+   */
   isSet(): boolean {
-    if (this.remote !== null) throw this.notRemote('Event.isSet()')
+    if (this.remote !== null) throw this.notReadableRemote('Event.isSet()')
     return Atomics.load(this.cells, FLAG) === 1
   }
 

@@ -89,9 +89,12 @@ export class Lock extends Primitive implements OwnedLock {
     this.#release()
   }
 
-  /** Whether someone holds the lock now. */
+  /**
+   * Whether someone holds the lock now.
+   * @throws UnsupportedBackendError in a child process (the state lives in the parent)
+   */
   locked(): boolean {
-    if (this.remote !== null) throw this.notRemote('Lock.locked()')
+    if (this.remote !== null) throw this.notReadableRemote('Lock.locked()')
     return Atomics.load(this.cells, HOLDER) !== 0
   }
 

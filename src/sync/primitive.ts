@@ -118,6 +118,19 @@ export abstract class Primitive implements Brokered {
     remoteCast(this.remote!, method, args)
   }
 
+  /**
+   * The typed error for reading changing state (`locked()`, `getValue()`,
+   * `isSet()`, `nWaiting`, `broken`) in a remote twin: the state lives in the
+   * parent and a synchronous read cannot wait for its answer. Constants
+   * (`Barrier.parties`) travel with the twin and are readable anywhere.
+   */
+  protected notReadableRemote(what: string): UnsupportedBackendError {
+    return new UnsupportedBackendError(
+      `${what} cannot be read in a child process: the object lives in the parent and its state changes there; ` +
+        'read it in the parent, or have the child report what it did (through a Queue or a Value)',
+    )
+  }
+
   /** The typed error for a synchronous operation a remote twin cannot do. */
   protected notRemote(what: string): UnsupportedBackendError {
     return new UnsupportedBackendError(

@@ -71,6 +71,18 @@ export class RLock extends Primitive implements OwnedLock {
   }
 
   /**
+   * Whether someone (this thread or another, a child process included) holds the lock now.
+   * @throws UnsupportedBackendError in a child process (the state lives in the parent)
+   * @example
+   * await rlock.acquire()
+   * rlock.locked() // true
+   */
+  locked(): boolean {
+    if (this.remote !== null) throw this.notReadableRemote('RLock.locked()')
+    return Atomics.load(this.cells, OWNER) !== 0
+  }
+
+  /**
    * Acquires and returns a handle that releases on dispose: `await using _ = await rlock.hold()`.
    * @throws TimeoutError when not acquired within `timeout` (or at once, when not `blocking`)
    */

@@ -83,9 +83,12 @@ export class Semaphore extends Primitive {
     this.#release(n)
   }
 
-  /** The current count (Python's `get_value()`). */
+  /**
+   * The current count (Python's `get_value()`).
+   * @throws UnsupportedBackendError in a child process (the state lives in the parent)
+   */
   getValue(): number {
-    if (this.remote !== null) throw this.notRemote('Semaphore.getValue()')
+    if (this.remote !== null) throw this.notReadableRemote('Semaphore.getValue()')
     return Atomics.load(this.cells, VALUE)
   }
 

@@ -33,8 +33,8 @@ describe('Value and Array (one thread)', () => {
     const lock = new Lock()
     assert.equal(new Value('i32', 0, { lock }).getLock(), lock)
     assert.ok(new Value('i32', 0).getLock())
-    assert.throws(() => RawValue('i32', 0).getLock(), RangeError)
-    assert.throws(() => RawArray('i32', 2).getLock(), RangeError)
+    assert.throws(() => RawValue('i32', 0).getLock(), TypeError)
+    assert.throws(() => RawArray('i32', 2).getLock(), TypeError)
   })
 
   it('the process context keeps them in a shared file, with the same behaviour', () => {

@@ -6,7 +6,9 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { startWithExecArgv, threadLoaderSetup, workerExecArgv } from '../../src/backends/exec_argv.js'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 
 describe('workerExecArgv()', () => {
   const kept = ['--enable-source-maps', '--max-old-space-size=128', '--no-warnings', '--experimental-vm-modules', '--conditions', 'development']
@@ -222,4 +224,224 @@ describe('startWithExecArgv()', () => {
     assert.deepEqual(results, [9, 16])
     for (const flag of flags) assert.ok(execArgv.includes(flag), `${flag} reached the program`)
   })
+})
+
+describe('workerExecArgv(): the options that name the caller\'s program are left out', () => {
+  const program: [string, string[]][] = [
+    ['-e with its value', ['-e', 'code()']],
+    ['--eval with its value', ['--eval', 'code()']],
+    ['--eval=value', ['--eval=code()']],
+    ['-p with its value', ['-p', '1 + 1']],
+    ['--print with its value', ['--print', '1 + 1']],
+    ['--print=value', ['--print=1 + 1']],
+    ['-pe with its value', ['-pe', '1 + 1']],
+    ['--input-type=module', ['--input-type=module']],
+    ['--input-type with its value', ['--input-type', 'commonjs']],
+    ['-i', ['-i']],
+    ['--interactive', ['--interactive']],
+    ['-c', ['-c']],
+    ['--check', ['--check']],
+    ['--env-file=value', ['--env-file=.env']],
+    ['--env-file with its value', ['--env-file', '.env']],
+    ['--env-file-if-exists=value', ['--env-file-if-exists=.env']],
+  ]
+  for (const [label, flags] of program) {
+    it(`drops ${label}`, () => {
+      assert.deepEqual(workerExecArgv(['--no-warnings', ...flags, '--import', 'tsx']), ['--no-warnings', '--import', 'tsx'])
+    })
+  }
+
+  it('the REPL with -e and --input-type together leaves only the loaders', () => {
+    assert.deepEqual(workerExecArgv(['-i', '--input-type=module', '-e', 'x', '--import', './hooks.mjs']), ['--import', './hooks.mjs'])
+  })
+})
+
+/**
+ * Programs started with each flag a user may run with, on the thread and the
+ * process backends. Each runs in its own process group (spawned detached)
+ * under a time limit; whatever happens, the whole group is killed at the
+ * end, and the test asserts that nothing of the group was still running
+ * once the program ended (a worker re-running the caller's program forked
+ * without end: that is what the group guard is for).
+ */
+describe('programs started with any flag get working workers on thread and process backends', { concurrency: 3 }, () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url))
+  const index = pathToFileURL(join(root, 'src/index.ts')).href
+  const tasks = pathToFileURL(join(root, 'test/fixtures/tasks.ts')).href
+  const dir = mkdtempSync(join(tmpdir(), 'multiproc-flags-'))
+  // The programs run in `dir`, where the bare name `tsx` does not resolve.
+  const tsxLoader = pathToFileURL(join(dirname(createRequire(join(root, 'noop.js')).resolve('tsx/package.json')), 'dist/loader.mjs')).href
+  /** The program: a Pool on each context maps a task of a real module file; prints one RESULT line. */
+  const source = [
+    `import { getContext } from ${JSON.stringify(index)}`,
+    `import { square } from ${JSON.stringify(tasks)}`,
+    'const out = { pid: process.pid, preload: globalThis.__flagsPreload ?? null, env: process.env.FLAGS_TEST_ENV ?? null }',
+    "for (const name of ['thread', 'process']) {",
+    '  const pool = new (getContext(name).Pool)({ processes: 1 })',
+    '  try { out[name] = await pool.map(square, [1, 2, 3]) } catch (e) { out[name] = `${e.name}: ${e.message}` }',
+    '  await pool.terminate()',
+    '}',
+    "console.log('RESULT ' + JSON.stringify(out))",
+  ].join('\n')
+  const programFile = join(dir, 'program.mjs')
+  writeFileSync(programFile, source)
+  writeFileSync(join(dir, 'preload.cjs'), 'globalThis.__flagsPreload = "require"\n')
+  writeFileSync(join(dir, 'preload.mjs'), 'globalThis.__flagsPreload = "import"\n')
+  writeFileSync(join(dir, 'hooks.mjs'), 'export async function resolve(s, c, next) { return next(s, c) }\n')
+  writeFileSync(join(dir, '.env'), 'FLAGS_TEST_ENV=from-env-file\n')
+
+  /** Processes of process group `pgid` that are not zombies (Linux /proc). */
+  const groupMembers = (pgid: number): number[] => {
+    const out: number[] = []
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(entry))
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out
+  }
+
+  interface Run {
+    stdout: string
+    stderr: string
+    code: number | null
+    /** Group members still running when the program ended, or when `until` matched. */
+    leftover: number[]
+    result: Record<string, unknown> | null
+  }
+
+  // Not a test file of this runner's: without its context variable, `--test` runs the program as its own runner would.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' }
+  delete childEnv.NODE_TEST_CONTEXT
+  /** Runs `node --import <tsx> ...args` detached, for at most `ms`; `until` ends a program that never exits (--watch). */
+  const runGuarded = (args: string[], options: { input?: string; until?: RegExp; ms?: number } = {}): Promise<Run> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, ['--import', tsxLoader, ...args], { cwd: dir, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: childEnv })
+      const pgid = child.pid!
+      let stdout = ''
+      let stderr = ''
+      let leftover: number[] | null = null
+      let settled = false
+      const finish = (code: number | null): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        leftover ??= groupMembers(pgid)
+        try {
+          process.kill(-pgid, 'SIGKILL')
+        } catch {
+          // the group is empty
+        }
+        // (The REPL writes its prompt before the line.)
+        const line = /RESULT (.*)/.exec(stdout)?.[1]
+        resolve({ stdout, stderr, code, leftover, result: line === undefined ? null : (JSON.parse(line) as Record<string, unknown>) })
+      }
+      const timer = setTimeout(() => finish(null), options.ms ?? 20_000)
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d
+        if (options.until?.test(stdout)) {
+          // The watcher and its program are expected; anything more is a worker left over.
+          leftover = groupMembers(pgid).filter((p) => p !== pgid && p !== watchedChild(pgid))
+          finish(0)
+        }
+      })
+      child.stderr.on('data', (d: Buffer) => (stderr += d))
+      child.on('exit', (code) => {
+        // The program is gone: give its workers a moment to exit, bounded.
+        const end = Date.now() + 3000
+        const check = (): void => {
+          if (groupMembers(pgid).length === 0 || Date.now() > end) finish(code)
+          else setTimeout(check, 50)
+        }
+        check()
+      })
+      child.stdin.end(options.input ?? '')
+    })
+  /** The child a `--watch` parent runs the program in. */
+  const watchedChild = (pgid: number): number | undefined => {
+    try {
+      return Number(readFileSync(`/proc/${pgid}/task/${pgid}/children`, 'utf8').trim().split(' ')[0])
+    } catch {
+      return undefined
+    }
+  }
+
+  const expectWorking = (run: Run, label: string): Record<string, unknown> => {
+    assert.ok(run.result !== null, `${label}: no RESULT line\nstdout: ${run.stdout.slice(0, 2000)}\nstderr: ${run.stderr.slice(0, 2000)}`)
+    assert.deepEqual(run.result.thread, [1, 4, 9], `${label}: thread`)
+    assert.deepEqual(run.result.process, [1, 4, 9], `${label}: process`)
+    assert.deepEqual(run.leftover, [], `${label}: processes left running`)
+    return run.result
+  }
+
+  const cases: [string, string[], { input?: string; until?: RegExp; check?: (run: Run, result: Record<string, unknown>) => void }?][] = [
+    ['--input-type=module -e', ['--input-type=module', '-e', source]],
+    ['--input-type=module --eval= (a program of several lines)', ['--input-type=module', `--eval=${source}`]],
+    ['--print', ['--print', `import(${JSON.stringify(pathToFileURL(programFile).href)}).then(() => '')`]],
+    ['stdin with --input-type=module', ['--input-type=module'], { input: source }],
+    ['the REPL (-i)', ['-i'], { input: `await import(${JSON.stringify(pathToFileURL(programFile).href)})\n.exit\n` }],
+    ['a program file', [programFile]],
+    ['--test', ['--test', '--test-reporter=tap', programFile]],
+    ['--watch', ['--watch', programFile], { until: /RESULT .*\n/ }],
+    [
+      '--env-file',
+      ['--env-file=.env', programFile],
+      { check: (_run, result) => assert.equal(result.env, 'from-env-file') },
+    ],
+    ['--experimental-vm-modules', ['--experimental-vm-modules', programFile]],
+    ['--experimental-loader', ['--experimental-loader', './hooks.mjs', programFile]],
+    ['--loader', ['--loader=./hooks.mjs', programFile]],
+    ['--require', ['--require', './preload.cjs', programFile], { check: (_run, result) => assert.equal(result.preload, 'require') }],
+    ['--import', ['--import', './preload.mjs', programFile], { check: (_run, result) => assert.equal(result.preload, 'import') }],
+    [
+      '--cpu-prof',
+      ['--cpu-prof', '--cpu-prof-dir=prof-cpu', programFile],
+      {
+        check: (_run, result) => {
+          // Only the caller profiles (a thread worker may add its own file, named after the caller's pid).
+          const files = readdirSync(join(dir, 'prof-cpu'))
+          assert.ok(files.length > 0)
+          for (const file of files) assert.match(file, new RegExp(`\\.${result.pid}\\.`), file)
+        },
+      },
+    ],
+    [
+      '--inspect',
+      ['--inspect=127.0.0.1:0', programFile],
+      // One inspector: the caller's. A worker process opening its own would say so on stderr.
+      { check: (run) => assert.equal(run.stderr.match(/Debugger listening on/g)?.length, 1, run.stderr) },
+    ],
+  ]
+  for (const [label, args, options = {}] of cases) {
+    it(label, { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+      const run = await runGuarded(args, options)
+      const result = expectWorking(run, label)
+      options.check?.(run, result)
+    })
+  }
+
+  it('a task defined in the -e program is refused at submit with a TypeError that says why, on both contexts', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+    const inline = [
+      `import { getContext } from ${JSON.stringify(index)}`,
+      'export function cube(x) { return x ** 3 }',
+      'const out = {}',
+      "for (const name of ['thread', 'process']) {",
+      '  const pool = new (getContext(name).Pool)({ processes: 1 })',
+      '  try { pool.applyAsync(cube, [2]); out[name] = "submitted" } catch (e) { out[name] = `${e.name}: ${e.message}` }',
+      '  await pool.terminate()',
+      '}',
+      "console.log('RESULT ' + JSON.stringify(out))",
+    ].join('\n')
+    const run = await runGuarded(['--input-type=module', '-e', inline])
+    assert.ok(run.result !== null, run.stderr)
+    for (const name of ['thread', 'process']) assert.match(String(run.result[name]), /^TypeError: .*program given by -e, --eval, --print or stdin/)
+    assert.deepEqual(run.leftover, [])
+  })
+
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
 })
