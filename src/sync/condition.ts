@@ -10,7 +10,7 @@ import { NotHeldError } from '../errors.js'
 import { func, typeFail } from '../internal/validate.js'
 import { registerShareable, type ShareDescriptor, type ShareTarget, kShare } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
-import { abortable, assertCanBlock, atomicsWaitAsync, bump, currentSignal, deadlineOf, keepingLoop, selfOwner } from './monitor.js'
+import { aboutToBlock, abortable, assertCanBlock, atomicsWaitAsync, bump, currentSignal, deadlineOf, keepingLoop, selfOwner } from './monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from './primitive.js'
 import { held, notAcquired, parseAcquire, parseTimeout, type AcquireOptions, type Held, type TimeoutOptions } from './acquire_options.js'
 import { Lock } from './lock.js'
@@ -145,6 +145,7 @@ export class Condition extends Primitive {
     const s = Atomics.load(cells, SEQ)
     const saved = this.#lock.releaseSave(owner)
     if (sync) {
+      aboutToBlock()
       const r = Atomics.wait(cells, SEQ, s, timeout ?? Infinity)
       this.#lock.acquireRestore(owner, saved, true)
       return r !== 'timed-out'
