@@ -46,3 +46,16 @@ for (const backend of backends().filter((b) => b.sameMachine)) {
     }
   })
 }
+
+// The short form of `npm run stress:wait`: every primitive's ping-pong, on
+// the main thread, in worker threads and through the broker, without the
+// CPU load. Every wait is bounded, so a lost wake-up is a counted failure.
+describe('wait/notify ping-pong of every primitive (short stress)', () => {
+  it('no wait times out, no value is wrong', async () => {
+    const { runStress } = await import('../../soak/stress_wait.js')
+    const rows = await runStress({ iterations: 100, rounds: 2, waitMs: 5000, deadline: Date.now() + 120_000 })
+    assert.equal(rows.length, 26)
+    const failed = rows.filter((r) => r.timedOut > 0 || r.wrong > 0 || r.hung !== undefined)
+    assert.deepEqual(failed, [])
+  })
+})
