@@ -12,8 +12,10 @@
  *                thread-thread  blocking in two worker threads
  *                main-process   async on both sides, the child through the broker
  *
- * Every wait has a timeout (`--wait-ms`, default 5000): a wait that times
- * out is a lost wake-up and is counted, never a stuck run. Busy-loop child
+ * Every wait has a timeout (`--wait-ms`, default 5000): a wait that runs
+ * to its deadline is a lost wake-up and is counted (even when the final
+ * check at the deadline then succeeds), never a stuck run; the slowest wait
+ * of each case is shown too. Busy-loop child
  * processes (`--load`, default 1) keep the CPU contended. One global deadline
  * (`--deadline`, seconds, default 600) bounds the whole run: a case still
  * running then is reported as hung with what it was doing, and the run fails.
@@ -56,9 +58,11 @@ export interface StressOptions {
 export interface StressRow {
   name: string
   tried: number
-  /** Waits that timed out: lost wake-ups (or, for the scenario, wait() calls that did not return). */
+  /** Waits that ran to their deadline: lost wake-ups (or, for the scenario, wait() calls that did not return). */
   timedOut: number
   wrong: number
+  /** The longest single wait, in ms: a wake-up that comes late but before the deadline shows here. */
+  slowestMs: number
   ms: number
   hung?: string
 }
@@ -103,12 +107,14 @@ async function pingPong(pattern: T.Pattern, pairing: Pairing, ex: Executors, n: 
   let wrong = a.wrong + b.wrong
   // Two sides of n rounds each: the Condition's turn and the Lock's count end at 2n.
   if (pattern === 'condition' || pattern === 'lock') wrong += (objects[1] as Value<'i32'>).value === 2 * n ? 0 : 1
-  return { tried: n, timedOut: a.timedOut + b.timedOut, wrong }
+  return { tried: n, timedOut: a.timedOut + b.timedOut, wrong, slowestMs: Math.max(a.slowestMs, b.slowestMs) }
 }
 
 async function scenario(executor: PoolExecutor, form: 'async' | 'sync', rounds: number, waitMs: number): Promise<Omit<StressRow, 'name' | 'ms'>> {
   let timedOut = 0
   let wrong = 0
+  let slowestMs = 0
+  await executor.submit(T.mul, 1, 1) // the worker boots outside the measured rounds
   for (let round = 0; round < rounds; round++) {
     const event1 = new Event()
     const event2 = new Event()
@@ -121,7 +127,9 @@ async function scenario(executor: PoolExecutor, form: 'async' | 'sync', rounds: 
       await fs[0]
       event1.set()
     })()
+    const t0 = performance.now()
     const { done } = await wait(fs, { returnWhen: FIRST_EXCEPTION, timeout: waitMs })
+    slowestMs = Math.max(slowestMs, Math.round(performance.now() - t0))
     if (!(done.has(fs[0]!) && done.has(fs[1]!))) timedOut++
     event1.set()
     event2.set()
@@ -129,7 +137,7 @@ async function scenario(executor: PoolExecutor, form: 'async' | 'sync', rounds: 
     const outcomes = await Promise.allSettled(fs)
     if (outcomes[0]!.status !== 'fulfilled' || outcomes[0]!.value !== 42 || outcomes[1]!.status !== 'rejected' || outcomes[2]!.status !== 'fulfilled') wrong++
   }
-  return { tried: rounds, timedOut, wrong }
+  return { tried: rounds, timedOut, wrong, slowestMs }
 }
 
 /** Busy-loop children that keep the CPU contended while the cases run. */
@@ -170,6 +178,13 @@ export async function runStress(options: StressOptions): Promise<StressRow[]> {
   const selected = cases.filter((c) => options.only === undefined || c.name.includes(options.only))
   const ex: Executors = { threads: new ThreadPoolExecutor({ maxWorkers: 2 }), processes: new ProcessPoolExecutor({ maxWorkers: 1 }) }
   try {
+    // Start every worker first: a side must not wait for the other side's worker to boot.
+    const warm = [new Barrier(2)]
+    await Promise.all([
+      ex.threads.submit(T.sideSync, 'barrier', 'a', warm, 1, 60_000),
+      ex.threads.submit(T.sideSync, 'barrier', 'b', warm, 1, 60_000),
+      ex.processes.submit(T.mul, 1, 1),
+    ])
     for (const c of selected) {
       const start = performance.now()
       let timer: NodeJS.Timeout | undefined
@@ -177,7 +192,7 @@ export async function runStress(options: StressOptions): Promise<StressRow[]> {
         c.run(ex).then((r) => ({ ...r, name: c.name, ms: Math.round(performance.now() - start) })),
         new Promise<StressRow>((resolve) => {
           timer = setTimeout(
-            () => resolve({ name: c.name, tried: 0, timedOut: 0, wrong: 0, ms: Math.round(performance.now() - start), hung: `${c.name} was still running at the global deadline` }),
+            () => resolve({ name: c.name, tried: 0, timedOut: 0, wrong: 0, slowestMs: 0, ms: Math.round(performance.now() - start), hung: `${c.name} was still running at the global deadline` }),
             Math.max(0, options.deadline - Date.now()),
           )
         }),
@@ -196,7 +211,7 @@ export async function runStress(options: StressOptions): Promise<StressRow[]> {
 }
 
 function formatRow(r: StressRow): string {
-  return `${r.name.padEnd(44)} ${String(r.tried).padStart(6)} ${String(r.timedOut).padStart(9)} ${String(r.wrong).padStart(6)} ${String(r.ms).padStart(8)}${r.hung !== undefined ? `  HUNG: ${r.hung}` : ''}`
+  return `${r.name.padEnd(46)} ${String(r.tried).padStart(6)} ${String(r.timedOut).padStart(9)} ${String(r.wrong).padStart(6)} ${String(r.slowestMs).padStart(11)} ${String(r.ms).padStart(8)}${r.hung !== undefined ? `  HUNG: ${r.hung}` : ''}`
 }
 
 async function main(): Promise<void> {
@@ -216,7 +231,7 @@ async function main(): Promise<void> {
   }
   process.once('exit', stopLoad)
   const start = Date.now()
-  console.log(`${'case'.padEnd(44)} ${'tried'.padStart(6)} ${'timed out'.padStart(9)} ${'wrong'.padStart(6)} ${'ms'.padStart(8)}`)
+  console.log(`${'case'.padEnd(46)} ${'tried'.padStart(6)} ${'timed out'.padStart(9)} ${'wrong'.padStart(6)} ${'slowest ms'.padStart(11)} ${'ms'.padStart(8)}`)
   const rows = await runStress({
     iterations: Number(values.iterations),
     rounds: Number(values.rounds),

@@ -39,10 +39,32 @@ export function eventWaitSync(event: Event): boolean {
 export type Pattern = 'event' | 'semaphore' | 'condition' | 'lock' | 'barrier' | 'queue'
 export type Role = 'a' | 'b'
 
-/** What a side reports: waits that timed out, and values that were not the expected ones. */
+/**
+ * What a side reports. A wait that times out counts, and so does one that
+ * succeeded only on its final check at the deadline: a lost wake-up that
+ * the timeout papered over is still a lost wake-up.
+ */
 export interface SideResult {
+  /** Waits that ended at their deadline. */
   timedOut: number
   wrong: number
+  /** The longest wait, in ms. */
+  slowestMs: number
+}
+
+/** Times each wait of a side. */
+function stopwatch(r: SideResult, waitMs: number): { start(): void; stop(): void } {
+  let t0 = 0
+  return {
+    start: () => {
+      t0 = performance.now()
+    },
+    stop: () => {
+      const took = performance.now() - t0
+      if (took > r.slowestMs) r.slowestMs = Math.round(took)
+      if (took >= waitMs) r.timedOut++
+    },
+  }
 }
 
 /**
@@ -50,18 +72,23 @@ export interface SideResult {
  * `objects` are the pattern's primitives, in the order `stress_wait.ts` makes them.
  */
 export async function side(pattern: Pattern, role: Role, objects: unknown[], n: number, waitMs: number): Promise<SideResult> {
-  const r: SideResult = { timedOut: 0, wrong: 0 }
+  const r: SideResult = { timedOut: 0, wrong: 0, slowestMs: 0 }
   const timeout = { timeout: waitMs }
+  const w = stopwatch(r, waitMs)
   switch (pattern) {
     case 'event': {
       const [ping, pong] = objects as [Event, Event]
       for (let i = 0; i < n; i++) {
         if (role === 'a') {
           ping.set()
-          if (!(await pong.wait(timeout))) r.timedOut++
+          w.start()
+          await pong.wait(timeout)
+          w.stop()
           pong.clear()
         } else {
-          if (!(await ping.wait(timeout))) r.timedOut++
+          w.start()
+          await ping.wait(timeout)
+          w.stop()
           ping.clear()
           pong.set()
         }
@@ -73,9 +100,13 @@ export async function side(pattern: Pattern, role: Role, objects: unknown[], n: 
       for (let i = 0; i < n; i++) {
         if (role === 'a') {
           s1.release()
-          if (!(await s2.acquire(timeout))) r.timedOut++
+          w.start()
+          await s2.acquire(timeout)
+          w.stop()
         } else {
-          if (!(await s1.acquire(timeout))) r.timedOut++
+          w.start()
+          await s1.acquire(timeout)
+          w.stop()
           s2.release()
         }
       }
@@ -88,10 +119,10 @@ export async function side(pattern: Pattern, role: Role, objects: unknown[], n: 
         await cond.acquire()
         try {
           while (turn.value % 2 !== mine) {
-            if (!(await cond.wait(timeout))) {
-              r.timedOut++
-              break
-            }
+            w.start()
+            const woken = await cond.wait(timeout)
+            w.stop()
+            if (!woken) break
           }
           turn.value = turn.value + 1
           cond.notifyAll()
@@ -104,10 +135,10 @@ export async function side(pattern: Pattern, role: Role, objects: unknown[], n: 
     case 'lock': {
       const [lock, count] = objects as [Lock, Value<'i32'>]
       for (let i = 0; i < n; i++) {
-        if (!(await lock.acquire(timeout))) {
-          r.timedOut++
-          continue
-        }
+        w.start()
+        const got = await lock.acquire(timeout)
+        w.stop()
+        if (!got) continue
         count.value = count.value + 1
         lock.release()
         if (i % 16 === 0) await new Promise((resolve) => setImmediate(resolve))
@@ -117,12 +148,14 @@ export async function side(pattern: Pattern, role: Role, objects: unknown[], n: 
     case 'barrier': {
       const [barrier] = objects as [Barrier]
       for (let i = 0; i < n; i++) {
+        w.start()
         try {
           await barrier.wait(timeout)
         } catch (error) {
           if (!(error instanceof BrokenBarrierError)) throw error
-          r.timedOut++
           return r // a broken barrier stays broken: the other side fails too
+        } finally {
+          w.stop()
         }
       }
       return r
@@ -130,6 +163,10 @@ export async function side(pattern: Pattern, role: Role, objects: unknown[], n: 
     case 'queue': {
       const [q1, q2] = objects as [Queue<number>, Queue<number>]
       for (let i = 0; i < n; i++) {
+        // A round is a put and a get on each side: it may take up to two waits.
+        w.start()
+        // A round is a put and a get on each side: it may take up to two waits.
+        w.start()
         try {
           if (role === 'a') {
             await q1.put(i, timeout)
@@ -139,7 +176,8 @@ export async function side(pattern: Pattern, role: Role, objects: unknown[], n: 
           }
         } catch (error) {
           if (!(error instanceof Empty || error instanceof Full)) throw error
-          r.timedOut++
+        } finally {
+          w.stop()
         }
       }
       return r
@@ -149,18 +187,23 @@ export async function side(pattern: Pattern, role: Role, objects: unknown[], n: 
 
 /** The blocking form of `side`, for worker threads. */
 export function sideSync(pattern: Pattern, role: Role, objects: unknown[], n: number, waitMs: number): SideResult {
-  const r: SideResult = { timedOut: 0, wrong: 0 }
+  const r: SideResult = { timedOut: 0, wrong: 0, slowestMs: 0 }
   const timeout = { timeout: waitMs }
+  const w = stopwatch(r, waitMs)
   switch (pattern) {
     case 'event': {
       const [ping, pong] = objects as [Event, Event]
       for (let i = 0; i < n; i++) {
         if (role === 'a') {
           ping.set()
-          if (!pong.waitSync(timeout)) r.timedOut++
+          w.start()
+          pong.waitSync(timeout)
+          w.stop()
           pong.clear()
         } else {
-          if (!ping.waitSync(timeout)) r.timedOut++
+          w.start()
+          ping.waitSync(timeout)
+          w.stop()
           ping.clear()
           pong.set()
         }
@@ -172,9 +215,13 @@ export function sideSync(pattern: Pattern, role: Role, objects: unknown[], n: nu
       for (let i = 0; i < n; i++) {
         if (role === 'a') {
           s1.release()
-          if (!s2.acquireSync(timeout)) r.timedOut++
+          w.start()
+          s2.acquireSync(timeout)
+          w.stop()
         } else {
-          if (!s1.acquireSync(timeout)) r.timedOut++
+          w.start()
+          s1.acquireSync(timeout)
+          w.stop()
           s2.release()
         }
       }
@@ -187,10 +234,10 @@ export function sideSync(pattern: Pattern, role: Role, objects: unknown[], n: nu
         cond.acquireSync()
         try {
           while (turn.value % 2 !== mine) {
-            if (!cond.waitSync(timeout)) {
-              r.timedOut++
-              break
-            }
+            w.start()
+            const woken = cond.waitSync(timeout)
+            w.stop()
+            if (!woken) break
           }
           turn.value = turn.value + 1
           cond.notifyAll()
@@ -203,10 +250,10 @@ export function sideSync(pattern: Pattern, role: Role, objects: unknown[], n: nu
     case 'lock': {
       const [lock, count] = objects as [Lock, Value<'i32'>]
       for (let i = 0; i < n; i++) {
-        if (!lock.acquireSync(timeout)) {
-          r.timedOut++
-          continue
-        }
+        w.start()
+        const got = lock.acquireSync(timeout)
+        w.stop()
+        if (!got) continue
         count.value = count.value + 1
         lock.release()
       }
@@ -215,12 +262,14 @@ export function sideSync(pattern: Pattern, role: Role, objects: unknown[], n: nu
     case 'barrier': {
       const [barrier] = objects as [Barrier]
       for (let i = 0; i < n; i++) {
+        w.start()
         try {
           barrier.waitSync(timeout)
         } catch (error) {
           if (!(error instanceof BrokenBarrierError)) throw error
-          r.timedOut++
           return r
+        } finally {
+          w.stop()
         }
       }
       return r
@@ -228,6 +277,10 @@ export function sideSync(pattern: Pattern, role: Role, objects: unknown[], n: nu
     case 'queue': {
       const [q1, q2] = objects as [Queue<number>, Queue<number>]
       for (let i = 0; i < n; i++) {
+        // A round is a put and a get on each side: it may take up to two waits.
+        w.start()
+        // A round is a put and a get on each side: it may take up to two waits.
+        w.start()
         try {
           if (role === 'a') {
             q1.putSync(i, timeout)
@@ -237,7 +290,8 @@ export function sideSync(pattern: Pattern, role: Role, objects: unknown[], n: nu
           }
         } catch (error) {
           if (!(error instanceof Empty || error instanceof Full)) throw error
-          r.timedOut++
+        } finally {
+          w.stop()
         }
       }
       return r
