@@ -10,7 +10,7 @@ import type { SoakRow, SoakScenario } from '../scenario.js'
 const PRODUCERS = 4
 const CONSUMERS = 4
 /** Items for the full soak (scale 1). */
-const ITEMS = 20_000
+const ITEMS = 10_000
 const MAXSIZE = 64
 /** The consumers' stop sign (one per consumer, put after every producer finished). */
 const STOP = -1

@@ -1,11 +1,13 @@
 // Soak: 500 tasks that time out. Each spins past its `timeout`, so it is
 // running when the timeout fires: its Future must settle with TimeoutError
 // and its worker be stopped and replaced. Tasks go in waves of one per
-// worker (a queued task that times out is only dropped, which tests
-// nothing). After the last wave every worker must still run a task.
+// worker, each wave after every worker is up (a Barrier all of them pass):
+// a task that times out while queued behind a booting worker is only
+// dropped, which tests nothing. After the last wave every worker must still
+// run a task.
 //
 // This module is also the task module of its workers (spin, ping).
-import { ProcessPoolExecutor, ThreadPoolExecutor, TimeoutError, wait, type Future, type PoolExecutor } from '../../src/index.js'
+import { Barrier, ProcessPoolExecutor, ThreadPoolExecutor, TimeoutError, wait, type Future, type PoolExecutor } from '../../src/index.js'
 import type { SoakRow, SoakScenario } from '../scenario.js'
 
 /** Tasks for the full soak (scale 1). */
@@ -27,6 +29,11 @@ export function ping(): string {
   return 'pong'
 }
 
+/** Returns once every worker runs one: all of them are up. */
+export async function gate(barrier: Barrier): Promise<void> {
+  await barrier.wait({ timeout: 60_000 })
+}
+
 async function runTimeouts(make: () => PoolExecutor, scale: number, deadline: number): Promise<SoakRow> {
   const tasks = Math.max(WORKERS, Math.round(TASKS * scale))
   const executor = make()
@@ -35,6 +42,17 @@ async function runTimeouts(make: () => PoolExecutor, scale: number, deadline: nu
   let stuck = false
   try {
     for (let sent = 0; sent < tasks; ) {
+      const barrier = new Barrier(WORKERS)
+      const up = await wait(
+        Array.from({ length: WORKERS }, () => executor.submit(gate, barrier)),
+        { timeout: left() },
+      )
+      if (up.notDone.size > 0) {
+        stuck = true
+        row.hung = tasks - sent
+        row.pending = `${up.notDone.size} of ${WORKERS} workers did not come up before task #${sent}; ${tasks - sent} not sent`
+        return row
+      }
       const wave: Future<number>[] = []
       for (let i = 0; i < WORKERS && sent < tasks; i++, sent++) wave.push(executor.submitWith({ timeout: TIMEOUT_MS }, spin, SPIN_MS))
       // Every settled Future counts once; a second settlement would throw InvalidStateError in the Future itself.
