@@ -64,6 +64,13 @@ export interface RuntimePort {
 
 type Loaded = (...args: unknown[]) => unknown
 
+/** Runners running a task while holding finished results (several only with inline executors). */
+const holding = new Set<TaskRunner>()
+// A task that blocks its thread (a worker's Event.waitSync) sends what is finished first.
+onBlocking(() => {
+  for (const runner of holding) runner.flush()
+})
+
 export class TaskRunner {
   readonly #port: RuntimePort
   readonly #init: WorkerInit
@@ -95,8 +102,6 @@ export class TaskRunner {
     this.#port = port
     this.#init = init
     this.#counters = init.counters !== null ? new Int32Array(init.counters) : null
-    // A task that blocks its thread (a worker's Event.waitSync) sends what is finished first.
-    onBlocking(() => this.flush())
   }
 
   /** Runs the initializer, then says ready (or init-error). Resolves to success. */
@@ -108,6 +113,7 @@ export class TaskRunner {
   /** The caller stopped listening (inline backend after a kill): run nothing more. */
   abandon(): void {
     this.#abandoned = true
+    holding.delete(this)
     this.#batches.clear()
   }
 
@@ -127,6 +133,7 @@ export class TaskRunner {
 
   /** Sends buffered results now (called before the worker exits, too). */
   flush(): void {
+    holding.delete(this)
     if (this.#results.length === 0) return
     const r = this.#results
     const transfer = this.#transfer
@@ -231,6 +238,7 @@ export class TaskRunner {
         if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
         // Results still buffered go out if this task waits on the event loop.
         if (this.#results.length > 0) {
+          holding.add(this)
           this.#flushOnYield ??= setImmediate(() => {
             this.#flushOnYield = undefined
             this.flush()

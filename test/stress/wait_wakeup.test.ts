@@ -2,7 +2,7 @@
 // worker so the three tasks queue behind each other. waitAndRaise can only
 // finish after the caller has seen mul's result and set event1; a worker
 // that held mul's (or waitAndRaise's) result while the next task waited made
-// wait() hang. Each round is bounded; the full stress is `npm run stress:wait`.
+// wait() hang. Each round is bounded (10 s, generous for a loaded machine); the full stress is `npm run stress:wait`.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Event, FIRST_EXCEPTION, wait } from '../../src/index.js'
@@ -30,12 +30,12 @@ for (const backend of backends().filter((b) => b.sameMachine)) {
               await fs[0]
               event1.set()
             })()
-            const { done, notDone } = await wait(fs, { returnWhen: FIRST_EXCEPTION, timeout: 3000 })
+            const { done, notDone } = await wait(fs, { returnWhen: FIRST_EXCEPTION, timeout: 10_000 })
             event1.set()
             event2.set()
             await setter
             await Promise.allSettled(fs)
-            assert.ok(done.has(fs[0]!) && done.has(fs[1]!) && notDone.size === 1, `round ${round}: wait() returned after 3 s with ${done.size} done of 3`)
+            assert.ok(done.has(fs[0]!) && done.has(fs[1]!) && notDone.size === 1, `round ${round}: wait() returned after 10 s with ${done.size} done of 3`)
             assert.equal(await fs[0], 42)
             await assert.rejects(Promise.resolve(fs[1]), /raised after the event/)
           }

@@ -18,7 +18,7 @@ afterEach(() => {
 })
 
 /** Waits (bounded) until `check()` holds, turning the event loop. */
-async function until(check: () => boolean, ms = 2000): Promise<boolean> {
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
   const end = realNow() + ms
   while (!check()) {
     if (realNow() > end) return false
@@ -61,6 +61,32 @@ describe('TaskRunner result buffering', () => {
     openGate()
     assert.ok(await until(() => results.length === 3))
     assert.deepEqual(results, [2, 4, 'released'])
+  })
+
+  it('sends the results of finished tasks before a task blocks its thread', async () => {
+    const frozen = realNow() + 1_000_000
+    performance.now = () => frozen
+    const messages: unknown[][] = []
+    const r = new TaskRunner(
+      {
+        post(message: FromWorker) {
+          if (message.t === 'done') messages.push(message.r.filter((_, i) => i % 2 === 1))
+        },
+      },
+      { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
+    )
+    await r.start()
+    r.receive({
+      t: 'run',
+      f: [
+        [0, fixture, 'quick'],
+        [1, fixture, 'blocksItsThread'],
+      ],
+      q: [KIND_CALL, 0, [1], KIND_CALL, 0, [2], KIND_CALL, 1, []],
+    } as never)
+    assert.ok(await until(() => messages.flat().length === 3))
+    // quick(2)'s result left before the blocking task ran, not with its result.
+    assert.deepEqual(messages, [[2], [4], ['blocked']])
   })
 
   it('still sends a burst of quick tasks as one message', async () => {
