@@ -17,6 +17,8 @@ const CONNECTIONS = 1000
 const WAVE = 100
 /** How long a garbage socket stays open at most before it closes itself. */
 const HOLD_MS = 300
+/** How long a wrong answer may wait for the server's refusal (generous: the machine may be loaded). */
+const REFUSAL_MS = 10_000
 const KINDS = ['random bytes', 'silent', 'half handshake', 'wrong answer'] as const
 type Kind = (typeof KINDS)[number]
 
@@ -34,11 +36,11 @@ interface GarbageOutcome {
   welcomed: boolean
   /** The server closed the connection (rather than us, after HOLD_MS). */
   closedByServer: boolean
-  /** A wrong answer the server did not close within HOLD_MS. */
+  /** A wrong answer the server did not refuse and close within REFUSAL_MS. */
   notRefused: boolean
 }
 
-/** One garbage connection; settles within about HOLD_MS. */
+/** One garbage connection; settles within about HOLD_MS (REFUSAL_MS for a wrong answer). */
 function garbage(address: TcpAddress, kind: Kind): Promise<GarbageOutcome> {
   return new Promise((resolve) => {
     const socket: Socket = connect({ host: address.host, port: address.port })
@@ -48,7 +50,7 @@ function garbage(address: TcpAddress, kind: Kind): Promise<GarbageOutcome> {
     const hold = setTimeout(() => {
       closedByServer = false
       socket.destroy()
-    }, HOLD_MS)
+    }, kind === 'wrong answer' ? REFUSAL_MS : HOLD_MS)
     socket.on('error', () => {})
     socket.on('connect', () => {
       if (kind === 'random bytes') socket.write(randomBytes(1 + Math.floor(Math.random() * 512)))
@@ -87,6 +89,13 @@ async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise
   }
 }
 
+/** Counts a wrong outcome and says what it was (shown by the runner with the row). */
+function note(row: SoakRow, what: string): void {
+  row.wrong++
+  if (row.pending === undefined) row.pending = what
+  else if (!row.pending.includes(what)) row.pending += `; ${what}`
+}
+
 async function flood(address: TcpAddress, total: number, row: SoakRow, afterWave: () => Promise<void>, deadline: number): Promise<void> {
   for (let sent = 0; sent < total; ) {
     const wave: Promise<GarbageOutcome>[] = []
@@ -97,7 +106,10 @@ async function flood(address: TcpAddress, total: number, row: SoakRow, afterWave
       row.pending = `a wave of ${wave.length} garbage connections did not settle; ${total - sent} not sent`
       return
     }
-    for (const o of outcomes) if (o.welcomed || o.notRefused) row.wrong++
+    for (const o of outcomes) {
+      if (o.welcomed) note(row, 'a garbage connection was welcomed')
+      if (o.notRefused) note(row, `a wrong answer was not refused within ${REFUSAL_MS} ms`)
+    }
     await afterWave()
   }
 }
@@ -136,7 +148,7 @@ async function againstListener(scale: number, deadline: number): Promise<SoakRow
           }),
           deadline,
         ).catch(() => false)
-        if (got !== true) row.wrong++
+        if (got !== true) note(row, 'a real client did not get through after a wave')
       },
       deadline,
     )
@@ -146,8 +158,9 @@ async function againstListener(scale: number, deadline: number): Promise<SoakRow
     if (counts.pending > 0) row.hung += counts.pending
     row.lost = Math.max(0, total - h() - counts.pending)
     row.duplicated = Math.max(0, h() - total)
-    row.wrong += Math.abs(counts.accepted - clients) + Math.abs(reported - h())
-    if (row.hung > 0 || row.lost > 0 || row.duplicated > 0) row.pending ??= `handshakes: ${JSON.stringify(counts)}`
+    if (counts.accepted !== clients) note(row, `${counts.accepted - clients} garbage connection(s) handed to accept()`)
+    if (reported !== h()) note(row, `onHandshakeError called ${reported} times for ${h()} failed handshakes`)
+    if (row.hung > 0 || row.lost > 0 || row.duplicated > 0) row.pending = `${row.pending ?? ''} handshakes: ${JSON.stringify(counts)}`.trim()
   } finally {
     await listener.close()
   }
@@ -173,7 +186,7 @@ async function againstManager(scale: number, deadline: number): Promise<SoakRow>
           deadline,
         ).catch(() => false)
         if (ok === undefined) row.hung++
-        else if (!ok) row.wrong++
+        else if (!ok) note(row, 'a proxy call failed after a wave')
       },
       deadline,
     )
@@ -183,7 +196,7 @@ async function againstManager(scale: number, deadline: number): Promise<SoakRow>
       other.connect({ timeout: 5000 }).then(() => true),
       deadline,
     ).catch(() => false)
-    if (joined !== true) row.wrong++
+    if (joined !== true) note(row, 'another program could not connect after the flood')
     await other.shutdown()
   } finally {
     await manager.shutdown()
