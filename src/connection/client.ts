@@ -63,7 +63,7 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
     failConnect?.(error)
   }
   const timer = Number.isFinite(timeout)
-    ? setTimeout(() => giveUp(new ConnectTimeoutError(`Client() gave up on ${shown} after ${timeout} ms: the other end ${missing}`, { address: shown, stage })), timeout)
+    ? setTimeout(() => giveUp(new ConnectTimeoutError(`Connecting to ${shown} timed out after ${timeout} ms: the other end ${missing}`, { address: shown, stage })), timeout)
     : undefined
   timer?.unref() // the socket keeps the program alive while the attempt is pending
   const onAbort = (): void => giveUp(new CancelledError(`Client() to ${shown} was aborted`, { cause: signal!.reason }))

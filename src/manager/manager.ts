@@ -183,7 +183,7 @@ export class Manager {
         new Promise<never>((_, reject) => {
           if (Number.isFinite(left)) {
             timer = setTimeout(
-              () => reject(new ConnectTimeoutError(`Manager.connect() gave up on ${shown} after ${timeout} ms: the handshake passed but the server did not answer (is a multiproc Manager listening there?)`, { address: shown, stage: 'reply' })),
+              () => reject(new ConnectTimeoutError(`Connecting to ${shown} timed out after ${timeout} ms: the handshake passed but the server did not answer (is a multiproc Manager listening there?)`, { address: shown, stage: 'reply' })),
               left,
             )
           }
