@@ -229,6 +229,28 @@ export class BufferTooShortError extends MultiprocError {
   }
 }
 
+/** What a connect attempt was waiting for when it gave up. */
+export type ConnectStage = 'connect' | 'handshake' | 'reply'
+
+/**
+ * `Client()` or `Manager.connect()` gave up: the peer did not accept the
+ * connection (`stage: 'connect'`), accepted it but did not finish the authkey
+ * handshake (`'handshake'`), or did not answer the manager's first request
+ * (`'reply'`) within `timeout`. A `TimeoutError`, with the peer's `address`.
+ */
+export class ConnectTimeoutError extends TimeoutError {
+  /** The address connected to, as `host:port` or a socket path. */
+  readonly address: string
+  readonly stage: ConnectStage
+
+  constructor(message: string, details: { address: string; stage: ConnectStage }, options?: MultiprocErrorOptions) {
+    super(message, options)
+    this.address = details.address
+    this.stage = details.stage
+  }
+}
+Object.defineProperty(ConnectTimeoutError.prototype, 'name', { value: 'ConnectTimeoutError', writable: true, configurable: true })
+
 // ---------------------------------------------------------------------------
 // The cluster
 

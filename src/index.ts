@@ -44,6 +44,8 @@ export {
   ConnectionClosedError,
   EOFError,
   AuthenticationError,
+  ConnectTimeoutError,
+  type ConnectStage,
   BufferTooShortError,
   ModuleNotAllowedError,
   ClusterError,
@@ -51,11 +53,11 @@ export {
 } from './errors.js'
 export { SharedMemory, type SharedMemoryOptions, type SharedMemoryBackend } from './shared_memory/shared_memory.js'
 export { ShareableList, type ShareableItem, type ShareableListOptions } from './shared_memory/shareable_list.js'
-export { Listener, type ListenerOptions } from './connection/listener.js'
+export { Listener, type ListenerOptions, type HandshakeCounts } from './connection/listener.js'
 export { Client, type ClientOptions } from './connection/client.js'
 export { SocketConnection } from './connection/socket_connection.js'
 export { type Address, type TcpAddress } from './connection/address.js'
-export { Manager, type ManagerOptions, type ManagerState } from './manager/manager.js'
+export { Manager, type ManagerOptions, type ManagerConnectOptions, type ManagerState } from './manager/manager.js'
 export {
   BaseProxy,
   DictProxy,

@@ -38,10 +38,14 @@ async function recvSmall(conn: SocketConnection): Promise<Buffer> {
   }
 }
 
+/** Told what a handshake step waits for, so a timeout can say what did not happen. */
+export type WaitingFor = (what: string) => void
+
 /** Challenges the peer; throws AuthenticationError (after telling the peer) when its answer is wrong. */
-export async function deliverChallenge(conn: SocketConnection, key: Buffer): Promise<void> {
+export async function deliverChallenge(conn: SocketConnection, key: Buffer, waitingFor?: WaitingFor): Promise<void> {
   const nonce = randomBytes(32)
   conn.sendBytes(Buffer.concat([CHALLENGE, nonce]))
+  waitingFor?.('did not answer our authkey challenge')
   const answer = await recvSmall(conn)
   const expected = digest(key, nonce)
   if (answer.length !== expected.length || !timingSafeEqual(answer, expected)) {
@@ -54,12 +58,14 @@ export async function deliverChallenge(conn: SocketConnection, key: Buffer): Pro
 }
 
 /** Answers the peer's challenge; throws AuthenticationError when the peer refuses the answer. */
-export async function answerChallenge(conn: SocketConnection, key: Buffer): Promise<void> {
+export async function answerChallenge(conn: SocketConnection, key: Buffer, waitingFor?: WaitingFor): Promise<void> {
+  waitingFor?.('accepted the connection but never sent its authkey challenge')
   const message = await recvSmall(conn)
   if (message.length !== CHALLENGE.length + 32 || !message.subarray(0, CHALLENGE.length).equals(CHALLENGE)) {
     throw new AuthenticationError('Authentication failed: the other end did not send a challenge (is it a multiproc Listener with an authkey?)')
   }
   conn.sendBytes(digest(key, message.subarray(CHALLENGE.length)))
+  waitingFor?.('did not say whether it accepted our answer to its challenge')
   const verdict = await recvSmall(conn)
   if (!verdict.equals(WELCOME)) throw new AuthenticationError()
 }

@@ -7,10 +7,10 @@
  * Values travel through the shareable protocol: a proxy put into a dict or a
  * queue travels as its descriptor and comes back out as a proxy.
  */
-import { Client } from '../connection/client.js'
+import { Client, type ClientOptions } from '../connection/client.js'
 import type { SocketConnection } from '../connection/socket_connection.js'
 import { formatAddress, type Address } from '../connection/address.js'
-import { AuthenticationError, ConnectionClosedError } from '../errors.js'
+import { AuthenticationError, CancelledError, ConnectionClosedError, TimeoutError } from '../errors.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
 import { encodeShareables, reviveShareables, type ShareTarget } from '../wire/shareable.js'
 
@@ -47,19 +47,22 @@ export class ManagerLink {
     return ManagerLink.#ready.get(ManagerLink.#keyOf(address, authkey))
   }
 
-  /** The thread's link to the server at `address` (connected on first use). */
-  static get(address: Address, authkey: Uint8Array): Promise<ManagerLink> {
+  /**
+   * The thread's link to the server at `address` (connected on first use,
+   * within `connect.timeout`, default 20 s; `connect.signal` aborts that first connect).
+   */
+  static get(address: Address, authkey: Uint8Array, connect: Pick<ClientOptions, 'timeout' | 'signal'> = {}): Promise<ManagerLink> {
     const key = ManagerLink.#keyOf(address, authkey)
     let link = ManagerLink.#links.get(key)
     if (link === undefined) {
-      link = Client(address, { authkey }).then(
+      link = Client(address, { authkey, ...connect }).then(
         (conn) => {
           const made = new ManagerLink(conn, key)
           ManagerLink.#ready.set(key, made)
           return made
         },
         (error: unknown) => {
-          if (error instanceof AuthenticationError) throw error
+          if (error instanceof AuthenticationError || error instanceof TimeoutError || error instanceof CancelledError) throw error
           throw new ConnectionClosedError(`Cannot reach the manager at ${formatAddress(address)} (shut down, or never started): ${(error as Error).message}`, { cause: error })
         },
       )

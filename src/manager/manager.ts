@@ -12,12 +12,13 @@
 import { randomBytes } from 'node:crypto'
 import { unlinkSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import { InvalidStateError } from '../errors.js'
+import { CancelledError, ConnectTimeoutError, InvalidStateError } from '../errors.js'
 import { threadLoaderSetup } from '../backends/exec_argv.js'
-import { keysOf, knownKeys, nonNegativeInteger, plainObject, positiveInteger, string } from '../internal/validate.js'
+import { abortSignal, keysOf, knownKeys, nonNegativeInteger, plainObject, positiveInteger, string, timeoutMs } from '../internal/validate.js'
 import { resolveTask, type Task } from '../task_ref.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
-import { address as checkAddress, arbitraryAddress, type Address } from '../connection/address.js'
+import { address as checkAddress, arbitraryAddress, formatAddress, type Address } from '../connection/address.js'
+import { DEFAULT_CONNECT_TIMEOUT } from '../connection/client.js'
 import { authkey as checkAuthkey } from '../connection/auth.js'
 import { builtinTypes } from './builtins.js'
 import { ManagerLink } from './link.js'
@@ -44,6 +45,14 @@ export interface ManagerOptions {
   authkey?: Uint8Array | string
   /** Largest message the server accepts, in bytes. Default 256 MiB. */
   maxMessageSize?: number
+}
+
+/** Options of `Manager.connect()`. Unknown keys are refused. */
+export interface ManagerConnectOptions {
+  /** Milliseconds for connecting, the handshake and the server's first answer together (Infinity: no limit). Default 20 000. */
+  timeout?: number
+  /** Aborting it gives up at once with CancelledError (its reason as `cause`). */
+  signal?: AbortSignal
 }
 
 /** Where a Manager is in its life: `initial`, then `started` (it runs the server) or `connected` (a client of one), then `shutdown`. */
@@ -165,12 +174,49 @@ export class Manager {
 
   /**
    * Uses a server another program started (same address and authkey);
-   * checks that it answers. @throws AuthenticationError for a wrong key; the connect error when nobody listens.
+   * checks that it answers, within `timeout` (default 20 s).
+   * @example
+   * const manager = new Manager({ address: { host: '10.0.0.5', port: 50000 }, authkey: 'secret' })
+   * await manager.connect({ timeout: 5000 })
+   * @throws AuthenticationError for a wrong key; ConnectTimeoutError when the server does not accept,
+   *   finish the handshake or answer within `timeout`; CancelledError when `signal` aborts;
+   *   ConnectionClosedError when nobody listens.
    */
-  async connect(): Promise<void> {
+  async connect(options: ManagerConnectOptions = {}): Promise<void> {
+    const opts = plainObject('options', options)
+    knownKeys('Manager.connect()', opts, keysOf<ManagerConnectOptions>({ timeout: true, signal: true }))
+    const timeout = opts.timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : timeoutMs('timeout', opts.timeout)
+    const signal = abortSignal('signal', opts.signal)
     if (this.#state !== 'initial') throw new InvalidStateError(`connect() on a manager that is ${this.#state}`)
-    const link = await ManagerLink.get(this.#address, this.#authkey)
-    await link.request({ op: 'ping' })
+    const shown = formatAddress(this.#address)
+    const start = performance.now()
+    const link = await ManagerLink.get(this.#address, this.#authkey, { timeout, ...(signal !== undefined ? { signal } : {}) })
+    // The handshake passed; a server that then never answers (not a manager) must not hang us either.
+    const left = Math.max(0, timeout - (performance.now() - start))
+    let timer: NodeJS.Timeout | undefined
+    let onAbort: (() => void) | undefined
+    try {
+      await Promise.race([
+        link.request({ op: 'ping' }),
+        new Promise<never>((_, reject) => {
+          if (Number.isFinite(left)) {
+            timer = setTimeout(
+              () => reject(new ConnectTimeoutError(`Connecting to ${shown} timed out after ${timeout} ms: the handshake passed but the server did not answer (is a multiproc Manager listening there?)`, { address: shown, stage: 'reply' })),
+              left,
+            )
+          }
+          onAbort = () => reject(new CancelledError(`Manager.connect() to ${shown} was aborted`, { cause: signal!.reason }))
+          if (signal?.aborted) onAbort()
+          else signal?.addEventListener('abort', onAbort, { once: true })
+        }),
+      ])
+    } catch (error) {
+      await ManagerLink.forget(this.#address)
+      throw error
+    } finally {
+      clearTimeout(timer)
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+    }
     this.#state = 'connected'
   }
 

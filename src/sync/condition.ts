@@ -16,7 +16,7 @@ import { NotHeldError } from '../errors.js'
 import { func, typeFail } from '../internal/validate.js'
 import { registerShareable, type ShareDescriptor, type ShareTarget, kShare } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
-import { abortable, assertCanBlock, atomicsWaitAsync, bump, currentSignal, deadlineOf, keepingLoop, locked, selfOwner } from './monitor.js'
+import { aboutToBlock, abortable, assertCanBlock, atomicsWaitAsync, bump, currentSignal, deadlineOf, keepingLoop, locked, selfOwner } from './monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from './primitive.js'
 import { held, notAcquired, parseAcquire, parseTimeout, type AcquireOptions, type Held, type TimeoutOptions } from './acquire_options.js'
 import { Lock } from './lock.js'
@@ -211,6 +211,7 @@ export class Condition extends Primitive {
     if (sync) {
       let notified: boolean | null = null
       while (notified === null) {
+        aboutToBlock()
         Atomics.wait(cells, SEQ, s, left())
         notified = settle()
       }

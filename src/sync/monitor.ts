@@ -97,6 +97,22 @@ function releaseLoop(): void {
   }
 }
 
+let beforeBlocking: (() => void) | null = null
+
+/**
+ * Sets what runs before this thread blocks in a sync wait: the worker's task
+ * loop sends the results it has buffered, since the caller may be what the
+ * blocked task waits for.
+ */
+export function onBlocking(hook: () => void): void {
+  beforeBlocking = hook
+}
+
+/** Runs the hook of `onBlocking` (call it with the mutex released). */
+export function aboutToBlock(): void {
+  beforeBlocking?.()
+}
+
 /**
  * Waits, with the internal mutex held on entry and on return, until `ready()`
  * is true (returns true) or the deadline passes (returns false). Blocking.
@@ -107,6 +123,7 @@ export function waitUntilSync(cells: Int32Array, seq: number, ready: () => boole
     if (left <= 0) return false
     const s = Atomics.load(cells, seq)
     unlockCells(cells)
+    aboutToBlock()
     Atomics.wait(cells, seq, s, left)
     lockCells(cells)
   }

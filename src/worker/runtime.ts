@@ -16,6 +16,14 @@
  * tasks are slow. Before a task may take long (any task after 1 ms of
  * buffering) the buffer is flushed, so a crash loses no finished result
  * except in the (at most 1 ms) window before the next flush.
+ *
+ * A finished result is never held behind a task that waits: that task may
+ * be waiting for the caller to act on the result (set an Event once it has
+ * seen it), and holding the result would make both wait for ever. So the
+ * buffer goes out as soon as a task yields to the event loop (a setImmediate
+ * armed while results are buffered) or blocks its thread in a primitive's
+ * sync wait (the hook of sync/monitor.ts). A burst of tasks that never
+ * yields still leaves as one message.
  */
 import {
   FLAG_FLAT,
@@ -34,6 +42,7 @@ import { findUncloneable, isTransfer, type Transferable } from '../wire/codec.js
 import { SerializationError, TaskNotFoundError } from '../errors.js'
 import { Deque } from '../internal/deque.js'
 import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
+import { onBlocking } from '../sync/monitor.js'
 
 export const COUNTER_STARTED = 0
 export const COUNTER_FINISHED = 1
@@ -55,6 +64,13 @@ export interface RuntimePort {
 
 type Loaded = (...args: unknown[]) => unknown
 
+/** Runners running a task while holding finished results (several only with inline executors). */
+const holding = new Set<TaskRunner>()
+// A task that blocks its thread (a worker's Event.waitSync) sends what is finished first.
+onBlocking(() => {
+  for (const runner of holding) runner.flush()
+})
+
 export class TaskRunner {
   readonly #port: RuntimePort
   readonly #init: WorkerInit
@@ -74,6 +90,8 @@ export class TaskRunner {
   #initOk: boolean | null = null
   #stopRequested = false
   #abandoned = false
+  /** The flush armed for when the running task yields to the event loop. */
+  #flushOnYield: ReturnType<typeof setImmediate> | undefined
   onStop: (() => void) | null = null
 
   get #reviveContext(): ReviveContext {
@@ -95,6 +113,7 @@ export class TaskRunner {
   /** The caller stopped listening (inline backend after a kill): run nothing more. */
   abandon(): void {
     this.#abandoned = true
+    holding.delete(this)
     this.#batches.clear()
   }
 
@@ -114,6 +133,7 @@ export class TaskRunner {
 
   /** Sends buffered results now (called before the worker exits, too). */
   flush(): void {
+    holding.delete(this)
     if (this.#results.length === 0) return
     const r = this.#results
     const transfer = this.#transfer
@@ -216,6 +236,14 @@ export class TaskRunner {
 
         // Flush before a task that might take long, so finished results are not held hostage.
         if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
+        // Results still buffered go out if this task waits on the event loop.
+        if (this.#results.length > 0) {
+          holding.add(this)
+          this.#flushOnYield ??= setImmediate(() => {
+            this.#flushOnYield = undefined
+            this.flush()
+          })
+        }
 
         // Count the task as started before its module loads (see the header).
         if (counters !== null) Atomics.add(counters, COUNTER_STARTED, 1)

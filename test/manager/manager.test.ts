@@ -4,12 +4,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { connect } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import {
   Manager,
   AuthenticationError,
+  CancelledError,
   ConnectionClosedError,
+  ConnectTimeoutError,
+  Listener,
   Empty,
   Full,
   InvalidStateError,
@@ -270,6 +273,53 @@ describe('Manager: bad connections', () => {
     const reply = (await conn.recv()) as { ok: boolean }
     assert.equal(reply.ok, false, 'a call to a missing method is answered with an error')
     conn.close()
+  })
+})
+
+describe('Manager.connect() against a peer that does not answer', () => {
+  it('a silent TCP server: ConnectTimeoutError at the handshake, naming the address', async () => {
+    const sockets: Socket[] = []
+    const server = createServer((socket) => {
+      sockets.push(socket)
+      socket.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
+    const port = (server.address() as { port: number }).port
+    try {
+      const manager = new Manager({ address: { host: '127.0.0.1', port }, authkey: 'k' })
+      const error = await rejection(manager.connect({ timeout: 150 }))
+      assert.ok(error instanceof ConnectTimeoutError, String(error))
+      assert.equal(error.stage, 'handshake')
+      assert.equal(error.address, `127.0.0.1:${port}`)
+      assert.match(error.message, /never sent its authkey challenge/)
+      assert.equal(manager.state, 'initial')
+      const controller = new AbortController()
+      const aborted = manager.connect({ signal: controller.signal })
+      controller.abort()
+      assert.ok((await rejection(aborted)) instanceof CancelledError)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it('a Listener that passes the handshake but never answers: ConnectTimeoutError at the reply', async () => {
+    await using listener = new Listener({ address: { host: '127.0.0.1', port: 0 }, authkey: 'k' })
+    await listener.ready
+    const accepted = listener.accept()
+    const manager = new Manager({ address: listener.address, authkey: 'k' })
+    const error = await rejection(manager.connect({ timeout: 300 }))
+    assert.ok(error instanceof ConnectTimeoutError, String(error))
+    assert.equal(error.stage, 'reply')
+    assert.match(error.message, /the handshake passed but the server did not answer/)
+    ;(await accepted).close()
+  })
+
+  it('options are checked', async () => {
+    const manager = new Manager()
+    await assert.rejects(manager.connect({ timout: 5 } as never), { code: 'ERR_MP_UNKNOWN_OPTION' })
+    await assert.rejects(manager.connect({ timeout: 'soon' } as never), TypeError)
+    assert.throws(() => new Manager({ adress: 'x' } as never), { code: 'ERR_MP_UNKNOWN_OPTION' })
   })
 })
 

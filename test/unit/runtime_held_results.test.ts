@@ -1,0 +1,114 @@
+// A finished task's result is never held back behind a task that waits:
+// the caller may be what that task is waiting for (the wait() that never
+// woke: a task waits for an Event the caller sets once it has seen the
+// previous result). The clock is frozen so the runtime's "flush after 1 ms"
+// rule can never fire on its own: the order is forced, not raced.
+import { describe, it, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { TaskRunner } from '../../src/worker/runtime.js'
+import { KIND_CALL, STATUS_OK, type FromWorker } from '../../src/wire/messages.js'
+import { openGate } from '../fixtures/unit/held_results.js'
+
+const fixture = new URL('../fixtures/unit/held_results.ts', import.meta.url).href
+const realNow = performance.now.bind(performance)
+
+afterEach(() => {
+  performance.now = realNow
+  openGate()
+})
+
+/** Waits (bounded) until `check()` holds, turning the event loop. */
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = realNow() + ms
+  while (!check()) {
+    if (realNow() > end) return false
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  return true
+}
+
+function runner(): { runner: TaskRunner; results: unknown[] } {
+  const results: unknown[] = []
+  const r = new TaskRunner(
+    {
+      post(message: FromWorker) {
+        if (message.t === 'done') for (let i = 0; i < message.r.length; i += 2) results.push(message.r[i] === STATUS_OK ? message.r[i + 1] : 'error')
+      },
+    },
+    { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
+  )
+  return { runner: r, results }
+}
+
+describe('TaskRunner result buffering', () => {
+  it('sends the results of finished tasks while the next task waits', async () => {
+    const frozen = realNow() + 1_000_000
+    performance.now = () => frozen
+    const { runner: r, results } = runner()
+    await r.start()
+    // quick(1), quick(2), then a task that waits until the caller has seen quick(2).
+    r.receive({
+      t: 'run',
+      f: [
+        [0, fixture, 'quick'],
+        [1, fixture, 'waitForCaller'],
+      ],
+      q: [KIND_CALL, 0, [1], KIND_CALL, 0, [2], KIND_CALL, 1, []],
+    } as never)
+    const delivered = await until(() => results.length >= 2)
+    assert.ok(delivered, `the finished results were held behind a waiting task; got ${JSON.stringify(results)}`)
+    assert.deepEqual(results, [2, 4])
+    openGate()
+    assert.ok(await until(() => results.length === 3))
+    assert.deepEqual(results, [2, 4, 'released'])
+  })
+
+  it('sends the results of finished tasks before a task blocks its thread', async () => {
+    const frozen = realNow() + 1_000_000
+    performance.now = () => frozen
+    const messages: unknown[][] = []
+    const r = new TaskRunner(
+      {
+        post(message: FromWorker) {
+          if (message.t === 'done') messages.push(message.r.filter((_, i) => i % 2 === 1))
+        },
+      },
+      { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
+    )
+    await r.start()
+    r.receive({
+      t: 'run',
+      f: [
+        [0, fixture, 'quick'],
+        [1, fixture, 'blocksItsThread'],
+      ],
+      q: [KIND_CALL, 0, [1], KIND_CALL, 0, [2], KIND_CALL, 1, []],
+    } as never)
+    assert.ok(await until(() => messages.flat().length === 3))
+    // quick(2)'s result left before the blocking task ran, not with its result.
+    assert.deepEqual(messages, [[2], [4], ['blocked']])
+  })
+
+  it('still sends a burst of quick tasks as one message', async () => {
+    let messages = 0
+    const results: unknown[] = []
+    const r = new TaskRunner(
+      {
+        post(message: FromWorker) {
+          messages++
+          if (message.t === 'done') for (let i = 0; i < message.r.length; i += 2) results.push(message.r[i + 1])
+        },
+      },
+      { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
+    )
+    await r.start()
+    messages = 0
+    const q: unknown[] = []
+    for (let i = 0; i < 100; i++) q.push(KIND_CALL, 0, [i])
+    const frozen = realNow() + 1_000_000
+    performance.now = () => frozen
+    r.receive({ t: 'run', f: [[0, fixture, 'quick']], q } as never)
+    assert.ok(await until(() => results.length === 100))
+    assert.ok(messages <= 2, `100 quick tasks went out in ${messages} messages`)
+  })
+})
