@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// Builds the POSIX shared memory addon (native/shm.cc) at install, offline:
-// npm's own node-gyp, pointed at the headers of the running Node (no
-// download). Without a compiler multiproc still works (SharedMemory falls
-// back to SharedArrayBuffers between threads), so a failed build only warns,
-// unless MULTIPROC_REQUIRE_NATIVE=1 (CI) makes it an error.
+// Compiles the POSIX shared memory addon (native/shm.c) from source into
+// build/Release, offline: npm's own node-gyp, pointed at the headers of the
+// running Node (no download). The package ships prebuilt addons
+// (prebuilds/, see build_prebuilds.mjs), so this is the fallback for a
+// platform without one; a checkout runs it on `npm install` (`prepare`).
+// Installing the package never runs it: there is no install script.
+// Without a compiler multiproc still works (SharedMemory falls back to
+// SharedArrayBuffers between threads), so a failed build only warns, unless
+// MULTIPROC_REQUIRE_NATIVE=1 (CI) makes it an error.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -17,7 +21,7 @@ function fail(message) {
     console.error(`multiproc: ${message}`)
     process.exit(1)
   }
-  console.warn(`multiproc: ${message}; SharedMemory will use its fallback (see README, "Shared memory")`)
+  console.warn(`multiproc: ${message}; SharedMemory uses the prebuilt addon if this platform has one, else its fallback (see README, "Shared memory")`)
   process.exit(0)
 }
 

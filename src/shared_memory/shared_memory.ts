@@ -26,7 +26,7 @@ import { InvalidStateError, UnsupportedBackendError } from '../errors.js'
 import { plainObject, positiveInteger, typeFail, rangeFail, boolean } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
-import { nativeShm } from './native.js'
+import { nativeShm, nativeShmHelp, nativeShmStatus, type NativeShmStatus } from './native.js'
 
 export interface SharedMemoryOptions {
   /** The block's name (letters, digits, `_`, `-`, `.`); default: a random `mp_…` name when creating. */
@@ -123,6 +123,16 @@ export class SharedMemory {
   /** The implementation in use: 'posix' with the addon, 'sharedarraybuffer' without it. */
   static get backend(): SharedMemoryBackend {
     return nativeShm !== null ? 'posix' : 'sharedarraybuffer'
+  }
+
+  /**
+   * Where the implementation comes from: `prebuilt` (the addon shipped in the
+   * package), `compiled` (built from source into build/Release) with the
+   * addon's `file`, or `fallback` (SharedArrayBuffers) with the `reason`.
+   * @example if (SharedMemory.addon.source === 'fallback') console.warn(SharedMemory.addon.reason)
+   */
+  static get addon(): NativeShmStatus {
+    return nativeShmStatus
   }
 
   readonly #name: string
@@ -251,8 +261,8 @@ export class SharedMemory {
           `SharedMemory ${this.#name} cannot reach the ${target.backend} backend: ` +
             (target.backend === 'nats'
               ? 'shared memory does not span machines.'
-              : 'without the native addon (build/Release/multiproc_shm.node) a block is a SharedArrayBuffer, which only worker threads share. ' +
-                'Build the addon (npm rebuild multiproc), use the thread backend, or pass the data itself (it is then copied).'),
+              : 'without the native addon a block is a SharedArrayBuffer, which only worker threads share. ' +
+                `${nativeShmHelp()} Or use the thread backend, or pass the data itself (it is then copied).`),
         )
       }
       data.sab = this.#buffer as SharedArrayBuffer
