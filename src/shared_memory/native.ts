@@ -6,7 +6,8 @@
  *    `node scripts/build_native.mjs` (a checkout runs it on `npm install`);
  * 2. `prebuilt`: prebuilds/<platform>-<arch>/multiproc_shm.<libc>.node,
  *    shipped in the package (see scripts/build_prebuilds.mjs), so installing
- *    needs no compiler and no install script.
+ *    needs no compiler and no install script; in a bundle, a prebuilds/
+ *    folder copied next to the bundled file.
  *
  * The lookup is written here rather than taken from node-gyp-build because
  * the core has no runtime dependencies and the rule is a dozen lines: one
@@ -19,7 +20,7 @@
  * {@link nativeShmHelp} how to get the addon.
  */
 import { createRequire } from 'node:module'
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -41,10 +42,23 @@ export type NativeShmStatus =
 
 const ADDON = 'multiproc_shm'
 
-/** musl or glibc: a musl system has its dynamic loader at /lib/ld-musl-<arch>.so.1. */
+/**
+ * musl or glibc: which dynamic loader the node binary itself asks for (its
+ * ELF interpreter, near the start of the file). Whether /lib/ld-musl-* exists
+ * says nothing: Debian's musl-tools installs it on a glibc system.
+ */
 function libc(): 'musl' | 'glibc' {
-  const arch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch
-  return existsSync(`/lib/ld-musl-${arch}.so.1`) ? 'musl' : 'glibc'
+  let fd: number | undefined
+  try {
+    fd = openSync(process.execPath, 'r')
+    const head = Buffer.alloc(4096)
+    const n = readSync(fd, head, 0, head.length, 0)
+    return head.subarray(0, n).includes('ld-musl-') ? 'musl' : 'glibc'
+  } catch {
+    return 'glibc'
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 /** The package root: the nearest directory above this file that holds package.json (src/ or dist/ sit one level below it). */
@@ -69,6 +83,8 @@ function load(): { addon: NativeShm | null; status: NativeShmStatus } {
   const candidates: [source: 'compiled' | 'prebuilt', file: string][] = [
     ['compiled', join(root, 'build', 'Release', `${ADDON}.node`)],
     ['prebuilt', prebuiltShmPath(root)],
+    // Inside a bundle this module is a chunk of the bundle: prebuilds/ copied next to it.
+    ['prebuilt', prebuiltShmPath(dirname(fileURLToPath(import.meta.url)))],
   ]
   const failures: string[] = []
   for (const [source, file] of candidates) {

@@ -67,9 +67,18 @@ export interface NatsModules {
 
 let modules: Promise<NatsModules> | null = null
 
+// The names sit in variables so that a bundler leaves these imports to Node
+// at run time: the clients are optional peers, and a literal import() of a
+// package that is not installed fails the whole build.
+const CORE_CLIENT: string = '@nats-io/transport-node'
+const JETSTREAM_CLIENT: string = '@nats-io/jetstream'
+
 /** Loads the NATS clients once, with a clear error when they are not installed. */
 export function loadNats(): Promise<NatsModules> {
-  modules ??= Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]).then(
+  modules ??= Promise.all([
+    import(CORE_CLIENT) as Promise<NatsModules['core']>,
+    import(JETSTREAM_CLIENT) as Promise<NatsModules['js']>,
+  ]).then(
     ([core, js]) => ({ core, js }),
     (error: unknown) => {
       modules = null

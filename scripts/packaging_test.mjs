@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// The packaging test: multiproc as a user installs it. Packs the tarball,
+// installs it with --ignore-scripts into fresh apps (ESM, CommonJS,
+// TypeScript nodenext strict, an esbuild bundle run with no node_modules,
+// `node -e`) with no compiler on PATH, runs each and compares its output,
+// then runs arethetypeswrong and publint on the tarball. Any failed check
+// makes it exit 1.
+//
+//   node scripts/packaging_test.mjs                       the running Node
+//   node scripts/packaging_test.mjs --node /path/to/node  the apps (and npm) on another Node
+//   node scripts/packaging_test.mjs --tarball x.tgz       an already packed tarball
+//
+// Offline-friendly: the tarball has no dependencies, so installing it needs
+// nothing from the registry; TypeScript, esbuild, attw and publint come from
+// this checkout's node_modules.
+import { spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const apps = join(root, 'test', 'packaging', 'apps')
+const args = process.argv.slice(2)
+const option = (name) => {
+  const i = args.indexOf(name)
+  return i === -1 ? undefined : args[i + 1]
+}
+const node = option('--node') ?? process.execPath
+const keep = args.includes('--keep')
+const work = mkdtempSync(join(tmpdir(), 'multiproc-packaging-'))
+const started = Date.now()
+
+// npm's own CLI, run by the Node under test (so its engine checks are that Node's).
+const npmCli = [
+  process.env.npm_execpath,
+  join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
+].find((p) => p !== undefined && p.endsWith('.js') && existsSync(p))
+if (npmCli === undefined) throw new Error('npm-cli.js not found next to this Node')
+
+// A PATH with node alone: no cc, gcc, make or python, so nothing can compile.
+const bin = join(work, 'bin')
+mkdirSync(bin)
+symlinkSync(node, join(bin, 'node'))
+const toolless = { ...process.env, PATH: bin, MULTIPROC_NO_NATIVE: '', MULTIPROC_REQUIRE_NATIVE: '', npm_config_update_notifier: 'false' }
+delete toolless.MULTIPROC_WORKER_ENTRY
+
+const failures = []
+let checks = 0
+let last = Date.now()
+function check(name, ok, detail = '') {
+  checks++
+  const took = `${((Date.now() - last) / 1000).toFixed(1)} s`
+  last = Date.now()
+  if (ok) console.log(`ok ${checks} - ${name} (${took})`)
+  else {
+    failures.push(name)
+    console.log(`not ok ${checks} - ${name}${detail ? `\n  ${detail.trim().split('\n').join('\n  ')}` : ''}`)
+  }
+}
+
+function run(command, argv, options = {}) {
+  const result = spawnSync(command, argv, { encoding: 'utf8', timeout: 120_000, ...options })
+  return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` }
+}
+
+const nodeVersion = run(node, ['--version']).stdout.trim()
+console.log(`# packaging test on Node ${nodeVersion} in ${work}`)
+
+// ---------------------------------------------------------------------------
+// The tarball
+let tarball = option('--tarball')
+if (tarball === undefined) {
+  const build = run('npm', ['run', 'build'], { cwd: root })
+  check('npm run build', build.status === 0, build.output)
+  const prebuilds = run(process.execPath, [join(root, 'scripts', 'build_prebuilds.mjs'), '--check'], { cwd: root })
+  check('prebuilt addons match native/shm.c', prebuilds.status === 0, prebuilds.output)
+  const pack = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root })
+  check('npm pack', pack.status === 0, pack.output)
+  const info = JSON.parse(pack.stdout)[0]
+  tarball = join(work, info.filename)
+  console.log(`# tarball ${info.filename}: packed ${info.size} bytes, unpacked ${info.unpackedSize} bytes, ${info.entryCount} files`)
+}
+const extracted = join(work, 'extracted')
+mkdirSync(extracted)
+run('tar', ['xzf', tarball, '-C', extracted])
+const pkgDir = join(extracted, 'package')
+const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'))
+const files = run('tar', ['tzf', tarball]).stdout.split('\n').filter(Boolean)
+
+check('no runtime dependencies', Object.keys(pkg.dependencies ?? {}).length === 0, JSON.stringify(pkg.dependencies))
+check('NATS clients are optional peer dependencies', ['@nats-io/jetstream', '@nats-io/transport-node'].every((n) => pkg.peerDependencies?.[n] && pkg.peerDependenciesMeta?.[n]?.optional === true))
+const lifecycle = ['preinstall', 'install', 'postinstall'].filter((s) => pkg.scripts?.[s] !== undefined)
+check('no install scripts', lifecycle.length === 0, lifecycle.join(', '))
+const maps = files.filter((f) => f.endsWith('.map'))
+const mapComments = files.filter((f) => /\.[cm]?js$/.test(f) && /\/\/# sourceMappingURL=/.test(readFileSync(join(extracted, f), 'utf8')))
+check('no source maps pointing at files the tarball lacks', maps.length === 0 && mapComments.length === 0, [...maps, ...mapComments].join('\n'))
+const manifest = JSON.parse(readFileSync(join(pkgDir, 'prebuilds', 'manifest.json'), 'utf8'))
+for (const target of ['linux-x64-glibc', 'linux-arm64-glibc', 'linux-x64-musl']) {
+  const entry = manifest.prebuilds.find((e) => e.target === target)
+  check(`prebuilt addon ${target} ships`, entry !== undefined && files.includes(`package/${entry.file}`))
+}
+
+// ---------------------------------------------------------------------------
+// Fresh apps, installed from the tarball with --ignore-scripts and no compiler
+function install(name) {
+  const dir = join(work, name)
+  cpSync(join(apps, name), dir, { recursive: true })
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `app-${name}`, version: '1.0.0', private: true }, null, 2))
+  const result = run(node, [npmCli, 'install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: toolless })
+  check(`${name}: npm install --ignore-scripts`, result.status === 0, result.output)
+  const warnings = result.output.split('\n').filter((l) => /^npm (warn|WARN)|EBADENGINE/.test(l))
+  check(`${name}: the install prints no warning`, warnings.length === 0, warnings.join('\n'))
+  const installed = readdirSync(join(dir, 'node_modules')).filter((n) => !n.startsWith('.'))
+  check(`${name}: multiproc installs alone (no runtime dependencies)`, installed.length === 1 && installed[0] === 'multiproc', installed.join(', '))
+  return dir
+}
+
+function expectOutput(name, result, expected) {
+  const out = result.stdout.trim()
+  check(name, result.status === 0 && out === expected, `exit ${result.status}, expected ${JSON.stringify(expected)}\n${result.output}`)
+}
+
+// ESM: pools on both backends, and a child process writes a SharedMemory block (prebuilt addon).
+const esm = install('esm')
+expectOutput('esm: import, process and thread pools, shared memory across processes', run(node, ['main.mjs'], { cwd: esm, env: toolless }), 'esm 1,4,9 49 shm=posix/prebuilt written-by-child=true')
+const info = run(node, [join(esm, 'node_modules', '.bin', 'multiproc'), 'info'], { cwd: esm, env: toolless })
+check('esm: multiproc info names the prebuilt addon', info.status === 0 && /shared memory\s+POSIX addon, prebuilt/.test(info.stdout), info.output)
+
+// `node -e`, CommonJS and ESM input.
+expectOutput(
+  'node -e: require and a thread pool',
+  run(node, ['-e', "const m = require('multiproc'); const ex = new m.ThreadPoolExecutor({ maxWorkers: 1 }); ex.submit(m.task(require('node:url').pathToFileURL('tasks.mjs'), 'square'), 4).result().then((v) => { console.log('eval ' + v); return ex.shutdown() })"], { cwd: esm, env: toolless }),
+  'eval 16',
+)
+expectOutput(
+  'node -e: import() and a thread pool',
+  run(node, ['-e', "import('multiproc').then(async (m) => { const ex = new m.ThreadPoolExecutor({ maxWorkers: 1 }); console.log('eval ' + (await ex.submit(m.task(require('node:url').pathToFileURL('tasks.mjs'), 'square'), 5).result())); await ex.shutdown() })"], { cwd: esm, env: toolless }),
+  'eval 25',
+)
+
+// Without any addon (prebuilds removed, nothing compiled): threads still share memory; a child process gets an error that says why and how to get the addon.
+rmSync(join(esm, 'node_modules', 'multiproc', 'prebuilds'), { recursive: true })
+const missing = run(node, ['--input-type=module', '-e', `
+  import { ProcessPoolExecutor, SharedMemory, task } from 'multiproc'
+  const ex = new ProcessPoolExecutor({ maxWorkers: 1 })
+  const shm = new SharedMemory({ create: true, size: 8 })
+  try { await ex.submit(task(new URL('./tasks.mjs', 'file://' + process.cwd() + '/'), 'fill'), shm, 1).result(); console.log('no error') }
+  catch (e) { console.log(SharedMemory.addon.source + ' ' + e.code + ' ' + e.message) }
+  finally { await ex.shutdown(); shm.close(); shm.unlink() }`], { cwd: esm, env: toolless })
+check(
+  'without the addon: a child process gets an error naming the cause and the fix',
+  /^fallback ERR_MP_UNSUPPORTED_BACKEND .*no prebuilt addon for linux-x64 .*build_native\.mjs/.test(missing.stdout.trim()),
+  missing.output,
+)
+
+// CommonJS
+const cjs = install('cjs')
+expectOutput('cjs: require, process and thread pools', run(node, ['main.cjs'], { cwd: cjs, env: toolless }), 'cjs 25 36 shm=prebuilt')
+
+// TypeScript, module nodenext, strict (this checkout's compiler and @types/node).
+const ts = install('ts')
+const tsconfig = JSON.parse(readFileSync(join(ts, 'tsconfig.json'), 'utf8'))
+tsconfig.compilerOptions.typeRoots = [join(root, 'node_modules', '@types')]
+writeFileSync(join(ts, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2))
+const tsc = run(node, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ts], { cwd: ts, env: toolless })
+check('ts: tsc --module nodenext --strict accepts the ESM and CommonJS types', tsc.status === 0, tsc.output)
+expectOutput('ts: the compiled program runs', run(node, ['out/main.mjs'], { cwd: ts, env: toolless }), 'ts 81')
+
+// esbuild bundle: main and task module as two entries plus multiproc/worker, code splitting, run with no node_modules.
+const bundle = install('bundle')
+const esbuild = join(root, 'node_modules', 'esbuild', 'bin', 'esbuild')
+const bundleArgs = ['--bundle', '--splitting', '--platform=node', '--format=esm', '--out-extension:.js=.mjs']
+const built = run(esbuild, ['main.mjs', 'tasks.mjs', 'multiproc-worker=multiproc/worker', ...bundleArgs, '--outdir=out', '--log-level=warning'], { cwd: bundle, env: toolless })
+check('bundle: esbuild --bundle --splitting', built.status === 0, built.output)
+const deploy = join(work, 'deploy')
+cpSync(join(bundle, 'out'), deploy, { recursive: true })
+for (const backend of ['thread', 'process']) {
+  expectOutput(`bundle: runs with no node_modules on the ${backend} backend`, run(node, ['main.mjs'], { cwd: deploy, env: { ...toolless, MULTIPROC_TEST_BACKEND: backend } }), `bundle ${backend} 1,4,9,16`)
+}
+const noWorker = run(esbuild, ['main.mjs', 'tasks.mjs', ...bundleArgs, '--outdir=out-no-worker', '--log-level=warning'], { cwd: bundle, env: toolless })
+const noWorkerDeploy = join(work, 'deploy-no-worker')
+cpSync(join(bundle, 'out-no-worker'), noWorkerDeploy, { recursive: true })
+const noWorkerRun = run(node, ['main.mjs'], { cwd: noWorkerDeploy, env: { ...toolless, MULTIPROC_TEST_BACKEND: 'thread' } })
+check(
+  'bundle without multiproc/worker: the error says how to include it',
+  noWorker.status === 0 && noWorkerRun.status !== 0 && /multiproc-worker=multiproc\/worker/.test(noWorkerRun.output),
+  noWorkerRun.output,
+)
+
+// ---------------------------------------------------------------------------
+// Type and package linters on the tarball
+const attw = join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js')
+const attwMain = run(node, [attw, tarball, '--entrypoints', '.', '--format', 'ascii'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
+check('arethetypeswrong: "multiproc" clean in every resolution mode', attwMain.status === 0, attwMain.output)
+// multiproc/worker is a bundler entry: TypeScript's node10 resolution predates subpath exports.
+const attwAll = run(node, [attw, tarball, '--profile', 'node16', '--format', 'ascii'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
+check('arethetypeswrong: every entry point clean for node16 and bundlers', attwAll.status === 0, attwAll.output)
+const publint = run(node, [join(root, 'node_modules', 'publint', 'src', 'cli.js'), 'run', tarball, '--strict'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } })
+check('publint --strict', publint.status === 0, publint.output)
+
+console.log(`# ${checks - failures.length}/${checks} checks passed on Node ${nodeVersion} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+if (!keep) rmSync(work, { recursive: true, force: true })
+if (failures.length > 0) {
+  console.log(`# failed: ${failures.join('; ')}`)
+  process.exit(1)
+}
