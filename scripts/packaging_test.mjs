@@ -130,6 +130,12 @@ expectOutput('esm: import, process and thread pools, shared memory across proces
 const info = run(node, [join(esm, 'node_modules', '.bin', 'multiproc'), 'info'], { cwd: esm, env: toolless })
 check('esm: multiproc info names the prebuilt addon', info.status === 0 && /shared memory\s+POSIX addon, prebuilt/.test(info.stdout), info.output)
 
+expectOutput(
+  'esm: without the optional NATS clients, the cluster backend says what to install',
+  run(node, ['no_nats.mjs'], { cwd: esm, env: toolless }),
+  'ERR_MP_CLUSTER The cluster backend needs the NATS clients: npm install @nats-io/transport-node @nats-io/jetstream',
+)
+
 // `node -e`, CommonJS and ESM input.
 expectOutput(
   'node -e: require and a thread pool',
