@@ -3,8 +3,10 @@
 // build/Release, offline: npm's own node-gyp, pointed at the headers of the
 // running Node (no download). The package ships prebuilt addons
 // (prebuilds/, see build_prebuilds.mjs), so this is the fallback for a
-// platform without one; a checkout runs it on `npm install` (`prepare`).
-// Installing the package never runs it: there is no install script.
+// platform without one (`npm run build:native` in a checkout). Nothing runs
+// it at install: the package has no install, prepare or implicit node-gyp
+// script (`"gypfile": false`), because npm warns about every such script
+// that allowScripts does not cover, and blocks them in newer versions.
 // Without a compiler multiproc still works (SharedMemory falls back to
 // SharedArrayBuffers between threads), so a failed build only warns, unless
 // MULTIPROC_REQUIRE_NATIVE=1 (CI) makes it an error.

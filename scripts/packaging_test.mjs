@@ -93,7 +93,7 @@ const files = run('tar', ['tzf', tarball]).stdout.split('\n').filter(Boolean)
 check('no runtime dependencies', Object.keys(pkg.dependencies ?? {}).length === 0, JSON.stringify(pkg.dependencies))
 check('NATS clients are optional peer dependencies', ['@nats-io/jetstream', '@nats-io/transport-node'].every((n) => pkg.peerDependencies?.[n] && pkg.peerDependenciesMeta?.[n]?.optional === true))
 const lifecycle = ['preinstall', 'install', 'postinstall'].filter((s) => pkg.scripts?.[s] !== undefined)
-check('no install scripts', lifecycle.length === 0, lifecycle.join(', '))
+check('no install scripts (none declared, and no implicit node-gyp for binding.gyp)', lifecycle.length === 0 && (pkg.gypfile === false || !files.includes('package/binding.gyp')), lifecycle.join(', '))
 const maps = files.filter((f) => f.endsWith('.map'))
 const mapComments = files.filter((f) => /\.[cm]?js$/.test(f) && /\/\/# sourceMappingURL=/.test(readFileSync(join(extracted, f), 'utf8')))
 check('no source maps pointing at files the tarball lacks', maps.length === 0 && mapComments.length === 0, [...maps, ...mapComments].join('\n'))
@@ -106,12 +106,20 @@ for (const target of ['linux-x64-glibc', 'linux-arm64-glibc', 'linux-x64-musl'])
 
 // ---------------------------------------------------------------------------
 // Fresh apps, installed from the tarball with --ignore-scripts and no compiler
-function install(name) {
+// ignoreScripts false: a plain `npm install`, which must not run anything of
+// ours either (npm would run `node-gyp rebuild` for a binding.gyp unless
+// package.json says "gypfile": false).
+function install(name, { ignoreScripts = true } = {}) {
   const dir = join(work, name)
   cpSync(join(apps, name), dir, { recursive: true })
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `app-${name}`, version: '1.0.0', private: true }, null, 2))
-  const result = run(node, [npmCli, 'install', tarball, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: toolless })
-  check(`${name}: npm install --ignore-scripts`, result.status === 0, result.output)
+  const flags = ignoreScripts ? ['--ignore-scripts'] : ['--foreground-scripts']
+  const result = run(node, [npmCli, 'install', tarball, ...flags, '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: toolless })
+  check(`${name}: npm install ${flags[0]}`, result.status === 0, result.output)
+  if (!ignoreScripts) {
+    const ranSomething = /node-gyp|> multiproc@|gyp info/.test(result.output) || existsSync(join(dir, 'node_modules', 'multiproc', 'build'))
+    check(`${name}: installing runs no script of ours`, !ranSomething, result.output)
+  }
   const warnings = result.output.split('\n').filter((l) => /^npm (warn|WARN)|EBADENGINE/.test(l))
   check(`${name}: the install prints no warning`, warnings.length === 0, warnings.join('\n'))
   const installed = readdirSync(join(dir, 'node_modules')).filter((n) => !n.startsWith('.'))
@@ -165,7 +173,7 @@ if (run('sh', ['-c', 'command -v cc && command -v make && command -v python3']).
 } else console.log('# skipped: compiling from source (no cc, make and python3 on PATH)')
 
 // CommonJS
-const cjs = install('cjs')
+const cjs = install('cjs', { ignoreScripts: false })
 expectOutput('cjs: require, process and thread pools', run(node, ['main.cjs'], { cwd: cjs, env: toolless }), 'cjs 25 36 shm=prebuilt')
 
 // TypeScript, module nodenext, strict (this checkout's compiler and @types/node).

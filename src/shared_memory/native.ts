@@ -3,7 +3,7 @@
  * first found wins (the order node-gyp-build uses):
  *
  * 1. `compiled`: build/Release/multiproc_shm.node, built from source by
- *    `node scripts/build_native.mjs` (a checkout runs it on `npm install`);
+ *    `node scripts/build_native.mjs`, when someone ran it;
  * 2. `prebuilt`: prebuilds/<platform>-<arch>/multiproc_shm.<libc>.node,
  *    shipped in the package (see scripts/build_prebuilds.mjs), so installing
  *    needs no compiler and no install script; in a bundle, a prebuilds/
