@@ -4,7 +4,7 @@
  *
  * Two implementations behind one class:
  *
- * - native (the addon in native/shm.cc): POSIX `shm_open` + `mmap`. Every
+ * - native (the addon in native/shm.c, prebuilt in prebuilds/): POSIX shared memory + `mmap`. Every
  *   thread and every process that attaches by name maps the same pages, so
  *   a write anywhere is seen everywhere, with no copy and no message.
  * - fallback (no addon, or MULTIPROC_NO_NATIVE=1): the block is a
