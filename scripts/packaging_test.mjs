@@ -122,7 +122,7 @@ function install(name, { ignoreScripts = true } = {}) {
   }
   const warnings = result.output.split('\n').filter((l) => /^npm (warn|WARN)|EBADENGINE/.test(l))
   check(`${name}: the install prints no warning`, warnings.length === 0, warnings.join('\n'))
-  const installed = readdirSync(join(dir, 'node_modules')).filter((n) => !n.startsWith('.'))
+  const installed = existsSync(join(dir, 'node_modules')) ? readdirSync(join(dir, 'node_modules')).filter((n) => !n.startsWith('.')) : []
   check(`${name}: multiproc installs alone (no runtime dependencies)`, installed.length === 1 && installed[0] === 'multiproc', installed.join(', '))
   return dir
 }
