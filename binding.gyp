@@ -2,9 +2,8 @@
   "targets": [
     {
       "target_name": "multiproc_shm",
-      "sources": ["native/shm.cc"],
-      "cflags_cc": ["-std=c++17", "-O2"],
-      "libraries": ["-lrt"]
+      "sources": ["native/shm.c"],
+      "cflags_c": ["-std=c11", "-O2"]
     }
   ]
 }

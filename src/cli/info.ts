@@ -3,14 +3,13 @@
  * that decided it, the backends, and whether a NATS server answers (a TCP
  * connect and its INFO line: no client library needed).
  */
-import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
 import { connect } from 'node:net'
 import { getAllStartMethods } from '../context.js'
 import { cpuInfo, type CpuInfo } from '../cpu_count.js'
 import { EXIT, UsageError, integerOption, maxPositionals, parseCommand } from './args.js'
 import { DEFAULT_NATS_URL } from './backend.js'
+import { nativeShmStatus, type NativeShmStatus } from '../shared_memory/native.js'
 
 export const INFO_USAGE = `Usage: multiproc info [options]
 
@@ -48,15 +47,10 @@ export interface InfoReport {
   cpu: CpuInfo
   backends: { name: string; available: boolean; note: string }[]
   nats: NatsProbe
-  /** The POSIX shared memory addon, when it was built at install; null otherwise. */
-  nativeSharedMemory: { file: string; enabled: boolean } | null
+  /** Which shared memory implementation is active: the prebuilt or compiled addon (with its file), or the fallback (with the reason). */
+  nativeSharedMemory: NativeShmStatus
 }
 
-/** The shared memory addon's file, at the package root, two levels above src/cli and dist/cli. */
-function nativeSharedMemory(): InfoReport['nativeSharedMemory'] {
-  const file = fileURLToPath(new URL('../../build/Release/multiproc_shm.node', import.meta.url))
-  return existsSync(file) ? { file, enabled: process.env.MULTIPROC_NO_NATIVE !== '1' } : null
-}
 
 function resolvable(name: string): boolean {
   for (const base of [`${process.cwd()}/noop.js`, import.meta.url]) {
@@ -134,7 +128,7 @@ export async function infoReport(natsUrl: string, timeoutMs: number, version: st
       },
     ],
     nats: await probeNats(natsUrl, timeoutMs),
-    nativeSharedMemory: nativeSharedMemory(),
+    nativeSharedMemory: nativeShmStatus,
   }
 }
 
@@ -176,7 +170,10 @@ export async function runInfoCommand(argv: string[], packageVersion = 'unknown')
     ],
   ]
   const shm = report.nativeSharedMemory
-  if (shm !== null) rows.push(['shared memory', `native POSIX addon ${shm.enabled ? 'present' : 'present, turned off by MULTIPROC_NO_NATIVE=1'} (${shm.file})`])
+  rows.push([
+    'shared memory',
+    shm.source === 'fallback' ? `fallback (SharedArrayBuffer, threads only): ${shm.reason}` : `POSIX addon, ${shm.source} (${shm.file})`,
+  ])
   const width = Math.max(...rows.map(([k]) => k.length)) + 2
   process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join('\n') + '\n')
   return EXIT.OK

@@ -4,7 +4,7 @@
  *
  * Two implementations behind one class:
  *
- * - native (the addon in native/shm.cc): POSIX `shm_open` + `mmap`. Every
+ * - native (the addon in native/shm.c, prebuilt in prebuilds/): POSIX shared memory + `mmap`. Every
  *   thread and every process that attaches by name maps the same pages, so
  *   a write anywhere is seen everywhere, with no copy and no message.
  * - fallback (no addon, or MULTIPROC_NO_NATIVE=1): the block is a
@@ -26,7 +26,7 @@ import { InvalidStateError, UnsupportedBackendError } from '../errors.js'
 import { keysOf, knownKeys, plainObject, positiveInteger, typeFail, rangeFail, boolean } from '../internal/validate.js'
 import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
-import { nativeShm } from './native.js'
+import { nativeShm, nativeShmHelp, nativeShmStatus, type NativeShmStatus } from './native.js'
 
 /** Options of `new SharedMemory()`: attach to `name`, or `create` a block of `size` bytes. */
 export interface SharedMemoryOptions {
@@ -138,6 +138,16 @@ export class SharedMemory {
   /** The implementation in use: 'posix' with the addon, 'sharedarraybuffer' without it. */
   static get backend(): SharedMemoryBackend {
     return nativeShm !== null ? 'posix' : 'sharedarraybuffer'
+  }
+
+  /**
+   * Where the implementation comes from: `prebuilt` (the addon shipped in the
+   * package), `compiled` (built from source into build/Release) with the
+   * addon's `file`, or `fallback` (SharedArrayBuffers) with the `reason`.
+   * @example if (SharedMemory.addon.source === 'fallback') console.warn(SharedMemory.addon.reason)
+   */
+  static get addon(): NativeShmStatus {
+    return nativeShmStatus
   }
 
   readonly #name: string
@@ -269,8 +279,8 @@ export class SharedMemory {
           `SharedMemory ${this.#name} cannot reach the ${target.backend} backend: ` +
             (target.backend === 'nats'
               ? 'shared memory does not span machines.'
-              : 'without the native addon (build/Release/multiproc_shm.node) a block is a SharedArrayBuffer, which only worker threads share. ' +
-                'Build the addon (npm rebuild multiproc), use the thread backend, or pass the data itself (it is then copied).'),
+              : 'without the native addon a block is a SharedArrayBuffer, which only worker threads share. ' +
+                `${nativeShmHelp()} Or use the thread backend, or pass the data itself (it is then copied).`),
         )
       }
       data.sab = this.#buffer as SharedArrayBuffer

@@ -32,11 +32,13 @@ import type { Transferable } from '../../wire/codec.js'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerExit, WorkerHandle } from '../backend.js'
 import type { FromWorker, ToWorker } from '../../wire/messages.js'
 import { processExecArgv } from '../exec_argv.js'
+import { workerEntry } from '../worker_entry.js'
 import { ProgressFile, type Progress } from './progress_file.js'
 import { StderrRelay } from './stderr_relay.js'
 import { deliverSideMessage, isSideMessage, sideChannelGone } from './side_channel.js'
 
-const bootstrap = fileURLToPath(new URL(`../../worker/process_bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
+/** The library's own process bootstrap; inside a bundle, workerEntry() finds `multiproc/worker` instead. */
+const ownBootstrap = new URL(`../../worker/process_bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
 
 /** How long a worker may take to die after SIGTERM before it gets SIGKILL. */
 export const TERMINATE_GRACE_MS = 1000
@@ -92,7 +94,7 @@ class ProcessWorker implements WorkerHandle {
     this.#callbacks = callbacks
     this.#progress = new ProgressFile()
     try {
-      this.#child = fork(bootstrap, [String(process.pid)], {
+      this.#child = fork(fileURLToPath(workerEntry(ownBootstrap, import.meta.url).url), [String(process.pid)], {
         execArgv: [...processExecArgv(options.execArgv ?? process.execArgv), ...heapFlags(options.resourceLimits)],
         env: options.env ?? process.env,
         serialization: 'advanced',

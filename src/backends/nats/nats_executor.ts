@@ -37,7 +37,8 @@ import { libraryModuleId } from '../../wire/library_module.js'
 import { encodeShareables, type ShareTarget } from '../../wire/shareable.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from '../../futures/executor.js'
 import { Future, kForceCancel } from '../../futures/future.js'
-import { CONNECTION_KEYS, checkConnectionOptions, connectNats, connectionOptions, ensureStream, loadNats, type NatsConnection, type NatsConnectionOptions } from './nats_options.js'
+import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
+import { connectNats, ensureStream, loadNats, type NatsConnection } from './nats_client.js'
 import {
   NATS_PROTOCOL_VERSION,
   RESULT_OK,

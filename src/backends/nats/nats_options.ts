@@ -1,11 +1,10 @@
 /**
- * Connection options of the cluster backend, and the one place that loads
- * the NATS clients. `@nats-io/*` are imported lazily (dynamic import) so that
- * the core of multiproc never loads them: a program that uses threads or
- * processes only needs none of them installed.
+ * Connection options of the cluster backend. The NATS clients themselves are
+ * loaded by nats_client.ts, which no public declaration refers to: the
+ * published types then never name `@nats-io/*`, so a TypeScript program
+ * without the optional clients installed type-checks with skipLibCheck off.
  */
-import { readFileSync } from 'node:fs'
-import { ClusterError, invalidArgType } from '../../errors.js'
+import { invalidArgType } from '../../errors.js'
 import { plainObject, typeFail } from '../../internal/validate.js'
 
 /** How to reach and authenticate with the NATS servers. Passed through to the client. */
@@ -60,79 +59,3 @@ export function connectionOptions(opts: Record<string, unknown>): NatsConnection
   for (const key of CONNECTION_KEYS) if (opts[key] !== undefined) out[key] = opts[key]
   return out as NatsConnectionOptions
 }
-
-export interface NatsModules {
-  core: typeof import('@nats-io/transport-node')
-  js: typeof import('@nats-io/jetstream')
-}
-
-let modules: Promise<NatsModules> | null = null
-
-/** Loads the NATS clients once, with a clear error when they are not installed. */
-export function loadNats(): Promise<NatsModules> {
-  modules ??= Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]).then(
-    ([core, js]) => ({ core, js }),
-    (error: unknown) => {
-      modules = null
-      throw new ClusterError(
-        'The cluster backend needs the NATS clients: npm install @nats-io/transport-node @nats-io/jetstream',
-        { cause: error },
-      )
-    },
-  )
-  return modules
-}
-
-export type NatsConnection = import('@nats-io/transport-node').NatsConnection
-
-/** Connects with reconnects forever (the cluster outlives a server restart). */
-export async function connectNats(options: NatsConnectionOptions, name: string): Promise<NatsConnection> {
-  const { core } = await loadNats()
-  const servers = options.servers ?? process.env.MULTIPROC_NATS_URL ?? DEFAULT_SERVER
-  const authenticators = []
-  if (options.nkeySeed !== undefined) authenticators.push(core.nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed)))
-  if (options.credsFile !== undefined) authenticators.push(core.credsAuthenticator(readFileSync(options.credsFile)))
-  try {
-    return await core.connect({
-      servers,
-      name: options.name ?? name,
-      ...(options.user !== undefined ? { user: options.user, pass: options.pass } : {}),
-      ...(options.token !== undefined ? { token: options.token } : {}),
-      ...(authenticators.length > 0 ? { authenticator: authenticators } : {}),
-      ...(options.tls !== undefined ? { tls: options.tls as never } : {}),
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      pingInterval: 10_000,
-    })
-  } catch (error) {
-    throw new ClusterError(`Cannot connect to NATS at ${String(servers)}: ${(error as Error)?.message ?? error}`, { cause: error })
-  }
-}
-
-/** Creates the work-queue stream if it does not exist yet. */
-export async function ensureStream(nc: NatsConnection, stream: string, subject: string): Promise<void> {
-  const { js } = await loadNats()
-  const jsm = await js.jetstreamManager(nc)
-  try {
-    await jsm.streams.info(stream)
-    return
-  } catch (error) {
-    if (!isNotFound(error)) throw new ClusterError(`Cannot read JetStream stream ${stream}: ${(error as Error).message}. Is the server started with JetStream (-js)?`, { cause: error })
-  }
-  try {
-    await jsm.streams.add({ name: stream, subjects: [subject], retention: js.RetentionPolicy.Workqueue, storage: js.StorageType.File, duplicate_window: 120_000_000_000 })
-  } catch (error) {
-    // Another caller or worker created it meanwhile.
-    try {
-      await jsm.streams.info(stream)
-    } catch {
-      throw new ClusterError(`Cannot create JetStream stream ${stream}: ${(error as Error).message}`, { cause: error })
-    }
-  }
-}
-
-function isNotFound(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: string; api_error?: { err_code?: number } }
-  return /not found/i.test(String(e?.message)) || e?.code === 404 || e?.code === '404'
-}
-

@@ -30,7 +30,8 @@ import { knownKeys, plainObject, positiveInteger, timeoutMs } from '../../intern
 import { task } from '../../task_ref.js'
 import { serializeError, type SerializedValue } from '../../wire/remote_error.js'
 import { ThreadPoolExecutor } from '../../futures/thread_pool_executor.js'
-import { CONNECTION_KEYS, checkConnectionOptions, connectNats, connectionOptions, ensureStream, loadNats, type NatsConnection, type NatsConnectionOptions } from './nats_options.js'
+import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
+import { connectNats, ensureStream, loadNats, type NatsConnection } from './nats_client.js'
 import {
   NATS_PROTOCOL_VERSION,
   RESULT_ERROR,

@@ -10,10 +10,18 @@ import type { Transferable } from '../../wire/codec.js'
 import { Worker } from 'node:worker_threads'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
 import { startWithExecArgv, threadLoaderSetup } from '../exec_argv.js'
+import { workerEntry } from '../worker_entry.js'
 
-const bootstrap = new URL(`../../worker/bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
-const bootstrapUrl = new URL(bootstrap)
+const bootstrapUrl = new URL(`../../worker/bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+const bootstrap = bootstrapUrl.href
 const entry = new URL('../../worker/thread_entry.js', import.meta.url)
+
+/** The module a worker thread starts at: with no loader to register first, the bootstrap itself (one module and one dynamic import fewer); inside a bundle, `multiproc/worker`. */
+function threadStart(registerModules: string[]): URL {
+  const found = workerEntry(bootstrapUrl, import.meta.url)
+  if (found.bundled) return found.url
+  return registerModules.length === 0 ? bootstrapUrl : entry
+}
 
 class ThreadWorker implements WorkerHandle {
   readonly label: string
@@ -25,9 +33,9 @@ class ThreadWorker implements WorkerHandle {
     const counters = new SharedArrayBuffer(8)
     this.counters = new Int32Array(counters)
     const setup = threadLoaderSetup(options.execArgv ?? process.execArgv)
+    const startAt = threadStart(setup.registerModules)
     const start = (execArgv: string[]): Worker =>
-      // With no loader to register first, start at the bootstrap itself: one module and one dynamic import fewer.
-      new Worker(setup.registerModules.length === 0 ? bootstrapUrl : entry, {
+      new Worker(startAt, {
         workerData: { ...options.init, counters, entry: { registerModules: setup.registerModules, bootstrap } },
         execArgv,
         resourceLimits: options.resourceLimits,

@@ -1,0 +1,4 @@
+// Tasks for the CommonJS app.
+exports.square = function square(x) {
+  return x * x
+}

@@ -1,0 +1,3 @@
+export function square(x: number): number {
+  return x * x
+}
