@@ -195,7 +195,7 @@ const deploy = join(work, 'deploy')
 if (built.status === 0) cpSync(join(bundle, 'out'), deploy, { recursive: true })
 for (const backend of ['thread', 'process']) {
   const ran = built.status === 0 ? run(node, ['main.mjs'], { cwd: deploy, env: { ...toolless, MULTIPROC_TEST_BACKEND: backend } }) : { status: null, stdout: '', output: 'no bundle' }
-  expectOutput(`bundle: runs with no node_modules on the ${backend} backend`, ran, `bundle ${backend} 1,4,9,16`)
+  expectOutput(`bundle: runs with no node_modules on the ${backend} backend`, ran, `bundle ${backend} 1,4,9,16 worker`)
 }
 const noWorker = run(esbuild, ['main.mjs', 'tasks.mjs', ...bundleArgs, '--outdir=out-no-worker', '--log-level=warning'], { cwd: bundle, env: toolless })
 const noWorkerDeploy = join(work, 'deploy-no-worker')

@@ -36,8 +36,15 @@ export function setCurrentProcess(data: ProcessInfoData): void {
   parent = data.parent
 }
 
+/**
+ * Set on `globalThis` by a child-process worker's entry (process_bootstrap.ts):
+ * a global, not a module variable nor the entry's file name, because inside a
+ * bundle the entry has another name and may hold its own copy of this module.
+ */
+export const kProcessWorker = Symbol.for('multiproc.processWorker')
+
 function inChildProcess(): boolean {
-  return isMainThread && typeof process.send === 'function' && /process_bootstrap\.[jt]s$/.test(process.argv[1] ?? '')
+  return isMainThread && (globalThis as { [kProcessWorker]?: boolean })[kProcessWorker] === true
 }
 
 /**

@@ -24,6 +24,7 @@ import { writeSync } from 'node:fs'
 import { TaskRunner } from './runtime.js'
 import { guardExit } from './exit_guard.js'
 import { startOrphanWatchdog } from './orphan_watchdog.js'
+import { kProcessWorker } from '../process_info.js'
 import { PROTOCOL_VERSION, type FromWorker, type ToWorker, type WorkerInit } from '../wire/messages.js'
 import { serializeError, type SerializedError } from '../wire/remote_error.js'
 
@@ -36,6 +37,8 @@ if (typeof process.send !== 'function' || process.ppid !== parentPid) {
   process.exit(1)
 }
 
+// currentProcess() inside this worker says PoolWorker-<pid>, not MainProcess.
+;(globalThis as { [kProcessWorker]?: boolean })[kProcessWorker] = true
 makeChannelBlocking()
 startOrphanWatchdog(parentPid)
 process.on('SIGINT', () => {})
