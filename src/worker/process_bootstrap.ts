@@ -6,7 +6,7 @@
  *            first message { t: 'init', init }, then the usual ToWorker messages
  *
  * - Progress for crash attribution: before each task, the number of tasks
- *   started so far goes to fd 4, a small file that the parent holds too (it
+ *   started so far (and before each item of a chunk, the item's index) goes to fd 4, a small file that the parent holds too (it
  *   unlinked it at once, so nothing is left behind); before each batch of
  *   results is sent, the number of tasks finished. After a crash the parent
  *   reads both and knows exactly which task was running. One pwrite (about
@@ -43,10 +43,10 @@ process.on('SIGINT', () => {})
 const send = (message: FromWorker): void => {
   process.send!(message)
 }
-// [started, finished]: see progress_file.ts.
-const progress = new Int32Array(2)
+// [started, item, finished]: see progress_file.ts.
+const progress = new Int32Array(3)
 try {
-  writeSync(PROGRESS_FD, progress, 0, 8, 0)
+  writeSync(PROGRESS_FD, progress, 0, 12, 0)
 } catch (error) {
   // Without it the caller could not tell which task killed this worker, and
   // would run that task again and again: refuse to start instead.
@@ -74,11 +74,16 @@ process.on('message', (message: ToWorker | { t: 'init'; init: WorkerInit }) => {
       post: send,
       started(count) {
         progress[0] = count
-        writeSync(PROGRESS_FD, progress, 0, 4, 0)
+        progress[1] = 0
+        writeSync(PROGRESS_FD, progress, 0, 8, 0)
+      },
+      item(index) {
+        progress[1] = index
+        writeSync(PROGRESS_FD, progress, 4, 4, 4)
       },
       finished(count) {
-        progress[1] = count
-        writeSync(PROGRESS_FD, progress, 4, 4, 4)
+        progress[2] = count
+        writeSync(PROGRESS_FD, progress, 8, 4, 8)
       },
     },
     init,

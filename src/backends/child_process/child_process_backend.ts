@@ -143,7 +143,7 @@ class ProcessWorker implements WorkerHandle {
   }
 
   /**
-   * [started, finished] as the scheduler reads them after a crash. The
+   * [started, finished, item] as the scheduler reads them after a crash. The
    * worker records `finished` only when it sends results, and sends them
    * before it waits for anything (runtime.ts), so when the two differ the
    * last started task is the one that was running and the ones before it
@@ -151,8 +151,8 @@ class ProcessWorker implements WorkerHandle {
    * equal, no task was running.
    */
   get counters(): Int32Array {
-    const { started, finished } = this.#progressAtExit ?? this.#progress.read()
-    return Int32Array.of(started, finished === started ? started : started - 1)
+    const { started, item, finished } = this.#progressAtExit ?? this.#progress.read()
+    return Int32Array.of(started, finished === started ? started : started - 1, item)
   }
 
   send(message: ToWorker, _transfer?: Transferable[]): void {

@@ -1,10 +1,13 @@
 /**
- * The progress file of a child-process worker: two Int32, the number of
- * tasks the worker has started (written before each task) and the number it
- * has finished (written before each batch of results is sent). Threads share
+ * The progress file of a child-process worker: three Int32, the number of
+ * tasks the worker has started and the index of the chunk item it started
+ * last (both written before each task, the index again before each item of
+ * a chunk), and the number it has finished (written before each batch of
+ * results is sent). Threads share
  * such counters in memory; processes cannot, but a file opened by both sides
  * is shared through the page cache, survives the worker's death (even
- * SIGKILL), and costs the worker one pwrite per task and one per batch.
+ * SIGKILL), and costs the worker one pwrite per task, one per chunk item
+ * after the first, and one per batch.
  *
  * The file is unlinked as soon as it is open: only the two file descriptors
  * keep it, so nothing is left behind whatever happens to either process.
@@ -29,16 +32,23 @@ function pickDirectory(): string {
   return directory
 }
 
-/** What a worker recorded: tasks started, and tasks finished as of its last batch of results. */
+/** What a worker recorded: tasks started, the chunk item started last, and tasks finished as of its last batch of results. */
 export interface Progress {
   started: number
+  item: number
   finished: number
 }
+
+/** Byte offsets in the file: [started, item] are written together before a task. */
+export const PROGRESS_STARTED = 0
+export const PROGRESS_ITEM = 4
+export const PROGRESS_FINISHED = 8
+export const PROGRESS_BYTES = 12
 
 export class ProgressFile {
   /** The caller's descriptor; the worker gets it as a stdio entry. */
   readonly fd: number
-  readonly #buffer = new Int32Array(2)
+  readonly #buffer = new Int32Array(3)
   #closed = false
 
   constructor() {
@@ -53,10 +63,10 @@ export class ProgressFile {
 
   read(): Progress {
     if (!this.#closed) {
-      const n = readSync(this.fd, this.#buffer, 0, 8, 0)
-      if (n < 8) this.#buffer.fill(0)
+      const n = readSync(this.fd, this.#buffer, 0, PROGRESS_BYTES, 0)
+      if (n < PROGRESS_BYTES) this.#buffer.fill(0)
     }
-    return { started: this.#buffer[0]!, finished: this.#buffer[1]! }
+    return { started: this.#buffer[0]!, item: this.#buffer[1]!, finished: this.#buffer[2]! }
   }
 
   /** Reads one last time and closes. */
