@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Pool, WorkerCrashedError, task } from '../../src/index.js'
+import { Pool, TaskImportError, WorkerCrashedError, task } from '../../src/index.js'
 import { resolveTask } from '../../src/task_ref.js'
 import * as T from '../fixtures/tasks.js'
 import * as C from '../fixtures/chunk_tasks.js'
@@ -163,5 +163,31 @@ for (const backend of backends().filter((b) => b.isolated)) {
         assert.deepEqual(result.values.filter((_, i) => i !== 9), items.filter((i) => i.x !== 9).map((i) => i.x * 2))
       })
     }
+  })
+}
+
+// A task module that cannot be imported fails its task with TaskImportError, on every backend.
+for (const backend of backends()) {
+  describe(`task modules that cannot be imported [${backend.name}]`, () => {
+    it('a module that throws while it is imported: TaskImportError with the error as cause and the module URL', async () => {
+      await using ex = backend.create({ maxWorkers: 1 })
+      const url = new URL('broken_module.ts', fixtures).href
+      const error = await rejection(ex.submit(task<() => number>(url, 'never')))
+      assert.ok(error instanceof TaskImportError, String(error))
+      assert.equal(error.code, 'ERR_MP_TASK_IMPORT')
+      assert.equal(error.moduleUrl, url)
+      assert.equal((error.cause as Error).message, 'this module fails to import')
+      assert.match(error.message, /Cannot import task module .*broken_module\.ts: Error: this module fails to import/)
+      assert.equal(await ex.submit(T.square, 5), 25, 'the executor still works')
+    })
+
+    it('a module that does not exist: TaskImportError, in a map too', async () => {
+      await using ex = backend.create({ maxWorkers: 1 })
+      const url = new URL('no_such_module.ts', fixtures).href
+      const error = await rejection(collect(ex.map(task<(x: number) => number>(url, 'f'), [1, 2, 3], { chunksize: 2 })))
+      assert.ok(error instanceof TaskImportError, String(error))
+      assert.equal(error.moduleUrl, url)
+      assert.match(String((error.cause as NodeJS.ErrnoException).code), /ERR_MODULE_NOT_FOUND/)
+    })
   })
 }
