@@ -65,7 +65,10 @@ export async function bounded(what: Promise<unknown>, ms = 15_000): Promise<void
 
 /**
  * Sends SIGKILL to a random child process of this one (a process worker)
- * every `everyMs`, at most `max` times: `kill -9` from outside.
+ * every `everyMs`, at most `max` times: `kill -9` from outside. Only
+ * workers up for 2 s or more: a worker killed while it starts counts as a
+ * start failure, and three in a row rightly break an executor (its workers
+ * could never start), which is not what this tests.
  */
 export function killChildrenPeriodically(everyMs: number, max: number): { stop(): void; kills(): number } {
   let kills = 0
@@ -73,10 +76,11 @@ export function killChildrenPeriodically(everyMs: number, max: number): { stop()
     if (kills >= max) return
     let pids: number[] = []
     try {
-      pids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      pids = execFileSync('ps', ['-o', 'pid=,etimes=', '--ppid', String(process.pid)], { encoding: 'utf8' })
         .split('\n')
-        .map((s) => Number(s.trim()))
-        .filter((pid) => pid > 0)
+        .map((line) => line.trim().split(/\s+/).map(Number))
+        .filter(([pid, age]) => pid! > 0 && age! >= 2)
+        .map(([pid]) => pid!)
     } catch {
       return // ps found none (exit status 1) or is missing
     }

@@ -17,7 +17,7 @@ async function submitUnderCrashes(backend: string, scale: number, deadline: numb
   // Every other crashing item crashes on each run (it must fail), the rest only once (a retry succeeds).
   const items = crashItems(n, backend, tmp.dir, true).map((item, i) => (item.crash !== undefined && Math.floor(i / 20) % 2 === 1 ? { x: item.x, crash: item.crash } : item))
   const ex = create()
-  const killer = backend === 'process' ? killChildrenPeriodically(700, Math.ceil(n / 100)) : null
+  const killer = backend === 'process' ? killChildrenPeriodically(1500, Math.ceil(n / 100)) : null
   const seen = new Uint8Array(n)
   let settled = 0
   let duplicated = 0

@@ -44,7 +44,7 @@ async function poolUnderCrashes(backend: string, mode: Mode, scale: number, dead
   // A Pool takes no resourceLimits: no out-of-memory crash here (the executor scenarios have it).
   const items = crashItems(n, backend, tmp.dir, true, CRASHES[backend]!.filter((c) => c !== 'oom'))
   const pool = new Pool({ processes: backend === 'nats' ? 4 : 2, retries: 3, context })
-  const killer = backend === 'process' ? killChildrenPeriodically(700, Math.ceil(n / 100)) : null
+  const killer = backend === 'process' ? killChildrenPeriodically(1500, Math.ceil(n / 100)) : null
   const got: unknown[] = []
   let ended: 'done' | 'deadline' | { error: unknown } = 'done'
   const work = (async (): Promise<void> => {

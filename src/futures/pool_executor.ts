@@ -827,7 +827,10 @@ export class PoolExecutor extends Executor {
     const expected = slot.stopping || slot.killed || this.#state === 'BROKEN'
     const inflight = slot.inflight.drain()
     if (inflight.length > 0) this.#recover(slot, inflight, exit)
-    if (!slot.ready && !expected) {
+    // A worker that started a task was ready, even if its 'ready' message died with it
+    // (a task that kills its worker at once): that is a task's crash, not a start failure.
+    const ranTasks = slot.handle.counters !== null && Atomics.load(slot.handle.counters, COUNTER_STARTED) > 0
+    if (!slot.ready && !ranTasks && !expected) {
       this.#startFailures++
       if (this.#startFailures >= MAX_START_FAILURES) {
         const cause = slot.fatal ?? exit.error
