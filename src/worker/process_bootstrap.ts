@@ -21,6 +21,7 @@
  *   and if it dies its workers follow.
  */
 import { writeSync } from 'node:fs'
+import { nativeShm } from '../shared_memory/native.js'
 import { TaskRunner } from './runtime.js'
 import { guardExit } from './exit_guard.js'
 import { startOrphanWatchdog } from './orphan_watchdog.js'
@@ -43,10 +44,13 @@ process.on('SIGINT', () => {})
 const send = (message: FromWorker): void => {
   process.send!(message)
 }
-// [started, item, finished]: see progress_file.ts.
-const progress = new Int32Array(3)
+// [started, item, finished]: see progress_file.ts. Mapped when the caller
+// named it (stores instead of pwrites), else written with pwrite.
+const mappedProgress = mapProgress(process.argv[3])
+const mapped = mappedProgress !== null
+const progress = mappedProgress ?? new Int32Array(3)
 try {
-  writeSync(PROGRESS_FD, progress, 0, 12, 0)
+  if (!mapped) writeSync(PROGRESS_FD, progress, 0, 12, 0)
 } catch (error) {
   // Without it the caller could not tell which task killed this worker, and
   // would run that task again and again: refuse to start instead.
@@ -73,17 +77,17 @@ process.on('message', (message: ToWorker | { t: 'init'; init: WorkerInit }) => {
       // Transfer lists do not apply between processes: values are copied.
       post: send,
       started(count) {
-        progress[0] = count
         progress[1] = 0
-        writeSync(PROGRESS_FD, progress, 0, 8, 0)
+        progress[0] = count
+        if (!mapped) writeSync(PROGRESS_FD, progress, 0, 8, 0)
       },
       item(index) {
         progress[1] = index
-        writeSync(PROGRESS_FD, progress, 4, 4, 4)
+        if (!mapped) writeSync(PROGRESS_FD, progress, 4, 4, 4)
       },
       finished(count) {
         progress[2] = count
-        writeSync(PROGRESS_FD, progress, 8, 4, 8)
+        if (!mapped) writeSync(PROGRESS_FD, progress, 8, 4, 8)
       },
     },
     init,
@@ -106,5 +110,25 @@ function makeChannelBlocking(): void {
     handle?.setBlocking?.(true)
   } catch {
     // best effort, see above
+  }
+}
+
+/**
+ * Maps the progress file by its shared memory name and unlinks the name
+ * (the mapping and the caller's descriptor keep it). null when there is no
+ * name or no addon: the worker then writes through fd 4.
+ */
+function mapProgress(name: string | undefined): Int32Array | null {
+  if (name === undefined || name === '' || nativeShm === null) return null
+  try {
+    const { buffer } = nativeShm.open(name, false, 0)
+    try {
+      nativeShm.unlink(name)
+    } catch {
+      // the caller unlinks it when this worker exits
+    }
+    return buffer.byteLength >= 12 ? new Int32Array(buffer, 0, 3) : null
+  } catch {
+    return null
   }
 }

@@ -59,6 +59,9 @@ const FLUSH_AFTER_MS = 1
  * (map's 'auto') then still costs one message, not two.
  */
 const CHUNK_FLUSH_MS = 10
+/** Items of a chunk run between two clock reads at most, and the time those reads aim to be apart. */
+const MAX_STRIDE = 256
+const CHECK_EVERY_MS = 0.05
 
 /** How the runtime talks to its caller. */
 export interface RuntimePort {
@@ -306,11 +309,23 @@ export class TaskRunner {
           this.#part = part
           const flat = (flags & FLAG_FLAT) !== 0
           const item = this.#port.item
+          // The clock is read before an item only every `stride` items: the
+          // stride doubles while items are tiny (a clock read would cost as
+          // much as the item) and drops to 1 after a slow one.
+          let stride = 1
+          let countdown = 1
+          let lastCheck = t0
           for (let i = 0; i < args.length; i++) {
             if (i > 0) {
               if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
               else item?.(i)
-              if (performance.now() - part.at > CHUNK_FLUSH_MS) this.flush()
+              if (--countdown === 0) {
+                const now = performance.now()
+                if (now - part.at > CHUNK_FLUSH_MS) this.flush()
+                stride = now - lastCheck < CHECK_EVERY_MS ? Math.min(stride * 2, MAX_STRIDE) : 1
+                countdown = stride
+                lastCheck = now
+              }
             }
             try {
               let value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))

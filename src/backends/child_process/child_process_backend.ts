@@ -33,6 +33,7 @@ import type { Backend, LaunchOptions, WorkerCallbacks, WorkerExit, WorkerHandle 
 import type { FromWorker, ToWorker } from '../../wire/messages.js'
 import { processExecArgv } from '../exec_argv.js'
 import { ProgressFile, type Progress } from './progress_file.js'
+import { nativeShm } from '../../shared_memory/native.js'
 import { StderrRelay } from './stderr_relay.js'
 import { deliverSideMessage, isSideMessage, sideChannelGone } from './side_channel.js'
 
@@ -90,9 +91,9 @@ class ProcessWorker implements WorkerHandle {
 
   constructor(options: LaunchOptions, callbacks: WorkerCallbacks) {
     this.#callbacks = callbacks
-    this.#progress = new ProgressFile()
+    this.#progress = new ProgressFile(nativeShm !== null)
     try {
-      this.#child = fork(bootstrap, [String(process.pid)], {
+      this.#child = fork(bootstrap, [String(process.pid), this.#progress.shmName ?? ''], {
         execArgv: [...processExecArgv(options.execArgv ?? process.execArgv), ...heapFlags(options.resourceLimits)],
         env: options.env ?? process.env,
         serialization: 'advanced',
