@@ -4,6 +4,7 @@
 //
 //   npm run soak                      the full soak (scale 1)
 //   npm run soak -- --short           the CI run (scale 0.05)
+//   npm run soak -- --scale 0.2       a fifth of the full counts
 //   npm run soak -- --only pool       scenarios whose "name [backend]" contains "pool"
 //   npm run soak -- --deadline 120    seconds per scenario (default 600 full, 120 short)
 //
@@ -23,16 +24,21 @@ const GRACE_MS = 15_000
 const { values } = parseArgs({
   options: {
     short: { type: 'boolean', default: false },
+    scale: { type: 'string' },
     only: { type: 'string' },
     deadline: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 if (values.help) {
-  process.stdout.write('Usage: npm run soak -- [--short] [--only <substring>] [--deadline <seconds per scenario>]\n')
+  process.stdout.write('Usage: npm run soak -- [--short | --scale <fraction>] [--only <substring>] [--deadline <seconds per scenario>]\n')
   process.exit(0)
 }
-const scale = values.short ? 0.05 : 1
+const scale = values.scale !== undefined ? Number(values.scale) : values.short ? 0.05 : 1
+if (!(scale > 0 && scale <= 1)) {
+  process.stderr.write(`Expected \`--scale\` to be a number in (0, 1], got ${values.scale}\n`)
+  process.exit(2)
+}
 const deadlineSeconds = values.deadline === undefined ? (values.short ? 120 : 600) : Number(values.deadline)
 if (!Number.isFinite(deadlineSeconds) || deadlineSeconds <= 0) {
   process.stderr.write(`Expected \`--deadline\` to be a positive number of seconds, got ${values.deadline}\n`)
@@ -91,7 +97,7 @@ for (const { scenario } of selected) {
   if (row.pending) note = note ? `${note}; ${row.pending}` : row.pending
   const line = { scenario, row, ms: performance.now() - started, note }
   lines.push(line)
-  process.stdout.write(`  ${format(line)}\n`)
+  process.stdout.write(`  ${format(line)}${note ? `\n  note: ${note}` : ''}\n`)
 }
 
 function format(line: Line): string {

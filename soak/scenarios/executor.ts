@@ -25,7 +25,10 @@ async function submitUnderCrashes(backend: string, scale: number, deadline: numb
   const wrongs: string[] = []
   let allSettled!: () => void
   const done = new Promise<void>((resolve) => (allSettled = resolve))
+  // At the deadline the count stops: what the cleanup settles (cancels) afterwards is hung, not wrong.
+  let frozen = false
   const check = (item: SoakItem, outcome: { value: unknown } | { error: unknown }): void => {
+    if (frozen) return
     if (seen[item.x]++ > 0) {
       duplicated++
       return
@@ -51,6 +54,7 @@ async function submitUnderCrashes(backend: string, scale: number, deadline: numb
     await Promise.race([done, d.promise])
     d.cancel()
   } finally {
+    frozen = true
     killer?.stop()
     await bounded(ex.terminateWorkers())
     tmp.remove()
