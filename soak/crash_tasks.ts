@@ -1,6 +1,7 @@
 // The tasks of the soak: each item answers 3x + 1, or kills its worker in
 // one of the ways a worker dies. Imported by workers, so no top-level work.
 import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 /** How an item kills its worker: process.exit, a throw in a timer, out of memory, SIGKILL of its own process. */
 export type Crash = 'exit' | 'timer' | 'oom' | 'kill'
@@ -10,13 +11,21 @@ export interface SoakItem {
   crash?: Crash
   /** Crash only while this marker file is absent (written just before crashing): a retry succeeds. */
   once?: string
+  /** A directory where the worker announces its pid (a file named after it) when it runs its first item. */
+  pids?: string
 }
+
+let announced = false
 
 export function expected(x: number): number {
   return 3 * x + 1
 }
 
 export async function soakItem(item: SoakItem): Promise<number> {
+  if (item.pids !== undefined && !announced) {
+    announced = true
+    writeFileSync(join(item.pids, String(process.pid)), '')
+  }
   if (item.crash !== undefined && (item.once === undefined || !existsSync(item.once))) {
     if (item.once !== undefined) writeFileSync(item.once, '')
     switch (item.crash) {

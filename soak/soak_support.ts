@@ -2,7 +2,7 @@
 // backend, a killer of worker processes from outside, deadlines, and the
 // cluster of the nats variants.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,10 +25,13 @@ export function count(scale: number, full: number, least: number): number {
 
 /** Items 0..n-1; every 20th (5 %) crashes its worker, the kinds taking turns; `once`: only on its first run. */
 export function crashItems(n: number, backend: string, dir: string, once: boolean, kinds: Crash[] = CRASHES[backend]!): SoakItem[] {
+  // Workers announce their pids here (for the killer from outside).
+  const pids = join(dir, 'pids')
+  mkdirSync(pids, { recursive: true })
   return Array.from({ length: n }, (_, x) => {
-    if (x % 20 !== 7) return { x }
+    if (x % 20 !== 7) return { x, pids }
     const crash = kinds[Math.floor(x / 20) % kinds.length]!
-    return once ? { x, crash, once: join(dir, `m${x}`) } : { x, crash }
+    return once ? { x, crash, once: join(dir, `m${x}`), pids } : { x, crash, pids }
   })
 }
 
@@ -64,27 +67,30 @@ export async function bounded(what: Promise<unknown>, ms = 15_000): Promise<void
 }
 
 /**
- * Sends SIGKILL to a random child process of this one (a process worker)
- * every `everyMs`, at most `max` times: `kill -9` from outside. Only
- * workers up for 2 s or more: a worker killed while it starts counts as a
+ * Sends SIGKILL to a random worker process every `everyMs`, at most `max`
+ * times: `kill -9` from outside. Only workers that ran an item (they
+ * announce their pid in `pidsDir`, see SoakItem.pids) and are still
+ * children of this process: a worker killed while it starts counts as a
  * start failure, and three in a row rightly break an executor (its workers
  * could never start), which is not what this tests.
  */
-export function killChildrenPeriodically(everyMs: number, max: number): { stop(): void; kills(): number } {
+export function killChildrenPeriodically(everyMs: number, max: number, pidsDir: string): { stop(): void; kills(): number } {
   let kills = 0
   const timer = setInterval(() => {
     if (kills >= max) return
-    let pids: number[] = []
+    let children: Set<number>
     try {
-      pids = execFileSync('ps', ['-o', 'pid=,etimes=', '--ppid', String(process.pid)], { encoding: 'utf8' })
-        .split('\n')
-        .map((line) => line.trim().split(/\s+/).map(Number))
-        .filter(([pid, age]) => pid! > 0 && age! >= 2)
-        .map(([pid]) => pid!)
+      children = new Set(
+        execFileSync('ps', ['-o', 'pid=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+          .split('\n')
+          .map((line) => Number(line.trim()))
+          .filter((pid) => pid > 0),
+      )
     } catch {
       return // ps found none (exit status 1) or is missing
     }
-    const victim = pids[Math.floor(Math.random() * pids.length)]
+    const candidates = readdirSync(pidsDir).map(Number).filter((pid) => children.has(pid))
+    const victim = candidates[Math.floor(Math.random() * candidates.length)]
     if (victim === undefined) return
     try {
       process.kill(victim, 'SIGKILL')

@@ -5,6 +5,7 @@
 // Each Future must settle once, with its value, or WorkerCrashedError for
 // the tasks that always crash.
 import { NatsExecutor, ProcessPoolExecutor, ThreadPoolExecutor, WorkerCrashedError } from '../../src/index.js'
+import { join } from 'node:path'
 import type { SoakRow, SoakScenario } from '../scenario.js'
 import { expected, soakItem, type SoakItem } from '../crash_tasks.js'
 import { SOAK_LIMITS, bounded, count, crashItems, killChildrenPeriodically, sample, startCluster, tempDir, untilDeadline } from '../soak_support.js'
@@ -15,9 +16,9 @@ async function submitUnderCrashes(backend: string, scale: number, deadline: numb
   const n = count(scale, 10_000, 200)
   const tmp = tempDir()
   // Every other crashing item crashes on each run (it must fail), the rest only once (a retry succeeds).
-  const items = crashItems(n, backend, tmp.dir, true).map((item, i) => (item.crash !== undefined && Math.floor(i / 20) % 2 === 1 ? { x: item.x, crash: item.crash } : item))
+  const items = crashItems(n, backend, tmp.dir, true).map((item, i) => (item.crash !== undefined && Math.floor(i / 20) % 2 === 1 ? { x: item.x, crash: item.crash, pids: item.pids } : item))
   const ex = create()
-  const killer = backend === 'process' ? killChildrenPeriodically(1500, Math.ceil(n / 100)) : null
+  const killer = backend === 'process' ? killChildrenPeriodically(1500, Math.ceil(n / 100), join(tmp.dir, 'pids')) : null
   const seen = new Uint8Array(n)
   let settled = 0
   let duplicated = 0

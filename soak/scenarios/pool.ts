@@ -5,6 +5,7 @@
 // order. And executor.map in chunks without retries: it must yield exactly
 // the values before the crashing item, then its WorkerCrashedError.
 import { Pool, ProcessPoolExecutor, ThreadPoolExecutor, WorkerCrashedError, getContext, type Context, type Executor } from '../../src/index.js'
+import { join } from 'node:path'
 import type { SoakRow, SoakScenario } from '../scenario.js'
 import { expected, soakItem, type SoakItem } from '../crash_tasks.js'
 import { bounded, count, crashItems, killChildrenPeriodically, sample, startCluster, tempDir, untilDeadline, CRASHES, SOAK_LIMITS } from '../soak_support.js'
@@ -44,7 +45,7 @@ async function poolUnderCrashes(backend: string, mode: Mode, scale: number, dead
   // A Pool takes no resourceLimits: no out-of-memory crash here (the executor scenarios have it).
   const items = crashItems(n, backend, tmp.dir, true, CRASHES[backend]!.filter((c) => c !== 'oom'))
   const pool = new Pool({ processes: backend === 'nats' ? 4 : 2, retries: 3, context })
-  const killer = backend === 'process' ? killChildrenPeriodically(1500, Math.ceil(n / 100)) : null
+  const killer = backend === 'process' ? killChildrenPeriodically(1500, Math.ceil(n / 100), join(tmp.dir, 'pids')) : null
   const got: unknown[] = []
   let ended: 'done' | 'deadline' | { error: unknown } = 'done'
   const work = (async (): Promise<void> => {
