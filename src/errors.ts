@@ -135,6 +135,31 @@ export class TaskNotFoundError extends MultiprocError {
   }
 }
 
+/**
+ * A task module could not be imported in the worker: it does not exist, or
+ * it threw while it was evaluated. `cause` is the original error and
+ * `moduleUrl` the module that failed.
+ *
+ * @example
+ * try { await executor.submit(task(new URL('./gone.js', import.meta.url), 'f')) }
+ * catch (e) { if (e instanceof TaskImportError) console.error(e.moduleUrl, e.cause) }
+ */
+export class TaskImportError extends MultiprocError {
+  /** The URL (or specifier) of the module that failed to import. */
+  readonly moduleUrl: string
+
+  constructor(message: string, moduleUrl: string, options?: MultiprocErrorOptions) {
+    super(message, 'ERR_MP_TASK_IMPORT', options)
+    this.moduleUrl = moduleUrl
+  }
+}
+
+/** Wraps the error of a failed `import()` of a task module into a TaskImportError. */
+export function taskImportError(moduleUrl: string, error: unknown): TaskImportError {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : `it threw ${String(error)}`
+  return new TaskImportError(`Cannot import task module ${moduleUrl}: ${reason}`, moduleUrl, { cause: error })
+}
+
 // ---------------------------------------------------------------------------
 // Queues, pipes and synchronisation primitives
 

@@ -34,6 +34,7 @@ export {
   SerializationError,
   RemoteError,
   TaskNotFoundError,
+  TaskImportError,
   Empty,
   Full,
   QueueClosedError,

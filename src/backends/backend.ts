@@ -36,7 +36,8 @@ export interface WorkerHandle {
   /** OS process id (process backend) or thread id. */
   readonly id: number
   /**
-   * [started, finished] task counters of the worker, read by the scheduler
+   * [started, finished, item] counters of the worker (item: the index of the
+   * chunk item started last), read by the scheduler
    * after the worker died to tell which in-flight task was running. Shared
    * memory for threads; the process backend reads them from a file on
    * access. null when the backend cannot tell.

@@ -1,11 +1,13 @@
 /**
- * The task `multiproc map` runs in its workers: a batch of input lines
- * through the user's function. Batching here, rather than in the executor,
- * lets the CLI size batches by bytes, number them by line, and keep going
- * past a failing line (`--on-error skip|log`); formatting here keeps the
- * main thread down to writing strings.
+ * The tasks `multiproc map` runs in its workers. `runLine` takes one input
+ * line: the CLI maps it over the lines in chunks, so a worker that dies on
+ * a line is known to the line (the chunk's per-item progress), and the
+ * lines that finished before it are delivered. It never throws: a failing
+ * line comes back as its failure, so the run can go past it
+ * (`--on-error skip|log`). Formatting here keeps the main thread down to
+ * writing strings. `runLineBatch` runs a whole batch as one task.
  */
-import { TaskNotFoundError } from '../errors.js'
+import { TaskNotFoundError, taskImportError } from '../errors.js'
 
 /** One batch of input lines, numbered from `first` (1-based). */
 export interface LineBatchJob {
@@ -58,6 +60,8 @@ function load(module: string, name: string): Promise<LineFunction> {
         )
       }
       return f as LineFunction
+    }, (error: unknown) => {
+      throw taskImportError(module, error)
     })
     functions.set(key, fn)
   }
@@ -74,6 +78,34 @@ function format(value: unknown, json: boolean): string {
 function failure(line: number, error: unknown): LineFailure {
   if (error instanceof Error) return { line, name: error.name, message: error.message, stack: error.stack }
   return { line, name: 'Error', message: `a non-error value was thrown: ${String(error)}`, stack: undefined }
+}
+
+/** What `runLine` needs besides the line. One object shared by every item, so it is sent once per chunk. */
+export interface LineSpec {
+  module: string
+  name: string
+  /** Lines are JSON values (JSON Lines); results are written as JSON. */
+  json: boolean
+}
+
+/** One input line: the spec, its 1-based number, its text. */
+export type LineItem = [spec: LineSpec, line: number, text: string]
+
+/** The output of a line with its "\n" ('' for a blank JSON line), or its failure. */
+export type LineOutcome = string | LineFailure
+
+export async function runLine(item: LineItem): Promise<LineOutcome> {
+  const [spec, line, text] = item
+  if (spec.json && text.trim() === '') return ''
+  // A module that cannot be loaded stops the run (it throws); a failing line does not.
+  const fn = await load(spec.module, spec.name)
+  try {
+    let value = fn(spec.json ? JSON.parse(text) : text)
+    if (value instanceof Promise) value = await value
+    return format(value, spec.json) + '\n'
+  } catch (error) {
+    return failure(line, error)
+  }
 }
 
 export async function runLineBatch(job: LineBatchJob): Promise<LineBatchResult> {

@@ -2,25 +2,28 @@
  * `multiproc map <module>#<export> [input] [-o output] ...`: the task on
  * every line of a file or stdin, results to a file or stdout, in input order.
  *
- *   input ──lineBatches──▶ Pool.imap(runLineBatch) ──in order──▶ output
- *          (read on demand)   (bounded window of batches)        (backpressure)
+ *   input ──lineBatches──▶ Pool.imap(runLine, chunks of lines) ──in order──▶ output
+ *          (read on demand)   (bounded window of chunks)            (buffered, backpressure)
  *
- * Memory is bounded by the window (batches in flight × their size), never
- * by the input. Output is written a whole batch at a time, in order, so the
- * output is always a prefix of the full result made of whole lines: on
- * Ctrl-C, on a failing line, on a crash.
+ * Each line is an item of a map chunk (chunks sized from measured times, or
+ * --chunksize), so a worker that dies on a line is known to that line: the
+ * lines before it are delivered and written, and the message names it.
+ * Memory is bounded by the window (chunks in flight × their size), never
+ * by the input. Output is written in input order, whole lines, at least
+ * every OUTPUT_FLUSH_MS, so the output is always a prefix of the full
+ * result made of whole lines: on Ctrl-C, on a failing line, on a crash.
  */
 import { open } from 'node:fs/promises'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { cpuCount } from '../cpu_count.js'
-import { CancelledError, TaskNotFoundError, WorkerCrashedError } from '../errors.js'
+import { CancelledError, TaskImportError, TaskNotFoundError, WorkerCrashedError } from '../errors.js'
 import type { Pool } from '../pool.js'
 import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCommand } from './args.js'
 import { BACKENDS, contextFor, DEFAULT_NATS_URL } from './backend.js'
 import { lineBatches, type LineBatch } from './line_batches.js'
-import { runLineBatch, type LineBatchJob, type LineBatchResult, type LineFailure } from './line_task.js'
+import { runLine, type LineFailure, type LineItem, type LineOutcome, type LineSpec } from './line_task.js'
 import { Progress, formatCount } from './progress.js'
 import { parseTaskSpec } from './task_spec.js'
 import { enableTypeScript } from './typescript.js'
@@ -63,11 +66,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const
 
-/** Target worker time per batch when sizing batches from measurements. */
-const BATCH_TARGET_MS = 4
-const BATCH_MAX_LINES = 4096
-/** About 64 KiB of text per batch: with the window of 16 to 4 × workers batches, about a MiB of input in flight. */
-const BATCH_MAX_CHARS = 64 * 1024
+/** Lines read from the input at a time (the map's window bounds what is in flight). */
+const READ_LINES = 4096
+const READ_MAX_CHARS = 64 * 1024
+/** Output is written when this much is buffered, or this long after the first buffered line. */
+const OUTPUT_FLUSH_CHARS = 64 * 1024
+const OUTPUT_FLUSH_MS = 20
 
 export async function runMapCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('map', argv, OPTIONS)
@@ -174,8 +178,6 @@ class MapRun {
   readonly #options: MapRunOptions
   readonly #abort = new AbortController()
   #interrupted = false
-  #perLineMs = NaN
-  #batchSize: number
   /** Lines handled (written, skipped or failed). */
   done = 0
   /** Lines whose result is in the output. */
@@ -188,7 +190,6 @@ class MapRun {
   constructor(options: MapRunOptions) {
     this.#options = options
     this.onError = options.onError
-    this.#batchSize = options.fixedChunk ?? 1
   }
 
   get interrupted(): boolean {
@@ -204,23 +205,17 @@ class MapRun {
     return { items: this.done, failed: this.failed, fraction: this.#charsDone / this.#options.inputSize }
   }
 
-  /** Sizes batches so that each runs about BATCH_TARGET_MS in a worker. */
-  #learn(result: LineBatchResult): void {
-    if (this.#options.fixedChunk !== undefined || result.count === 0) return
-    const sample = result.ms / result.count
-    this.#perLineMs = Number.isNaN(this.#perLineMs) ? sample : this.#perLineMs * 0.7 + sample * 0.3
-    const ideal = this.#perLineMs > 0 ? Math.floor(BATCH_TARGET_MS / this.#perLineMs) : BATCH_MAX_LINES
-    this.#batchSize = Math.max(1, Math.min(BATCH_MAX_LINES, ideal))
-  }
-
   async execute(input: Readable, output: Writable): Promise<number> {
-    const { pool, spec, json, onError, unordered } = this.#options
-    const chars = new Map<number, number>()
-    const batches = lineBatches(input, { size: () => this.#batchSize, maxChars: BATCH_MAX_CHARS })
-    const jobs = (async function* (): AsyncGenerator<LineBatchJob> {
+    const { pool, spec, json, onError, unordered, fixedChunk } = this.#options
+    const batches = lineBatches(input, { size: () => READ_LINES, maxChars: READ_MAX_CHARS })
+    const lineSpec: LineSpec = { module: spec.href, name: spec.name, json }
+    const read = (chars: number): void => {
+      this.#charsDone += chars
+    }
+    const items = (async function* (): AsyncGenerator<LineItem> {
       for await (const batch of batches as AsyncIterable<LineBatch>) {
-        chars.set(batch.first, batch.chars)
-        yield { module: spec.href, name: spec.name, json, stopOnError: onError === 'fail', first: batch.first, lines: batch.lines }
+        read(batch.chars)
+        for (let i = 0; i < batch.lines.length; i++) yield [lineSpec, batch.first + i, batch.lines[i]!]
       }
     })()
     let outputError: Error | null = null
@@ -230,31 +225,42 @@ class MapRun {
     }
     output.on('error', onOutputError)
     const interrupted = new Promise<void>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve(), { once: true }))
-    const options = { chunksize: 1, buffersize: Math.max(16, 4 * pool.processes), signal: this.#abort.signal }
-    const results = unordered ? pool.imapUnordered(runLineBatch, jobs, options) : pool.imap(runLineBatch, jobs, options)
+    // Whole lines, in order, written in pieces of up to OUTPUT_FLUSH_CHARS.
+    let pending = ''
+    let timer: NodeJS.Timeout | undefined
+    const writeOut = (): boolean => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      if (pending === '') return true
+      const text = pending
+      pending = ''
+      return output.write(text)
+    }
+    const options = { chunksize: (fixedChunk ?? 'auto') as number | 'auto', buffersize: Math.max(16, 4 * pool.processes), signal: this.#abort.signal }
+    const results: AsyncIterable<LineOutcome> = unordered ? pool.imapUnordered(runLine, items, options) : pool.imap(runLine, items, options)
     let code: number = EXIT.OK
     try {
-      for await (const result of results) {
+      for await (const outcome of results) {
         if (this.#interrupted) break
-        if (result.text !== '' && !output.write(result.text)) {
-          await Promise.race([once(output, 'drain'), interrupted])
-        }
-        this.done += result.count
-        this.#charsDone += chars.get(result.first) ?? 0
-        chars.delete(result.first)
-        const failures = result.failures?.length ?? 0
-        this.failed += failures
-        this.written = this.done - this.failed
-        if (failures > 0) {
+        this.done++
+        if (typeof outcome === 'string') {
+          pending += outcome
+          if (pending.length >= OUTPUT_FLUSH_CHARS) {
+            if (!writeOut()) await Promise.race([once(output, 'drain'), interrupted])
+          } else if (timer === undefined && pending !== '') {
+            timer = setTimeout(writeOut, OUTPUT_FLUSH_MS)
+          }
+        } else {
+          this.failed++
+          this.written = this.done - this.failed
           if (onError === 'fail') {
-            this.written = this.done - 1
-            this.fatal = describeFailure(result.failures![0]!)
+            this.fatal = describeFailure(outcome)
             code = EXIT.FAILURE
             break
           }
-          if (onError === 'log') for (const f of result.failures!) process.stderr.write(`multiproc map: line ${f.line}: ${f.name}: ${f.message}\n`)
+          if (onError === 'log') process.stderr.write(`multiproc map: line ${outcome.line}: ${outcome.name}: ${outcome.message}\n`)
         }
-        this.#learn(result)
+        this.written = this.done - this.failed
         if (this.#interrupted) break
       }
     } catch (error) {
@@ -262,10 +268,16 @@ class MapRun {
         code = error instanceof TaskNotFoundError ? EXIT.USAGE : EXIT.FAILURE
         this.fatal =
           error instanceof WorkerCrashedError
-            ? `a worker crashed on a line after line ${this.done}: ${error.message}`
-            : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
+            ? unordered
+              ? `a worker crashed on one of the lines not in the output: ${error.message}`
+              : `a worker crashed on line ${this.done + 1}: ${error.message}`
+            : error instanceof TaskImportError
+              ? `${error.message}${error.cause instanceof Error && error.cause.stack ? `\n${ownFrames(error.cause.stack)}` : ''}`
+              : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
       }
     } finally {
+      // Every finished line before the stop goes out: the output stays a prefix of whole lines.
+      writeOut()
       output.off('error', onOutputError)
       if (code !== EXIT.OK || this.#interrupted) {
         await pool.terminate()
@@ -288,9 +300,13 @@ class MapRun {
 }
 
 function describeFailure(failure: LineFailure): string {
-  // The frames of the task, not those of the machinery that called it.
-  const all = failure.stack?.split('\n').filter((l) => l.trimStart().startsWith('at ')) ?? []
-  const own = all.findIndex((l) => l.includes('runLineBatch'))
-  const frames = (own >= 0 ? all.slice(0, own) : all).slice(0, 6).join('\n')
+  const frames = ownFrames(failure.stack)
   return `line ${failure.line}: ${failure.name}: ${failure.message}${frames ? `\n${frames}` : ''}`
+}
+
+/** The frames of the user's code, not those of the machinery that called it. */
+function ownFrames(stack: string | undefined): string {
+  const all = stack?.split('\n').filter((l) => l.trimStart().startsWith('at ')) ?? []
+  const own = all.findIndex((l) => l.includes('runLine') || l.includes('ModuleJob'))
+  return (own >= 0 ? all.slice(0, own) : all).slice(0, 6).join('\n')
 }

@@ -31,6 +31,13 @@
  * The process backend has no shared memory; it reads the same counters
  * from a small file the worker updates before each task.
  *
+ * Chunks. A third counter holds the index of the chunk item that started
+ * last, and a long chunk sends its finished values ahead (runtime.ts). When
+ * a worker dies in a chunk, the values that arrived stay, the running item
+ * fails (or is retried: `retries` counts per item), and the items without a
+ * value are sent again as the rest of the same chunk, which settles once
+ * every item has an outcome (chunk_progress.ts).
+ *
  * Nesting. Workers count against a per-thread worker budget and pass each
  * worker its share, so pools created inside tasks do not multiply (see
  * internal/worker_budget.ts).
@@ -76,7 +83,8 @@ import { findUncloneable, type Transferable } from '../wire/codec.js'
 import { encodeShareables, type ShareTarget } from '../wire/shareable.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from './executor.js'
 import { Future, kForceCancel, kRequeue } from './future.js'
-import { COUNTER_FINISHED, COUNTER_STARTED } from '../worker/runtime.js'
+import { COUNTER_FINISHED, COUNTER_ITEM, COUNTER_STARTED } from '../worker/runtime.js'
+import { ChunkProgress } from './chunk_progress.js'
 
 /** Options shared by every local executor. */
 export interface PoolExecutorOptions {
@@ -145,6 +153,8 @@ class TaskFuture<T = unknown> extends Future<T> {
   timer: NodeJS.Timeout | undefined = undefined
   onAbort: (() => void) | undefined = undefined
   callerStack: string | undefined = undefined
+  /** A chunk's outcome so far, once it came in pieces or its worker crashed (chunk_progress.ts). */
+  progress: ChunkProgress | null = null
 
   constructor(
     readonly task: ResolvedTask,
@@ -322,8 +332,9 @@ export class PoolExecutor extends Executor {
     return f
   }
 
-  submitChunk(task: ResolvedTask, argsList: unknown[][]): Future<ChunkResult> {
-    return this.#submitChunk(task, argsList, false)
+  /** `retries`: runs again of an item whose worker crashed (default: the executor's). */
+  submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number): Future<ChunkResult> {
+    return this.#submitChunk(task, argsList, false, retries)
   }
 
   /**
@@ -335,7 +346,7 @@ export class PoolExecutor extends Executor {
     return this.#submitChunk(task, items, true)
   }
 
-  #submitChunk(task: ResolvedTask, argsList: unknown[], flat: boolean): Future<ChunkResult> {
+  #submitChunk(task: ResolvedTask, argsList: unknown[], flat: boolean, retries = this.#retries): Future<ChunkResult> {
     this.checkOpen()
     const found = { shareables: 0 }
     let problem: { path: string; reason: string } | null = null
@@ -353,7 +364,7 @@ export class PoolExecutor extends Executor {
       }
     }
     const list = found.shareables > 0 ? (encodeShareables(argsList, this.#shareTarget) as unknown[]) : argsList
-    const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, this.#retries, undefined, undefined)
+    const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, retries, undefined, undefined)
     f.shared = found.shareables > 0
     f.flat = flat
     if (problem !== null) {
@@ -711,6 +722,11 @@ export class PoolExecutor extends Executor {
           slot.received++
           if (!f.done()) this.#settle(f, slot, r[i] as number, r[i + 1])
         }
+        if (message.p !== undefined) {
+          // The values so far of the chunk now at the head.
+          const f = slot.inflight.peek()
+          if (f !== undefined && f.kind === KIND_CHUNK && !f.done()) this.#chunkProgress(f).add(message.p, this.#reviver(f, slot))
+        }
         if (slot.inflight.length === 0) this.#onSlotIdle(slot)
         if (this.#queue.length > 0) this.#pump()
         return
@@ -739,6 +755,11 @@ export class PoolExecutor extends Executor {
     if (status === STATUS_OK) {
       if (f.kind === KIND_CHUNK) {
         const outcome = value as ChunkOutcome
+        if (f.progress !== null) {
+          f.progress.add(outcome, this.#reviver(f, slot))
+          ;(f as TaskFuture<ChunkResult>).setResult(f.progress.result())
+          return
+        }
         let errors: Map<number, unknown> | undefined
         if (outcome.e !== undefined) {
           errors = new Map()
@@ -753,6 +774,14 @@ export class PoolExecutor extends Executor {
     } else {
       f.setException(deserializeError(value as SerializedValue, { task: f.task.label, worker: slot.handle.label, callerStack: f.callerStack }))
     }
+  }
+
+  #reviver(f: TaskFuture, slot: WorkerSlot): (error: SerializedValue) => unknown {
+    return (error) => deserializeError(error, { task: f.task.label, worker: slot.handle.label, callerStack: f.callerStack })
+  }
+
+  #chunkProgress(f: TaskFuture): ChunkProgress {
+    return (f.progress ??= new ChunkProgress(f.args!))
   }
 
   /** True while some queued task still has to run. Drops settled tasks from the head. */
@@ -809,7 +838,10 @@ export class PoolExecutor extends Executor {
     const expected = slot.stopping || slot.killed || this.#state === 'BROKEN'
     const inflight = slot.inflight.drain()
     if (inflight.length > 0) this.#recover(slot, inflight, exit)
-    if (!slot.ready && !expected) {
+    // A worker that started a task was ready, even if its 'ready' message died with it
+    // (a task that kills its worker at once): that is a task's crash, not a start failure.
+    const ranTasks = slot.handle.counters !== null && Atomics.load(slot.handle.counters, COUNTER_STARTED) > 0
+    if (!slot.ready && !ranTasks && !expected) {
       this.#startFailures++
       if (this.#startFailures >= MAX_START_FAILURES) {
         const cause = slot.fatal ?? exit.error
@@ -833,11 +865,13 @@ export class PoolExecutor extends Executor {
     const counters = slot.handle.counters
     let finished = 0
     let running = -1
+    let item = -1
     if (counters !== null) {
       // Int32 arithmetic: the counters wrap after 2^31 tasks, the differences stay right.
       finished = (Atomics.load(counters, COUNTER_FINISHED) - slot.received) | 0
       const started = (Atomics.load(counters, COUNTER_STARTED) - slot.received) | 0
       if (started > finished) running = finished
+      item = Atomics.load(counters, COUNTER_ITEM)
     } else if (slot.ready) {
       running = 0
     }
@@ -846,6 +880,10 @@ export class PoolExecutor extends Executor {
       const f = inflight[i]!
       f.slot = null
       if (f.done()) continue
+      if (f.kind === KIND_CHUNK) {
+        if (this.#recoverChunk(slot, exit, f, i === running ? item : null)) requeue.push(f)
+        continue
+      }
       const lostInputs = f.transfer !== undefined && f.transfer.length > 0
       if (i === running) {
         if (f.retries > 0 && !lostInputs) {
@@ -867,12 +905,33 @@ export class PoolExecutor extends Executor {
     }
   }
 
-  #crashError(slot: WorkerSlot, exit: WorkerExit, f: TaskFuture, finishedBefore: boolean): WorkerCrashedError {
+  /**
+   * A chunk whose worker died: keeps the values that arrived, fails the item
+   * that was running (`item`, counted in the chunk as sent; null when the
+   * chunk was not running) unless it has a retry left, and returns true when
+   * items are left to send again (the chunk then holds only those).
+   */
+  #recoverChunk(slot: WorkerSlot, exit: WorkerExit, f: TaskFuture, item: number | null): boolean {
+    const progress = this.#chunkProgress(f)
+    if (item !== null) {
+      // Unknown (no counters): the first item without a value.
+      const index = progress.itemAt(item < 0 ? progress.received : item)
+      if (!progress.has(index) && !progress.takeRetry(index, f.retries)) progress.fail(index, this.#crashError(slot, exit, f, false, index))
+    }
+    if (progress.complete) {
+      ;(f as TaskFuture<ChunkResult>).setResult(progress.result())
+      return false
+    }
+    f.args = progress.resend()
+    return true
+  }
+
+  #crashError(slot: WorkerSlot, exit: WorkerExit, f: TaskFuture, finishedBefore: boolean, item?: number): WorkerCrashedError {
     const cause = slot.fatal ?? exit.error
     const oom = (exit.error as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY'
     const how = oom ? `ran out of memory${this.#resourceLimits !== undefined ? ' (resourceLimits)' : ''}` : describeExit(exit)
     const detail = !oom && cause instanceof Error ? `: ${cause.name}: ${cause.message}` : ''
-    const when = finishedBefore ? 'after it ran task' : 'while running task'
+    const when = item !== undefined ? `while running item ${item} of a chunk of task` : finishedBefore ? 'after it ran task' : 'while running task'
     return new WorkerCrashedError(
       `${capitalize(slot.handle.label)} ${how} ${when} ${f.task.label}${detail}. The worker was replaced; no other task is affected`,
       { workerId: slot.handle.label, exitCode: exit.exitCode, signal: exit.signal, task: f.task.label },

@@ -48,8 +48,9 @@ export interface WorkerInit {
   backend?: string
   /**
    * Shared progress counters (thread backend): [0] tasks started, [1] tasks
-   * finished, both counted since the worker started. They tell the caller
-   * exactly which task was running when a worker died.
+   * finished, both counted since the worker started, [2] the item of the
+   * running chunk. They tell the caller exactly which task (and item) was
+   * running when a worker died.
    */
   counters: SharedArrayBuffer | null
 }
@@ -81,5 +82,12 @@ export type FromWorker =
       r: unknown[]
       /** Milliseconds spent running these tasks (for the caller's batch sizing). */
       b: number
+      /**
+       * Values so far of the chunk that runs next (after the tasks of `r`):
+       * they belong to its items from where its last part ended; the chunk's
+       * own outcome later holds only the rest. `e` indexes count from the
+       * chunk's first item as it was sent.
+       */
+      p?: ChunkOutcome
     }
   | { t: 'fatal'; e: SerializedError }

@@ -6,7 +6,7 @@
  *            first message { t: 'init', init }, then the usual ToWorker messages
  *
  * - Progress for crash attribution: before each task, the number of tasks
- *   started so far goes to fd 4, a small file that the parent holds too (it
+ *   started so far (and before each item of a chunk, the item's index) goes to fd 4, a small file that the parent holds too (it
  *   unlinked it at once, so nothing is left behind); before each batch of
  *   results is sent, the number of tasks finished. After a crash the parent
  *   reads both and knows exactly which task was running. One pwrite (about
@@ -21,6 +21,7 @@
  *   and if it dies its workers follow.
  */
 import { writeSync } from 'node:fs'
+import { nativeShm } from '../shared_memory/native.js'
 import { TaskRunner } from './runtime.js'
 import { guardExit } from './exit_guard.js'
 import { startOrphanWatchdog } from './orphan_watchdog.js'
@@ -46,10 +47,13 @@ process.on('SIGINT', () => {})
 const send = (message: FromWorker): void => {
   process.send!(message)
 }
-// [started, finished]: see progress_file.ts.
-const progress = new Int32Array(2)
+// [started, item, finished]: see progress_file.ts. Mapped when the caller
+// named it (stores instead of pwrites), else written with pwrite.
+const mappedProgress = mapProgress(process.argv[3])
+const mapped = mappedProgress !== null
+const progress = mappedProgress ?? new Int32Array(3)
 try {
-  writeSync(PROGRESS_FD, progress, 0, 8, 0)
+  if (!mapped) writeSync(PROGRESS_FD, progress, 0, 12, 0)
 } catch (error) {
   // Without it the caller could not tell which task killed this worker, and
   // would run that task again and again: refuse to start instead.
@@ -76,12 +80,17 @@ process.on('message', (message: ToWorker | { t: 'init'; init: WorkerInit }) => {
       // Transfer lists do not apply between processes: values are copied.
       post: send,
       started(count) {
+        progress[1] = 0
         progress[0] = count
-        writeSync(PROGRESS_FD, progress, 0, 4, 0)
+        if (!mapped) writeSync(PROGRESS_FD, progress, 0, 8, 0)
+      },
+      item(index) {
+        progress[1] = index
+        if (!mapped) writeSync(PROGRESS_FD, progress, 4, 4, 4)
       },
       finished(count) {
-        progress[1] = count
-        writeSync(PROGRESS_FD, progress, 4, 4, 4)
+        progress[2] = count
+        if (!mapped) writeSync(PROGRESS_FD, progress, 8, 4, 8)
       },
     },
     init,
@@ -104,5 +113,25 @@ function makeChannelBlocking(): void {
     handle?.setBlocking?.(true)
   } catch {
     // best effort, see above
+  }
+}
+
+/**
+ * Maps the progress file by its shared memory name and unlinks the name
+ * (the mapping and the caller's descriptor keep it). null when there is no
+ * name or no addon: the worker then writes through fd 4.
+ */
+function mapProgress(name: string | undefined): Int32Array | null {
+  if (name === undefined || name === '' || nativeShm === null) return null
+  try {
+    const { buffer } = nativeShm.open(name, false, 0)
+    try {
+      nativeShm.unlink(name)
+    } catch {
+      // the caller unlinks it when this worker exits
+    }
+    return buffer.byteLength >= 12 ? new Int32Array(buffer, 0, 3) : null
+  } catch {
+    return null
   }
 }

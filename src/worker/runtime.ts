@@ -24,6 +24,16 @@
  * armed while results are buffered) or blocks its thread in a primitive's
  * sync wait (the hook of sync/monitor.ts). A burst of tasks that never
  * yields still leaves as one message.
+ *
+ * Chunks (map). Before each item of a chunk the worker records the item's
+ * index (COUNTER_ITEM: a shared Int32 store for threads, one 4-byte pwrite
+ * for processes), so after a crash the caller knows which item was running.
+ * A chunk that runs longer than CHUNK_FLUSH_MS sends the values it has so
+ * far with the next flush (`p` of a 'done' message), and a dying worker
+ * flushes them too (exit_guard.ts): the items that finished are delivered,
+ * only the running one fails (or is retried), and the rest are sent again.
+ * A worker killed outright (SIGKILL, out of memory) loses at most the items
+ * of its last CHUNK_FLUSH_MS, which the caller runs again.
  */
 import {
   FLAG_FLAT,
@@ -39,15 +49,28 @@ import {
 } from '../wire/messages.js'
 import { serializeError, type SerializedError } from '../wire/remote_error.js'
 import { findUncloneable, isTransfer, type Transferable } from '../wire/codec.js'
-import { SerializationError, TaskNotFoundError } from '../errors.js'
+import { SerializationError, TaskNotFoundError, taskImportError } from '../errors.js'
 import { Deque } from '../internal/deque.js'
 import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
 import { onBlocking } from '../sync/monitor.js'
 
 export const COUNTER_STARTED = 0
 export const COUNTER_FINISHED = 1
+/** Index, within the running chunk as it was sent, of the item started last (0 for a call). */
+export const COUNTER_ITEM = 2
+/** Bytes of the shared counters. */
+export const COUNTERS_BYTES = 12
 
 const FLUSH_AFTER_MS = 1
+/**
+ * Inside a chunk, values finished this long ago go back with the next flush.
+ * Longer than FLUSH_AFTER_MS: a chunk sized to run about a millisecond
+ * (map's 'auto') then still costs one message, not two.
+ */
+const CHUNK_FLUSH_MS = 10
+/** Items of a chunk run between two clock reads at most, and the time those reads aim to be apart. */
+const MAX_STRIDE = 256
+const CHECK_EVERY_MS = 0.05
 
 /** How the runtime talks to its caller. */
 export interface RuntimePort {
@@ -60,6 +83,18 @@ export interface RuntimePort {
   started?(count: number): void
   /** Called with the number of tasks finished so far, just before their results are sent (same purpose). */
   finished?(count: number): void
+  /** Called with the index of a chunk's item just before it starts (same purpose). */
+  item?(index: number): void
+}
+
+/** The values of the running chunk not sent yet; `e` indexes count from the chunk's first item. */
+interface ChunkPart {
+  v: unknown[]
+  e: [index: number, error: SerializedError][] | undefined
+  /** When the part was last sent (or the chunk started). */
+  at: number
+  /** Index of `v[0]` in the chunk. */
+  base: number
 }
 
 type Loaded = (...args: unknown[]) => unknown
@@ -80,6 +115,8 @@ export class TaskRunner {
   readonly #decls: ({ module: string; name: string } | undefined)[] = []
   readonly #fns: (Loaded | undefined)[] = []
   #results: unknown[] = []
+  /** The running chunk's values not sent yet, or null when no chunk is running. */
+  #part: ChunkPart | null = null
   #started = 0
   #finished = 0
   #transfer: Transferable[] = []
@@ -134,7 +171,9 @@ export class TaskRunner {
   /** Sends buffered results now (called before the worker exits, too). */
   flush(): void {
     holding.delete(this)
-    if (this.#results.length === 0) return
+    const part = this.#part
+    const hasPart = part !== null && part.v.length > 0
+    if (this.#results.length === 0 && !hasPart) return
     const r = this.#results
     const transfer = this.#transfer
     const b = this.#busy
@@ -142,25 +181,37 @@ export class TaskRunner {
     this.#transfer = []
     this.#busy = 0
     this.#lastFlush = performance.now()
+    let p: ChunkOutcome | undefined
+    let base = 0
+    if (hasPart) {
+      p = { v: part.v, e: part.e, d: 0 }
+      base = part.base
+      part.base += part.v.length
+      part.v = []
+      part.e = undefined
+      part.at = this.#lastFlush
+    }
     this.#port.finished?.(this.#finished)
     try {
-      this.#port.post({ t: 'done', r, b }, transfer)
+      this.#port.post(p === undefined ? { t: 'done', r, b } : { t: 'done', r, b, p }, transfer)
     } catch {
+      if (p !== undefined) {
+        for (let i = 0; i < p.v.length; i++) {
+          const problem = findUncloneable(p.v[i], 'result', transfer)
+          if (problem === null) continue
+          p.v[i] = undefined
+          ;(p.e ??= []).push([base + i, serializeError(uncloneableResult(problem)) as SerializedError])
+        }
+      }
       // Some result cannot be cloned: find it, replace it with an error, send the rest.
       for (let i = 0; i < r.length; i += 2) {
         const problem = findUncloneable(r[i + 1], 'result', transfer)
         if (problem !== null) {
           r[i] = STATUS_ERROR
-          r[i + 1] = serializeError(
-            new SerializationError(`The task's result cannot be sent back to the caller: ${problem.reason}`, {
-              argIndex: -1,
-              path: problem.path,
-              reason: problem.reason,
-            }),
-          )
+          r[i + 1] = serializeError(uncloneableResult(problem))
         }
       }
-      this.#port.post({ t: 'done', r, b }, transfer)
+      this.#port.post(p === undefined ? { t: 'done', r, b } : { t: 'done', r, b, p }, transfer)
     }
   }
 
@@ -195,7 +246,7 @@ export class TaskRunner {
         err.message +=
           '. The task module is TypeScript: run your program with tsx (`npx tsx main.ts` or `node --import tsx main.ts`); workers inherit it'
       }
-      throw error
+      throw taskImportError(module, error)
     }
     const fn = ns[name]
     if (typeof fn !== 'function') {
@@ -246,7 +297,10 @@ export class TaskRunner {
         }
 
         // Count the task as started before its module loads (see the header).
-        if (counters !== null) Atomics.add(counters, COUNTER_STARTED, 1)
+        if (counters !== null) {
+          Atomics.store(counters, COUNTER_ITEM, 0)
+          Atomics.add(counters, COUNTER_STARTED, 1)
+        }
         this.#port.started?.(++this.#started)
 
         let fn = this.#fns[index]
@@ -279,21 +333,40 @@ export class TaskRunner {
         if (kind === KIND_CHUNK) {
           // Values are pushed, never written into a preallocated array: a holey
           // array is cloned index by index, a packed one in one dense run.
-          const values: unknown[] = []
-          const outcome: ChunkOutcome = { v: values, e: undefined, d: 0 }
+          const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0 }
+          this.#part = part
           const flat = (flags & FLAG_FLAT) !== 0
+          const item = this.#port.item
+          // The clock is read before an item only every `stride` items: the
+          // stride doubles while items are tiny (a clock read would cost as
+          // much as the item) and drops to 1 after a slow one.
+          let stride = 1
+          let countdown = 1
+          let lastCheck = t0
           for (let i = 0; i < args.length; i++) {
+            if (i > 0) {
+              if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
+              else item?.(i)
+              if (--countdown === 0) {
+                const now = performance.now()
+                if (now - part.at > CHUNK_FLUSH_MS) this.flush()
+                stride = now - lastCheck < CHECK_EVERY_MS ? Math.min(stride * 2, MAX_STRIDE) : 1
+                countdown = stride
+                lastCheck = now
+              }
+            }
             try {
               let value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
               if (isThenable(value)) value = await value
-              values.push(this.#unwrapTransfer(value))
+              part.v.push(this.#unwrapTransfer(value))
             } catch (error) {
-              values.push(undefined)
-              ;(outcome.e ??= []).push([i, serializeError(error) as SerializedError])
+              part.v.push(undefined)
+              ;(part.e ??= []).push([i, serializeError(error) as SerializedError])
             }
           }
-          outcome.d = performance.now() - t0
-          this.#results.push(STATUS_OK, outcome)
+          this.#part = null
+          // The values not sent with a flush yet; the caller appends them to those it has.
+          this.#results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
         } else {
           try {
             let value = fn(...args)
@@ -330,4 +403,12 @@ export class TaskRunner {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
+function uncloneableResult(problem: { path: string; reason: string }): SerializationError {
+  return new SerializationError(`The task's result cannot be sent back to the caller: ${problem.reason}`, {
+    argIndex: -1,
+    path: problem.path,
+    reason: problem.reason,
+  })
 }

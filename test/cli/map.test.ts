@@ -103,7 +103,25 @@ describe('multiproc map', () => {
     const r = await runCli(['map', `${TASKS}#crashOn`, '--chunksize', '1', '-j', '1'], { input: 'a\nb\ncrash\nd\n' })
     assert.equal(r.code, 1)
     assert.equal(r.stdout, 'a\nb\n')
-    assert.match(r.stderr, /a worker crashed on a line after line 2: /)
+    assert.match(r.stderr, /a worker crashed on line 3: /)
+  })
+
+  for (const backend of ['thread', 'process']) {
+    it(`names the exact line a worker crashed on and writes every line before it, in chunks [${backend}]`, async () => {
+      const lines = numberedLines(3000)
+      lines[1999] = 'crash'
+      const output = join(dir, `crash-out-${backend}.txt`)
+      const r = await runCli(['map', `${TASKS}#crashOn`, inputFile(`crash-in-${backend}.txt`, lines), '-o', output, '-j', '2', '--backend', backend])
+      assert.equal(r.code, 1, r.stderr)
+      assert.match(r.stderr, /a worker crashed on line 2,?000: /)
+      assert.equal(readFileSync(output, 'utf8'), lines.slice(0, 1999).map((l) => `${l}\n`).join(''))
+    })
+  }
+
+  it('says which task module cannot be imported, and why (TaskImportError)', async () => {
+    const r = await runCli(['map', 'test/fixtures/broken_module.ts#never'], { input: 'a\nb\n' })
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /multiproc map: Cannot import task module file:.*broken_module\.ts: Error: this module fails to import/)
   })
 
   it('--progress draws a bar on stderr even when it is not a terminal; --stats sums up', async () => {

@@ -5,6 +5,7 @@ import {
   RemoteError,
   SerializationError,
   TaskNotFoundError,
+  TaskImportError,
   registerError,
   task,
   tasks,
@@ -91,11 +92,11 @@ for (const backend of backends()) {
       assert.match(error.message, /square/, 'lists the exported functions')
     })
 
-    it('reports a module that fails to import as that error, with the worker stack', async () => {
+    it('reports a module that fails to import as TaskImportError, its error as cause with the worker stack', async () => {
       const error = await rejection(ex.submit(task(new URL('broken_module.ts', fixtures), 'never')))
-      assert.ok(error instanceof Error)
-      assert.equal(error.message, 'this module fails to import')
-      assert.match(String(error.stack), /broken_module\.ts/)
+      assert.ok(error instanceof TaskImportError, String(error))
+      assert.equal((error.cause as Error).message, 'this module fails to import')
+      assert.match(String((error.cause as Error).stack), /broken_module\.ts/)
     })
 
     it('refuses a closure synchronously with a TypeError that says how to fix it', () => {

@@ -87,6 +87,25 @@ describe('cluster (nats)', { skip: false }, () => {
     await stopWorkers()
   })
 
+  it('kill -9 of a worker mid-chunk: the chunk is redelivered and starts over, each item value arrives once', async () => {
+    startWorker()
+    startWorker()
+    await Promise.all(workers.map((w) => w.ready))
+    await using ex = new NatsExecutor({ servers: server.url })
+    const files = Array.from({ length: 6 }, (_, i) => join(dir, `chunk${i}`))
+    const values = collect(ex.map(N.pidThenSpin, files, files.map(() => 150), { chunksize: 6 }))
+    await until(() => readPid(files[2]!) !== 0, 30_000, 'item 2 of the chunk to start')
+    const victim = readPid(files[2]!)
+    const target = workers.find((w) => w.pid === victim)
+    assert.ok(target !== undefined, `the chunk ran in a worker process (${victim})`)
+    await target.kill()
+    const pids = await values
+    assert.equal(pids.length, 6)
+    // Nothing of the dead worker's partial run reached the caller: the whole chunk ran again elsewhere.
+    assert.ok(pids.every((pid) => pid !== victim), `every value comes from the worker that ran the redelivered chunk: ${pids}`)
+    await stopWorkers()
+  })
+
   it('a worker that hangs (SIGSTOP) loses its task after ack_wait; its late result is ignored', async () => {
     startWorker()
     startWorker()

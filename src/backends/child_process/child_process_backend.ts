@@ -34,6 +34,7 @@ import type { FromWorker, ToWorker } from '../../wire/messages.js'
 import { processExecArgv } from '../exec_argv.js'
 import { workerEntry } from '../worker_entry.js'
 import { ProgressFile, type Progress } from './progress_file.js'
+import { nativeShm } from '../../shared_memory/native.js'
 import { StderrRelay } from './stderr_relay.js'
 import { deliverSideMessage, isSideMessage, sideChannelGone } from './side_channel.js'
 
@@ -92,9 +93,9 @@ class ProcessWorker implements WorkerHandle {
 
   constructor(options: LaunchOptions, callbacks: WorkerCallbacks) {
     this.#callbacks = callbacks
-    this.#progress = new ProgressFile()
+    this.#progress = new ProgressFile(nativeShm !== null)
     try {
-      this.#child = fork(fileURLToPath(workerEntry(ownBootstrap, import.meta.url).url), [String(process.pid)], {
+      this.#child = fork(fileURLToPath(workerEntry(ownBootstrap, import.meta.url).url), [String(process.pid), this.#progress.shmName ?? ''], {
         execArgv: [...processExecArgv(options.execArgv ?? process.execArgv), ...heapFlags(options.resourceLimits)],
         env: options.env ?? process.env,
         serialization: 'advanced',
@@ -145,7 +146,7 @@ class ProcessWorker implements WorkerHandle {
   }
 
   /**
-   * [started, finished] as the scheduler reads them after a crash. The
+   * [started, finished, item] as the scheduler reads them after a crash. The
    * worker records `finished` only when it sends results, and sends them
    * before it waits for anything (runtime.ts), so when the two differ the
    * last started task is the one that was running and the ones before it
@@ -153,8 +154,8 @@ class ProcessWorker implements WorkerHandle {
    * equal, no task was running.
    */
   get counters(): Int32Array {
-    const { started, finished } = this.#progressAtExit ?? this.#progress.read()
-    return Int32Array.of(started, finished === started ? started : started - 1)
+    const { started, item, finished } = this.#progressAtExit ?? this.#progress.read()
+    return Int32Array.of(started, finished === started ? started : started - 1, item)
   }
 
   send(message: ToWorker, _transfer?: Transferable[]): void {

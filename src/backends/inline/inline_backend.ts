@@ -15,7 +15,7 @@
 import type { Transferable } from '../../wire/codec.js'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
 import type { ToWorker } from '../../wire/messages.js'
-import { TaskRunner } from '../../worker/runtime.js'
+import { COUNTERS_BYTES, TaskRunner } from '../../worker/runtime.js'
 
 let nextId = 1
 
@@ -31,7 +31,7 @@ class InlineWorker implements WorkerHandle {
     this.id = nextId++
     this.label = `inline worker ${this.id}`
     this.#callbacks = callbacks
-    const counters = new SharedArrayBuffer(8)
+    const counters = new SharedArrayBuffer(COUNTERS_BYTES)
     this.counters = new Int32Array(counters)
     this.#runner = new TaskRunner(
       {

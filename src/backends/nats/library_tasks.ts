@@ -17,6 +17,8 @@ type ImportsOf = (args: unknown[]) => unknown[]
 const TASKS = new Map<string, ImportsOf>([
   // multiproc map: a batch of lines through the user's `module#name` (cli/line_task.ts).
   ['multiproc:cli/line_task.js#runLineBatch', (args) => [(args[0] as { module?: unknown } | null | undefined)?.module]],
+  // multiproc map: one line ([spec, number, text]) through the user's `module#name`.
+  ['multiproc:cli/line_task.js#runLine', (args) => [((args[0] as unknown[] | null | undefined)?.[0] as { module?: unknown } | null | undefined)?.module]],
 ])
 
 /**

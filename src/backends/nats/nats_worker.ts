@@ -27,7 +27,7 @@ import { pathToFileURL } from 'node:url'
 import { ClusterError, ModuleNotAllowedError, SerializationError, WorkerCrashedError, invalidArgType } from '../../errors.js'
 import { cpuCount } from '../../cpu_count.js'
 import { knownKeys, plainObject, positiveInteger, timeoutMs } from '../../internal/validate.js'
-import { task } from '../../task_ref.js'
+import { resolveTask, task } from '../../task_ref.js'
 import { serializeError, type SerializedValue } from '../../wire/remote_error.js'
 import { ThreadPoolExecutor } from '../../futures/thread_pool_executor.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
@@ -36,10 +36,12 @@ import {
   NATS_PROTOCOL_VERSION,
   RESULT_ERROR,
   RESULT_OK,
+  UNIT_CHUNK,
   decode,
   encode,
   names,
   type CancelMessage,
+  type ChunkWireOutcome,
   type Names,
   type TaskMessage,
   type TaskUnit,
@@ -47,7 +49,7 @@ import {
 } from './protocol.js'
 import type { RunOutcome } from './run_task.js'
 import { isLibraryShareableModule, libraryTaskImports } from './library_tasks.js'
-import { isLibraryModuleId } from '../../wire/library_module.js'
+import { isLibraryModuleId, resolveModule } from '../../wire/library_module.js'
 
 /** Options of a cluster worker. */
 export interface NatsWorkerOptions extends NatsConnectionOptions {
@@ -470,6 +472,10 @@ export class NatsWorker {
     const controller = new AbortController()
     held.controllers.set(unit.id, controller)
     const label = labelOf(unit)
+    if (unit.k === UNIT_CHUNK && !unit.sh) {
+      this.#runChunk(held, unit, controller)
+      return
+    }
     this.#local!.submitWith({ signal: controller.signal, retries: unit.r }, RUN_TASK, unit.m, unit.n, unit.k, unit.a, unit.sh).then(
       (outcome) => {
         held.controllers.delete(unit.id)
@@ -487,6 +493,44 @@ export class NatsWorker {
           return
         }
         this.#result(held, unit.id, RESULT_ERROR, relabel(error, label), -1)
+      },
+    )
+  }
+
+  /**
+   * A chunk runs as a chunk of the local pool, item by item: when a thread
+   * dies in it, the items that finished keep their values, only the running
+   * one fails (or runs again under the unit's retries, counted per item) and
+   * the rest runs on a new thread (pool_executor.ts). The caller gets the
+   * whole chunk in one result, so a chunk redelivered after this worker died
+   * starts over and nothing reaches the caller twice.
+   */
+  #runChunk(held: Held, unit: TaskUnit, controller: AbortController): void {
+    let future
+    try {
+      future = this.#local!.submitChunk(resolveTask(task(resolveModule(unit.m), unit.n)), unit.a as unknown[][], unit.r)
+    } catch (error) {
+      held.controllers.delete(unit.id)
+      this.#result(held, unit.id, RESULT_ERROR, serializeError(error), -1)
+      return
+    }
+    // Only a chunk still queued can be stopped; a running one finishes and its result is dropped.
+    controller.signal.addEventListener('abort', () => future.cancel(), { once: true })
+    future.then(
+      (result) => {
+        held.controllers.delete(unit.id)
+        this.completed++
+        const outcome: ChunkWireOutcome = { v: result.values, e: undefined, d: result.ms }
+        if (result.errors !== undefined) for (const [i, error] of result.errors) (outcome.e ??= []).push([i, serializeError(error)])
+        this.#result(held, unit.id, RESULT_OK, outcome, result.ms / Math.max(1, result.values.length))
+      },
+      (error: unknown) => {
+        held.controllers.delete(unit.id)
+        if (controller.signal.aborted) {
+          this.#finishUnit(held, unit.id)
+          return
+        }
+        this.#result(held, unit.id, RESULT_ERROR, serializeError(error), -1)
       },
     )
   }

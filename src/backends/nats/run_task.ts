@@ -9,7 +9,7 @@
  * A result that cannot be cloned fails the task with SerializationError
  * (the thread runtime checks it when it sends the outcome).
  */
-import { TaskNotFoundError } from '../../errors.js'
+import { TaskNotFoundError, taskImportError } from '../../errors.js'
 import { isTransfer, transfer, type Transferable } from '../../wire/codec.js'
 import { serializeError, type SerializedValue } from '../../wire/remote_error.js'
 import { resolveModule } from '../../wire/library_module.js'
@@ -35,7 +35,7 @@ async function load(module: string, name: string): Promise<Loaded> {
     if (err?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(module)) {
       err.message += '. The task module is TypeScript: start the worker under tsx (`node --import tsx ...`)'
     }
-    throw error
+    throw taskImportError(module, error)
   }
   const fn = ns[name]
   if (typeof fn !== 'function') {

@@ -1,7 +1,7 @@
 /**
  * The `thread` backend: each worker is a `worker_threads.Worker`.
  *
- * Workers share two Int32 counters with the caller through a
+ * Workers share three Int32 counters (started, finished, chunk item) with the caller through a
  * SharedArrayBuffer, so that when one dies the caller knows exactly which of
  * its in-flight tasks was running (it fails, or is retried) and which had
  * not started (they are re-queued, never lost).
@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
 import { startWithExecArgv, threadLoaderSetup } from '../exec_argv.js'
 import { workerEntry } from '../worker_entry.js'
+import { COUNTERS_BYTES } from '../../worker/runtime.js'
 
 const bootstrapUrl = new URL(`../../worker/bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
 const bootstrap = bootstrapUrl.href
@@ -30,7 +31,7 @@ class ThreadWorker implements WorkerHandle {
   readonly #worker: Worker
 
   constructor(options: LaunchOptions, callbacks: WorkerCallbacks) {
-    const counters = new SharedArrayBuffer(8)
+    const counters = new SharedArrayBuffer(COUNTERS_BYTES)
     this.counters = new Int32Array(counters)
     const setup = threadLoaderSetup(options.execArgv ?? process.execArgv)
     const startAt = threadStart(setup.registerModules)

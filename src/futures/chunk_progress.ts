@@ -1,0 +1,102 @@
+/**
+ * What is known of one map chunk whose outcome came in pieces: values sent
+ * ahead by a worker while the chunk ran (runtime.ts), and what survived a
+ * worker that died in the middle of it.
+ *
+ *   items ─▶ sent (this dispatch, in order) ─▶ outcomes by item index
+ *                 ▲                                   │
+ *                 └─ items without an outcome ◀───────┘ after a crash
+ *
+ * The scheduler creates one only when a chunk needs it (a partial delivery
+ * or a crash); a chunk that finishes in one piece never does.
+ */
+import type { ChunkOutcome } from '../wire/messages.js'
+import type { SerializedError } from '../wire/remote_error.js'
+import type { ChunkResult } from './executor.js'
+
+export class ChunkProgress {
+  readonly #items: unknown[]
+  readonly #values: unknown[]
+  readonly #have: Uint8Array
+  #errors: Map<number, unknown> | undefined = undefined
+  #remaining: number
+  /** Item indexes of the current dispatch, in the order sent; null: all items, in order. */
+  #sent: number[] | null = null
+  /** Outcomes of the current dispatch received so far (they arrive in order). */
+  #received = 0
+  #ms = 0
+  /** Runs left for items whose worker crashed under them (absent: the chunk's `retries`). */
+  #retriesLeft: Map<number, number> | undefined = undefined
+
+  constructor(items: unknown[]) {
+    this.#items = items
+    this.#values = new Array<unknown>(items.length)
+    this.#have = new Uint8Array(items.length)
+    this.#remaining = items.length
+  }
+
+  /** The item index of the `j`-th item of the current dispatch (clamped to it). */
+  itemAt(j: number): number {
+    const count = this.#sent === null ? this.#items.length : this.#sent.length
+    const k = Math.max(0, Math.min(j, count - 1))
+    return this.#sent === null ? k : this.#sent[k]!
+  }
+
+  /** How many items of the current dispatch have an outcome. */
+  get received(): number {
+    return this.#received
+  }
+
+  has(index: number): boolean {
+    return this.#have[index] === 1
+  }
+
+  /** Records the next outcomes of the current dispatch (a part, or the chunk's final outcome). */
+  add(outcome: ChunkOutcome, revive: (error: SerializedError) => unknown): void {
+    const start = this.#received
+    const values = outcome.v
+    for (let j = 0; j < values.length; j++) this.#set(this.itemAt(start + j), values[j])
+    if (outcome.e !== undefined) for (const [j, error] of outcome.e) (this.#errors ??= new Map()).set(this.itemAt(j), revive(error))
+    this.#received += values.length
+    this.#ms += outcome.d
+  }
+
+  /** Settles one item with an error (its worker crashed and it has no runs left). */
+  fail(index: number, error: unknown): void {
+    this.#set(index, undefined)
+    ;(this.#errors ??= new Map()).set(index, error)
+  }
+
+  /** Takes one run of `index`'s retries (`initial` when none was taken yet); false when none is left. */
+  takeRetry(index: number, initial: number): boolean {
+    const left = this.#retriesLeft?.get(index) ?? initial
+    if (left <= 0) return false
+    ;(this.#retriesLeft ??= new Map()).set(index, left - 1)
+    return true
+  }
+
+  get complete(): boolean {
+    return this.#remaining === 0
+  }
+
+  /** Starts a new dispatch of the items without an outcome; returns them, in order. */
+  resend(): unknown[] {
+    const sent: number[] = []
+    for (let i = 0; i < this.#have.length; i++) if (this.#have[i] === 0) sent.push(i)
+    this.#sent = sent
+    this.#received = 0
+    return sent.map((i) => this.#items[i])
+  }
+
+  result(): ChunkResult {
+    // Array.from: a packed array, holes (none by now) as undefined.
+    return { values: Array.from(this.#values), errors: this.#errors, ms: this.#ms }
+  }
+
+  #set(index: number, value: unknown): void {
+    if (this.#have[index] === 1) return
+    this.#have[index] = 1
+    this.#values[index] = value
+    this.#remaining--
+  }
+}
