@@ -2,22 +2,30 @@
 // the caller may be what that task is waiting for (the wait() that never
 // woke: a task waits for an Event the caller sets once it has seen the
 // previous result). The clock is frozen so the runtime's "flush after 1 ms"
-// rule can never fire on its own: the order is forced, not raced.
+// rule can never fire on its own: the order is forced, not raced. Every
+// task after the first calls the already loaded `step`, so the waiting (or
+// blocking) task does not yield to the event loop before it waits: its
+// module import cannot be what lets the buffered results out.
 import { describe, it, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { TaskRunner } from '../../src/worker/runtime.js'
 import { KIND_CALL, STATUS_OK, type FromWorker } from '../../src/wire/messages.js'
-import { openGate } from '../fixtures/unit/held_results.js'
+import { openGate, resetGate, tasksWaiting } from '../fixtures/unit/held_results.js'
 
 const fixture = new URL('../fixtures/unit/held_results.ts', import.meta.url).href
 const realNow = performance.now.bind(performance)
 
 afterEach(() => {
   performance.now = realNow
-  openGate()
+  resetGate()
 })
 
-/** Waits (bounded) until `check()` holds, turning the event loop. */
+/**
+ * Waits (bounded) until `check()` holds, turning the event loop. Every
+ * `assert.ok` here has its own message: without one, a failing assert.ok
+ * builds its message by re-parsing this TypeScript file, which took about a
+ * minute here and made a failure look like a hang.
+ */
 async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
   const end = realNow() + ms
   while (!check()) {
@@ -46,20 +54,18 @@ describe('TaskRunner result buffering', () => {
     performance.now = () => frozen
     const { runner: r, results } = runner()
     await r.start()
-    // quick(1), quick(2), then a task that waits until the caller has seen quick(2).
+    // double(1), double(2), then a task that waits until the caller has seen double(2).
     r.receive({
       t: 'run',
-      f: [
-        [0, fixture, 'quick'],
-        [1, fixture, 'waitForCaller'],
-      ],
-      q: [KIND_CALL, 0, [1], KIND_CALL, 0, [2], KIND_CALL, 1, []],
+      f: [[0, fixture, 'step']],
+      q: [KIND_CALL, 0, ['double', 1], KIND_CALL, 0, ['double', 2], KIND_CALL, 0, ['waitForCaller']],
     } as never)
     const delivered = await until(() => results.length >= 2)
     assert.ok(delivered, `the finished results were held behind a waiting task; got ${JSON.stringify(results)}`)
     assert.deepEqual(results, [2, 4])
+    assert.equal(tasksWaiting(), 1, 'the last task is not waiting at the gate')
     openGate()
-    assert.ok(await until(() => results.length === 3))
+    assert.ok(await until(() => results.length === 3), `the released task's result never came; got ${JSON.stringify(results)}`)
     assert.deepEqual(results, [2, 4, 'released'])
   })
 
@@ -78,14 +84,11 @@ describe('TaskRunner result buffering', () => {
     await r.start()
     r.receive({
       t: 'run',
-      f: [
-        [0, fixture, 'quick'],
-        [1, fixture, 'blocksItsThread'],
-      ],
-      q: [KIND_CALL, 0, [1], KIND_CALL, 0, [2], KIND_CALL, 1, []],
+      f: [[0, fixture, 'step']],
+      q: [KIND_CALL, 0, ['double', 1], KIND_CALL, 0, ['double', 2], KIND_CALL, 0, ['blockThread']],
     } as never)
-    assert.ok(await until(() => messages.flat().length === 3))
-    // quick(2)'s result left before the blocking task ran, not with its result.
+    assert.ok(await until(() => messages.flat().length === 3), `got ${JSON.stringify(messages)}`)
+    // double(2)'s result left before the blocking task ran, not with its result.
     assert.deepEqual(messages, [[2], [4], ['blocked']])
   })
 
@@ -108,7 +111,7 @@ describe('TaskRunner result buffering', () => {
     const frozen = realNow() + 1_000_000
     performance.now = () => frozen
     r.receive({ t: 'run', f: [[0, fixture, 'quick']], q } as never)
-    assert.ok(await until(() => results.length === 100))
+    assert.ok(await until(() => results.length === 100), `got ${results.length} results`)
     assert.ok(messages <= 2, `100 quick tasks went out in ${messages} messages`)
   })
 })
