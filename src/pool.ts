@@ -208,7 +208,9 @@ export class Pool {
    * Resolves when all items are done; if some failed, rejects with the error
    * of the first failing item in input order.
    *
-   * @throws as `apply`; TypeError if `iterable` is not iterable
+   * @throws as `apply`; TypeError if `iterable` is not iterable. An error the
+   *   input throws while it is read rejects the Promise (and settles the
+   *   AsyncResult of `mapAsync`), as for an async input.
    * @example
    * const squares = await pool.map(square, [1, 2, 3]) // [1, 4, 9]
    */
@@ -393,7 +395,16 @@ export class Pool {
     const callerStack = new Error().stack
     if (isSyncIterable(iterable)) {
       // Read at once, as Python's map does (it needs the length for the chunksize).
-      this.#submitAll(task, Array.from(iterable), star, chunksize, result, callerStack)
+      // An input that throws while read settles the result, as an async input does:
+      // map() rejects rather than throwing from a Promise-returning call.
+      let items: unknown[]
+      try {
+        items = Array.from(iterable)
+      } catch (error) {
+        result[kSettle](false, error)
+        return result
+      }
+      this.#submitAll(task, items, star, chunksize, result, callerStack)
       return result
     }
     if (!isAsyncIterable(iterable)) typeFail('iterable', 'an iterable or async iterable', iterable)

@@ -82,6 +82,26 @@ for (const backend of backends()) {
       assert.equal(calls[0], error)
     })
 
+    it('an input that throws while read rejects map()/starmap() and settles mapAsync() with the error, as an async input does', async () => {
+      await using pool = newPool()
+      function* failing(): Generator<number> {
+        yield 1
+        throw new SyntaxError('bad input')
+      }
+      let mapPromise: Promise<unknown> | undefined
+      assert.doesNotThrow(() => (mapPromise = pool.map(T.square, failing())), 'map() returns a Promise, it does not throw')
+      assert.ok((await rejection(mapPromise!)) instanceof SyntaxError)
+      let starPromise: Promise<unknown> | undefined
+      assert.doesNotThrow(() => (starPromise = pool.starmap(T.add, (function* () { yield [1, 2] as [number, number]; throw new SyntaxError('bad pair') })())))
+      assert.ok((await rejection(starPromise!)) instanceof SyntaxError)
+      const seen: unknown[] = []
+      const r = pool.mapAsync(T.square, failing(), { errorCallback: (e) => seen.push(e) })
+      const error = await rejection(r.get())
+      assert.ok(error instanceof SyntaxError)
+      assert.deepEqual(seen, [error])
+      assert.equal(await pool.apply(T.square, [3]), 9, 'the pool goes on')
+    })
+
     it('mapAsync() calls its callback with the whole list', async () => {
       await using pool = newPool()
       let got: number[] | undefined
