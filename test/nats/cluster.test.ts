@@ -39,4 +39,19 @@ describe('TestServer', () => {
     assert.equal(running(info.pid), false, 'the server is gone when its test process has exited')
     assert.equal(existsSync(info.store), false, 'its store is removed')
   })
+  it('kill() resolves once the server process is gone, so a restart never meets the old server', async (t) => {
+    const server = await TestServer.start()
+    if (server.external) return t.skip('nats-server is not installed')
+    try {
+      const first = server.serverPid!
+      await server.kill()
+      assert.equal(running(first), false, 'the old server has exited when kill() resolves')
+      await server.restart()
+      assert.notEqual(server.serverPid, first)
+      assert.ok(running(server.serverPid!))
+    } finally {
+      await server.stop()
+    }
+    assert.equal(existsSync(server.storeDir!), false)
+  })
 })
