@@ -8,7 +8,7 @@
 // of its error; the full spec output of every file run is kept under --logs.
 // Bounded: a run that overruns --deadline has its remaining files killed (they count
 // as failures); the busy loops die with this script (they watch its pipe).
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -46,6 +46,7 @@ function parse(argv) {
 }
 
 const running = new Set()
+const withBash = spawnSync('bash', ['-c', 'times'], { stdio: 'ignore' }).status === 0
 
 /** Kills a file run's whole process group (the runner, the test process, its servers and workers). */
 function killGroup(child) {
@@ -71,7 +72,10 @@ function runFile(file, logFile, deadlineAt) {
   return new Promise((resolve) => {
     const start = performance.now()
     const args = [...runnerArgs(), '--test-reporter=spec', `--test-reporter-destination=${logFile}`, `--test-reporter=${new URL('./test_repeat_reporter.mjs', import.meta.url).href}`, '--test-reporter-destination=stdout', file]
-    const child = spawn(process.execPath, args, { cwd: root, env: runnerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    // Under bash, `times` adds the CPU seconds the file's processes used: unlike the wall clock,
+    // it hardly depends on what else the machine runs.
+    const [command, commandArgs] = withBash ? ['bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'bash', process.execPath, ...args]] : [process.execPath, args]
+    const child = spawn(command, commandArgs, { cwd: root, env: runnerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     running.add(child)
     let out = ''
     let err = ''
@@ -92,6 +96,10 @@ function runFile(file, logFile, deadlineAt) {
       const events = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
       const failures = events.filter((e) => e.fail !== undefined).map((e) => ({ test: e.fail, message: e.message }))
       const stderr = events.filter((e) => e.stderr !== undefined).map((e) => e.stderr).join('') + err
+      const timesLine = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm
+      const times = [...err.matchAll(timesLine)]
+      err = err.replace(timesLine, '')
+      const cpuMs = times.length === 2 ? (Number(times[1][1]) * 60 + Number(times[1][2]) + Number(times[1][3]) * 60 + Number(times[1][4])) * 1000 : null
       const passed = code === 0 && killedFor === null
       if (!passed && killedFor !== null) failures.push({ test: '(file)', message: `killed by ${killedFor}` })
       // A file that failed outside any test (a crash in an exit handler): its stderr says why.
@@ -99,7 +107,7 @@ function runFile(file, logFile, deadlineAt) {
         const line = stderr.split('\n').find((l) => /^\s*(\w*Error\b|✖)/.test(l)) ?? stderr.trim().split('\n').pop() ?? ''
         failures.push({ test: '(stderr)', message: line.trim() || `exit ${code ?? signal}` })
       }
-      resolve({ file, passed, ms: performance.now() - start, failures, log: logFile })
+      resolve({ file, passed, ms: performance.now() - start, cpuMs, failures, log: logFile })
     })
   })
 }
@@ -130,16 +138,20 @@ function summary(files, runs) {
   const rows = files.map((file) => {
     const own = runs.flatMap((r) => r.results.filter((x) => x.file === file))
     const ms = own.filter((x) => x.ms > 0).map((x) => x.ms).sort((a, b) => a - b)
-    return { file, pass: own.filter((x) => x.passed).length, fail: own.filter((x) => !x.passed).length, ms }
+    const cpu = own.map((x) => x.cpuMs).filter((c) => typeof c === 'number').sort((a, b) => a - b)
+    return { file, pass: own.filter((x) => x.passed).length, fail: own.filter((x) => !x.passed).length, ms, cpu }
   })
   const width = Math.max(...files.map((f) => f.length), 4)
-  const lines = [`${'file'.padEnd(width)}  pass  fail   min s  median s   max s`]
-  for (const { file, pass, fail, ms } of rows) {
+  const lines = [`${'file'.padEnd(width)}  pass  fail   min s  median s   max s  median cpu s`]
+  for (const { file, pass, fail, ms, cpu } of rows) {
     const d = ms.length > 0 ? [ms[0], median(ms), ms[ms.length - 1]].map(seconds) : ['-', '-', '-']
-    lines.push(`${file.padEnd(width)}  ${String(pass).padStart(4)}  ${String(fail).padStart(4)}  ${d[0].padStart(6)}  ${d[1].padStart(8)}  ${d[2].padStart(6)}`)
+    const c = cpu.length > 0 ? seconds(median(cpu)) : '-'
+    lines.push(`${file.padEnd(width)}  ${String(pass).padStart(4)}  ${String(fail).padStart(4)}  ${d[0].padStart(6)}  ${d[1].padStart(8)}  ${d[2].padStart(6)}  ${c.padStart(12)}`)
   }
   const walls = runs.map((r) => r.ms).sort((a, b) => a - b)
   lines.push('', `${runs.length} run(s); wall clock per run: min ${seconds(walls[0])} s, median ${seconds(median(walls))} s, max ${seconds(walls[walls.length - 1])} s`)
+  const cpus = runs.map((r) => r.results.reduce((n, x) => n + (x.cpuMs ?? 0), 0)).sort((a, b) => a - b)
+  if (cpus[cpus.length - 1] > 0) lines.push(`CPU seconds per run (all files' processes): median ${seconds(median(cpus))} s`)
   lines.push(`runs with a failure: ${runs.filter((r) => r.results.some((x) => !x.passed)).length}; failed file runs: ${rows.reduce((n, r) => n + r.fail, 0)}`)
   const failures = runs.flatMap((r) => r.results.filter((x) => !x.passed).map((x) => ({ run: r.run, ...x })))
   if (failures.length > 0) lines.push('', 'failures:')
