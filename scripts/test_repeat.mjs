@@ -20,10 +20,11 @@ const usage = `Usage: npm run test:repeat -- [--times N] [--load] [--jobs N] [--
   --jobs N         files at a time (default 2, as npm test)
   --deadline S     bound of one run in seconds (default 900): what still runs then is killed and fails
   --logs DIR       where each file run's spec output goes (default: a new folder under ${tmpdir()})
-  --json FILE      also write every result as JSON (after each run)`
+  --json FILE      also write every result as JSON (after each run)
+  --test-*         passed to Node's test runner (e.g. --test-name-pattern=heap)`
 
 function parse(argv) {
-  const options = { times: 5, load: false, jobs: 2, deadline: 900, logs: undefined, json: undefined, targets: [] }
+  const options = { times: 5, load: false, jobs: 2, deadline: 900, logs: undefined, json: undefined, targets: [], runnerFlags: [] }
   const count = (flag, value, min) => {
     const n = Number(value)
     if (!Number.isInteger(n) || n < min) throw new RangeError(`Expected \`${flag}\` to be an integer >= ${min}, got ${value}\n${usage}`)
@@ -39,6 +40,7 @@ function parse(argv) {
     else if (flag === '--logs') options.logs = value()
     else if (flag === '--json') options.json = value()
     else if (flag === '--help' || flag === '-h') (console.log(usage), process.exit(0))
+    else if (flag.startsWith('--test-')) options.runnerFlags.push(argv[i])
     else if (flag.startsWith('-')) throw new TypeError(`Unknown option ${flag}\n${usage}`)
     else options.targets.push(argv[i])
   }
@@ -68,10 +70,10 @@ function stopLoad(hogs) {
 }
 
 /** Runs one file once: its pass/fail, duration and failures. */
-function runFile(file, logFile, deadlineAt) {
+function runFile(file, logFile, deadlineAt, runnerFlags) {
   return new Promise((resolve) => {
     const start = performance.now()
-    const args = [...runnerArgs(), '--test-reporter=spec', `--test-reporter-destination=${logFile}`, `--test-reporter=${new URL('./test_repeat_reporter.mjs', import.meta.url).href}`, '--test-reporter-destination=stdout', file]
+    const args = [...runnerArgs(), '--test-reporter=spec', `--test-reporter-destination=${logFile}`, `--test-reporter=${new URL('./test_repeat_reporter.mjs', import.meta.url).href}`, '--test-reporter-destination=stdout', ...runnerFlags, file]
     // Under bash, `times` adds the CPU seconds the file's processes used: unlike the wall clock,
     // it hardly depends on what else the machine runs.
     const [command, commandArgs] = withBash ? ['bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'bash', process.execPath, ...args]] : [process.execPath, args]
@@ -123,7 +125,7 @@ async function runOnce(files, options, logDir) {
         results.push({ file, passed: false, ms: 0, failures: [{ test: '(file)', message: 'not started: the run deadline had passed' }], log: null })
         continue
       }
-      results.push(await runFile(file, join(logDir, `${file.replaceAll('/', '_')}.log`), deadlineAt))
+      results.push(await runFile(file, join(logDir, `${file.replaceAll('/', '_')}.log`), deadlineAt, options.runnerFlags))
     }
   }
   await Promise.all(Array.from({ length: Math.min(options.jobs, files.length) }, worker))
