@@ -11,7 +11,7 @@
 // - each file fails after FILE_TIMEOUT_MS: Node 20's `--test-timeout` bounds a
 //   whole file's process, not each test in it.
 import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -30,7 +30,10 @@ export function testFiles(targets = []) {
       out.push(relative(root, path))
     }
   }
-  for (const target of targets.length > 0 ? targets : ['test']) collect(resolve(root, target))
+  for (const target of targets.length > 0 ? targets : ['test']) {
+    if (!existsSync(resolve(root, target))) throw new Error(`No such test file or folder: ${target}`)
+    collect(resolve(root, target))
+  }
   return out
 }
 
@@ -48,7 +51,13 @@ function main() {
   const args = process.argv.slice(2)
   const flags = args.filter((a) => a.startsWith('--'))
   const targets = args.filter((a) => !a.startsWith('--'))
-  const files = testFiles(targets)
+  let files
+  try {
+    files = testFiles(targets)
+  } catch (error) {
+    console.error(error.message)
+    process.exit(1)
+  }
   if (files.length === 0) {
     console.error(`No test files found in ${targets.join(', ') || 'test/'}`)
     process.exit(1)

@@ -14,7 +14,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FILE_TIMEOUT_MS, root, runnerArgs, runnerEnv, testFiles } from './test.mjs'
 
-const usage = `Usage: npm run test:repeat -- [--times N] [--load] [--jobs N] [--deadline SECONDS] [--logs DIR] [--json FILE] [files or folders...]
+const usage = `Usage: npm run test:repeat -- [--times N] [--load] [--jobs N] [--deadline SECONDS] [--logs DIR] [--json FILE] [--test-...] [files or folders...]
   --times N        runs of the chosen files (default 5)
   --load           one busy-loop process per core beside the tests, killed at the end
   --jobs N         files at a time (default 2, as npm test)
