@@ -1,4 +1,5 @@
 // Futures, cancellation, timeouts, options and shutdown, on every backend.
+// (Whether an executor keeps its program alive: program_lifetime.test.ts.)
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import {
@@ -13,7 +14,7 @@ import {
 } from '../../src/index.js'
 import * as T from '../fixtures/tasks.js'
 import { backends } from './backends.js'
-import { rejection, runScript } from '../helpers.js'
+import { rejection } from '../helpers.js'
 
 for (const backend of backends()) {
   describe(`lifecycle [${backend.name}]`, () => {
@@ -203,27 +204,6 @@ for (const backend of backends()) {
       const futures = [1, 2, 3].map((x) => ex.submit(T.slowSquare, x, 50))
       await ex.shutdown({ wait: false })
       assert.deepEqual(await Promise.all(futures), [1, 4, 9])
-    })
-
-    if (backend.exitsWhenIdle) {
-      it('an idle executor does not keep the program alive, even without shutdown()', async () => {
-        const result = await runScript('test/fixtures/programs/forgot_shutdown.ts', [backend.name], { timeoutMs: 20_000 })
-        assert.equal(result.code, 0, result.stderr)
-        assert.match(result.stdout, /result 49/)
-      })
-    }
-
-    it('a pending Future keeps the program alive: idle workers between tasks, a map fed by the executor, a retried crash', async () => {
-      const result = await runScript('test/fixtures/programs/pending_futures.ts', [backend.name], { timeoutMs: 60_000 })
-      assert.equal(result.code, 0, result.stderr)
-      assert.match(result.stdout, /map 1,4,9,16,25,36\nfed 1,16,81,256\n(retried second time lucky\n)?done\n/)
-    })
-
-    it('a failed Future that nobody awaits makes no unhandled-rejection noise', async () => {
-      const result = await runScript('test/fixtures/programs/unawaited_failure.ts', [backend.name], { timeoutMs: 20_000 })
-      assert.equal(result.code, 0, result.stderr)
-      assert.doesNotMatch(result.stderr, /Unhandled|unhandled/)
-      assert.match(result.stdout, /settled FINISHED/)
     })
   })
 }

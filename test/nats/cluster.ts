@@ -2,7 +2,7 @@
 // on a free loopback port (or the machine's 127.0.0.1:4222 when the binary is
 // missing), and worker processes started from src/cli/worker.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,12 +44,52 @@ async function waitForPort(port: number, ms = 20_000): Promise<void> {
   throw new Error(`nats-server did not listen on ${port} within ${ms} ms`)
 }
 
+/** Sleeps synchronously (for process 'exit' handlers, which get no later turn of the event loop). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Reads the first line a child prints (the shell wrapper prints the server's pid). */
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const onData = (d: Buffer): void => {
+      text += d
+      const end = text.indexOf('\n')
+      if (end >= 0) {
+        child.stdout!.off('data', onData)
+        child.off('exit', onExit)
+        resolve(text.slice(0, end))
+      }
+    }
+    const onExit = (code: number | null, signal: string | null): void => reject(new Error(`nats-server wrapper exited (${code ?? signal}) before it printed the server's pid`))
+    child.stdout!.on('data', onData)
+    child.once('exit', onExit)
+  })
+}
+
+// The server runs under a shell that kills it when this process's pipe closes (or on SIGTERM),
+// so a test process killed by its runner leaves no server behind. The shell reaps the server
+// (`wait`) before it exits: once the shell is gone, or the server's pid is, the server has
+// stopped writing to its store.
+const wrapper = 'nats-server "$@" & pid=$!; echo $pid; trap "kill -9 $pid; wait $pid; exit 0" TERM; read _; kill -9 $pid; wait $pid; exit 0'
+
 /** A nats-server of the test, restartable on the same port and store. */
 export class TestServer {
   readonly url: string
   readonly port: number
   readonly #storeDir: string | null
   #child: ChildProcess | null = null
+  #serverPid: number | null = null
   readonly external: boolean
 
   private constructor(port: number, storeDir: string | null) {
@@ -66,25 +106,37 @@ export class TestServer {
     return server
   }
 
+  /** The running nats-server's pid (null when stopped or external). */
+  get serverPid(): number | null {
+    return this.#serverPid
+  }
+
+  /** The JetStream store directory (null for the machine-wide server). */
+  get storeDir(): string | null {
+    return this.#storeDir
+  }
+
   /** (Re)starts the server on the same port and store directory. */
   async restart(): Promise<void> {
     if (this.external) throw new Error('cannot restart the machine-wide nats-server')
     await this.kill()
-    // Through a shell that kills the server when this process's pipe closes: a test process
-    // killed by its runner leaves no server behind.
-    this.#child = spawn('sh', ['-c', 'nats-server "$@" & pid=$!; trap "kill -9 $pid; exit 0" TERM; read _; kill -9 $pid', 'sh', '-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.#storeDir!], {
-      stdio: ['pipe', 'ignore', 'ignore'],
+    const child = spawn('sh', ['-c', wrapper, 'sh', '-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.#storeDir!], {
+      stdio: ['pipe', 'pipe', 'ignore'],
     })
+    this.#child = child
+    this.#serverPid = Number(await firstLine(child))
     await waitForPort(this.port)
-    this.#child.unref()
-    ;(this.#child.stdin as unknown as { unref(): void }).unref()
+    child.unref()
+    ;(child.stdin as unknown as { unref(): void }).unref()
+    ;(child.stdout as unknown as { unref(): void }).unref()
   }
 
-  /** Stops the server (SIGKILL: a crash, not a goodbye). */
+  /** Stops the server (SIGKILL: a crash, not a goodbye) and waits until it has exited. */
   async kill(): Promise<void> {
     const child = this.#child
     if (child === null) return
     this.#child = null
+    this.#serverPid = null
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r))
       child.ref()
@@ -93,11 +145,42 @@ export class TestServer {
     }
   }
 
-  /** Kills the server and removes its store now (for process 'exit' handlers). */
+  /**
+   * Stops the server and removes its store, synchronously (for process 'exit' handlers).
+   * The store is removed only once the server's process is gone; never throws: what it
+   * could not clean up is written to stderr.
+   */
   stopSync(): void {
-    this.#child?.stdin!.end()
+    const child = this.#child
+    const pid = this.#serverPid
     this.#child = null
-    if (this.#storeDir !== null) rmSync(this.#storeDir, { recursive: true, force: true })
+    this.#serverPid = null
+    const left: string[] = []
+    if (child !== null && pid !== null) {
+      // Kill the server; SIGTERM makes the wrapper reap it (a zombie still has a pid) and exit.
+      for (const [target, signal] of [[pid, 'SIGKILL'], [child.pid!, 'SIGTERM']] as const) {
+        try {
+          process.kill(target, signal)
+        } catch {
+          // Already gone.
+        }
+      }
+      const end = Date.now() + 10_000
+      while (running(pid) && Date.now() < end) sleepSync(5)
+      if (running(pid)) left.push(`nats-server (pid ${pid}) still running after 10 s`)
+    }
+    if (this.#storeDir !== null && existsSync(this.#storeDir)) {
+      if (left.length > 0) {
+        left.push(`its store ${this.#storeDir} (not removed under a live server)`)
+      } else {
+        try {
+          rmSync(this.#storeDir, { recursive: true, force: true, maxRetries: 3 })
+        } catch (error) {
+          left.push(`its store ${this.#storeDir} (${(error as Error).message})`)
+        }
+      }
+    }
+    if (left.length > 0) process.stderr.write(`TestServer.stopSync() left behind: ${left.join('; ')}\n`)
   }
 
   async stop(): Promise<void> {
