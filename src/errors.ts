@@ -266,6 +266,7 @@ export type ConnectStage = 'connect' | 'handshake' | 'reply'
 export class ConnectTimeoutError extends TimeoutError {
   /** The address connected to, as `host:port` or a socket path. */
   readonly address: string
+  /** The step the peer never took: `'connect'`, `'handshake'` or `'reply'`. */
   readonly stage: ConnectStage
 
   constructor(message: string, details: { address: string; stage: ConnectStage }, options?: MultiprocErrorOptions) {
