@@ -1,11 +1,12 @@
 /**
- * The tasks `multiproc map` runs in its workers. `runLine` takes one input
- * line: the CLI maps it over the lines in chunks, so a worker that dies on
- * a line is known to the line (the chunk's per-item progress), and the
- * lines that finished before it are delivered. It never throws: a failing
- * line comes back as its failure, so the run can go past it
- * (`--on-error skip|log`). Formatting here keeps the main thread down to
- * writing strings. `runLineBatch` runs a whole batch as one task.
+ * The tasks `multiproc map` runs in its workers. `runLineBatch` runs a batch
+ * of input lines as one task (the fast path: one message per batch).
+ * `runLine` takes one line: after a worker died inside a batch, the CLI runs
+ * that batch again with each line an item of a map chunk, so the line that
+ * ends its worker is known (the chunk's per-item progress) and the lines
+ * before it are delivered. Neither throws for a failing line: it comes back
+ * as its failure, so the run can go past it (`--on-error skip|log`).
+ * Formatting here keeps the main thread down to writing strings.
  */
 import { TaskNotFoundError, taskImportError } from '../errors.js'
 

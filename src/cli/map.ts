@@ -2,16 +2,19 @@
  * `multiproc map <module>#<export> [input] [-o output] ...`: the task on
  * every line of a file or stdin, results to a file or stdout, in input order.
  *
- *   input ──lineBatches──▶ Pool.imap(runLine, chunks of lines) ──in order──▶ output
- *          (read on demand)   (bounded window of chunks)            (buffered, backpressure)
+ *   input ──lineBatches──▶ Pool.imap(runLineBatch) ──in order──▶ output
+ *          (read on demand)   (bounded window of batches)        (buffered, backpressure)
  *
- * Each line is an item of a map chunk (chunks sized from measured times, or
- * --chunksize), so a worker that dies on a line is known to that line: the
- * lines before it are delivered and written, and the message names it.
- * Memory is bounded by the window (chunks in flight × their size), never
- * by the input. Output is written in input order, whole lines, at least
- * every OUTPUT_FLUSH_MS, so the output is always a prefix of the full
- * result made of whole lines: on Ctrl-C, on a failing line, on a crash.
+ * Lines travel in batches, one task each, sized from measured times so a
+ * batch runs about BATCH_TARGET_MS: the main thread moves a few messages,
+ * not a message per line. When a worker dies inside a batch, that batch
+ * runs again with each line an item of a map chunk (`#pinpoint`), whose
+ * per-item progress names the line that ends its worker and delivers the
+ * lines before it. Memory is bounded by the window (batches in flight ×
+ * their size), never by the input. Output is written in input order, whole
+ * lines, at least every OUTPUT_FLUSH_MS, so the output is always a prefix of
+ * the full result made of whole lines: on Ctrl-C, on a failing line, on a
+ * crash.
  */
 import { open } from 'node:fs/promises'
 import { once } from 'node:events'
@@ -23,7 +26,7 @@ import type { Pool } from '../pool.js'
 import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCommand } from './args.js'
 import { BACKENDS, contextFor, DEFAULT_NATS_URL } from './backend.js'
 import { lineBatches, type LineBatch } from './line_batches.js'
-import { runLine, type LineFailure, type LineItem, type LineOutcome, type LineSpec } from './line_task.js'
+import { runLine, runLineBatch, type LineBatchJob, type LineBatchResult, type LineFailure, type LineItem, type LineSpec } from './line_task.js'
 import { Progress, formatCount } from './progress.js'
 import { parseTaskSpec } from './task_spec.js'
 import { enableTypeScript } from './typescript.js'
@@ -66,9 +69,11 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const
 
-/** Lines read from the input at a time (the map's window bounds what is in flight). */
-const READ_LINES = 4096
-const READ_MAX_CHARS = 64 * 1024
+/** Target worker time per batch when sizing batches from measurements. */
+const BATCH_TARGET_MS = 4
+const BATCH_MAX_LINES = 4096
+/** About 64 KiB of text per batch: with the window of 16 to 4 × workers batches, about a MiB of input in flight. */
+const BATCH_MAX_CHARS = 64 * 1024
 /** Output is written when this much is buffered, or this long after the first buffered line. */
 const OUTPUT_FLUSH_CHARS = 64 * 1024
 const OUTPUT_FLUSH_MS = 20
@@ -178,6 +183,8 @@ class MapRun {
   readonly #options: MapRunOptions
   readonly #abort = new AbortController()
   #interrupted = false
+  #perLineMs = NaN
+  #batchSize: number
   /** Lines handled (written, skipped or failed). */
   done = 0
   /** Lines whose result is in the output. */
@@ -190,6 +197,7 @@ class MapRun {
   constructor(options: MapRunOptions) {
     this.#options = options
     this.onError = options.onError
+    this.#batchSize = options.fixedChunk ?? 1
   }
 
   get interrupted(): boolean {
@@ -205,17 +213,36 @@ class MapRun {
     return { items: this.done, failed: this.failed, fraction: this.#charsDone / this.#options.inputSize }
   }
 
-  async execute(input: Readable, output: Writable): Promise<number> {
-    const { pool, spec, json, onError, unordered, fixedChunk } = this.#options
-    const batches = lineBatches(input, { size: () => READ_LINES, maxChars: READ_MAX_CHARS })
-    const lineSpec: LineSpec = { module: spec.href, name: spec.name, json }
-    const read = (chars: number): void => {
-      this.#charsDone += chars
+  /** Sizes batches so that each runs about BATCH_TARGET_MS in a worker. */
+  #learn(result: LineBatchResult): void {
+    if (this.#options.fixedChunk !== undefined || result.count === 0) return
+    const sample = result.ms / result.count
+    this.#perLineMs = Number.isNaN(this.#perLineMs) ? sample : this.#perLineMs * 0.7 + sample * 0.3
+    const ideal = this.#perLineMs > 0 ? Math.floor(BATCH_TARGET_MS / this.#perLineMs) : BATCH_MAX_LINES
+    this.#batchSize = Math.max(1, Math.min(BATCH_MAX_LINES, ideal))
+  }
+
+  /** Counts failed lines; under `--on-error fail` the first one stops the run (returns false). */
+  #failures(failures: LineFailure[]): boolean {
+    this.failed += failures.length
+    this.written = this.done - this.failed
+    if (this.onError === 'fail') {
+      this.fatal = describeFailure(failures[0]!)
+      return false
     }
-    const items = (async function* (): AsyncGenerator<LineItem> {
+    if (this.onError === 'log') for (const f of failures) process.stderr.write(`multiproc map: line ${f.line}: ${f.name}: ${f.message}\n`)
+    return true
+  }
+
+  async execute(input: Readable, output: Writable): Promise<number> {
+    const { pool, spec, json, onError, unordered } = this.#options
+    // Batches sent and not yet written, by first line: after a crash, the one that was running.
+    const sent = new Map<number, LineBatch>()
+    const batches = lineBatches(input, { size: () => this.#batchSize, maxChars: BATCH_MAX_CHARS })
+    const jobs = (async function* (): AsyncGenerator<LineBatchJob> {
       for await (const batch of batches as AsyncIterable<LineBatch>) {
-        read(batch.chars)
-        for (let i = 0; i < batch.lines.length; i++) yield [lineSpec, batch.first + i, batch.lines[i]!]
+        sent.set(batch.first, batch)
+        yield { module: spec.href, name: spec.name, json, stopOnError: onError === 'fail', first: batch.first, lines: batch.lines }
       }
     })()
     let outputError: Error | null = null
@@ -225,7 +252,7 @@ class MapRun {
     }
     output.on('error', onOutputError)
     const interrupted = new Promise<void>((resolve) => this.#abort.signal.addEventListener('abort', () => resolve(), { once: true }))
-    // Whole lines, in order, written in pieces of up to OUTPUT_FLUSH_CHARS.
+    // Whole lines, in order, written in pieces of up to OUTPUT_FLUSH_CHARS, at most OUTPUT_FLUSH_MS late.
     let pending = ''
     let timer: NodeJS.Timeout | undefined
     const writeOut = (): boolean => {
@@ -236,44 +263,47 @@ class MapRun {
       pending = ''
       return output.write(text)
     }
-    const options = { chunksize: (fixedChunk ?? 'auto') as number | 'auto', buffersize: Math.max(16, 4 * pool.processes), signal: this.#abort.signal }
-    const results: AsyncIterable<LineOutcome> = unordered ? pool.imapUnordered(runLine, items, options) : pool.imap(runLine, items, options)
+    const emit = async (text: string): Promise<void> => {
+      if (text === '') return
+      pending += text
+      if (pending.length >= OUTPUT_FLUSH_CHARS) {
+        if (!writeOut()) await Promise.race([once(output, 'drain'), interrupted])
+      } else {
+        timer ??= setTimeout(writeOut, OUTPUT_FLUSH_MS)
+      }
+    }
+    const options = { chunksize: 1, buffersize: Math.max(16, 4 * pool.processes), signal: this.#abort.signal }
+    const results = unordered ? pool.imapUnordered(runLineBatch, jobs, options) : pool.imap(runLineBatch, jobs, options)
     let code: number = EXIT.OK
     try {
-      for await (const outcome of results) {
+      for await (const result of results) {
         if (this.#interrupted) break
-        this.done++
-        if (typeof outcome === 'string') {
-          pending += outcome
-          if (pending.length >= OUTPUT_FLUSH_CHARS) {
-            if (!writeOut()) await Promise.race([once(output, 'drain'), interrupted])
-          } else if (timer === undefined && pending !== '') {
-            timer = setTimeout(writeOut, OUTPUT_FLUSH_MS)
-          }
-        } else {
-          this.failed++
-          this.written = this.done - this.failed
-          if (onError === 'fail') {
-            this.fatal = describeFailure(outcome)
-            code = EXIT.FAILURE
-            break
-          }
-          if (onError === 'log') process.stderr.write(`multiproc map: line ${outcome.line}: ${outcome.name}: ${outcome.message}\n`)
-        }
+        await emit(result.text)
+        this.done += result.count
         this.written = this.done - this.failed
+        this.#charsDone += sent.get(result.first)?.chars ?? 0
+        sent.delete(result.first)
+        if (result.failures !== undefined && !this.#failures(result.failures)) {
+          code = EXIT.FAILURE
+          break
+        }
+        this.#learn(result)
         if (this.#interrupted) break
       }
     } catch (error) {
       if (!(this.#interrupted && error instanceof CancelledError)) {
         code = error instanceof TaskNotFoundError ? EXIT.USAGE : EXIT.FAILURE
-        this.fatal =
-          error instanceof WorkerCrashedError
-            ? unordered
+        const running = unordered ? undefined : sent.get(this.done + 1)
+        if (error instanceof WorkerCrashedError && running !== undefined) {
+          code = await this.#pinpoint(running, error, emit)
+        } else {
+          this.fatal =
+            error instanceof WorkerCrashedError
               ? `a worker crashed on one of the lines not in the output: ${error.message}`
-              : `a worker crashed on line ${this.done + 1}: ${error.message}`
-            : error instanceof TaskImportError
-              ? `${error.message}${error.cause instanceof Error && error.cause.stack ? `\n${ownFrames(error.cause.stack)}` : ''}`
-              : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
+              : error instanceof TaskImportError
+                ? `${error.message}${error.cause instanceof Error && error.cause.stack ? `\n${ownFrames(error.cause.stack)}` : ''}`
+                : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
+        }
       }
     } finally {
       // Every finished line before the stop goes out: the output stays a prefix of whole lines.
@@ -296,6 +326,39 @@ class MapRun {
     if (this.#interrupted) return EXIT.INTERRUPTED
     if (code === EXIT.OK && this.failed > 0) return EXIT.PARTIAL
     return code
+  }
+
+  /**
+   * A worker died while running `batch` (as one task, its finished lines
+   * died with it). The batch runs again with each line an item of a map
+   * chunk, whose per-item progress names the line that ends its worker and
+   * delivers every line before it: they are written, and the run stops there.
+   * A batch that does not crash again has its output written, and the run
+   * stops after it all the same (the input read ahead went with the crash).
+   */
+  async #pinpoint(batch: LineBatch, crash: WorkerCrashedError, emit: (text: string) => Promise<void>): Promise<number> {
+    const { pool, spec, json } = this.#options
+    const lineSpec: LineSpec = { module: spec.href, name: spec.name, json }
+    const items = batch.lines.map((text, i): LineItem => [lineSpec, batch.first + i, text])
+    try {
+      for await (const outcome of pool.imap(runLine, items, { chunksize: 'auto', signal: this.#abort.signal })) {
+        this.done++
+        if (typeof outcome === 'string') await emit(outcome)
+        else if (!this.#failures([outcome])) return EXIT.FAILURE
+        this.written = this.done - this.failed
+        if (this.#interrupted) return EXIT.FAILURE
+      }
+    } catch (error) {
+      this.fatal =
+        error instanceof WorkerCrashedError
+          ? `a worker crashed on line ${this.done + 1}: ${error.message}`
+          : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
+      return EXIT.FAILURE
+    }
+    const last = batch.first + batch.lines.length - 1
+    this.#charsDone += batch.chars
+    this.fatal = `a worker crashed on one of lines ${batch.first}-${last} (${crash.message}); run again line by line they finished and are written; the lines after ${last} were not run`
+    return EXIT.FAILURE
   }
 }
 

@@ -118,6 +118,17 @@ describe('multiproc map', () => {
     })
   }
 
+  it('after a crash that does not happen again, writes the crashed batch and stops after it, saying so', async () => {
+    const lines = numberedLines(400)
+    const marker = join(dir, 'crash-once.marker')
+    lines[99] = `crash-once ${marker}`
+    const output = join(dir, 'crash-once-out.txt')
+    const r = await runCli(['map', `${TASKS}#crashOnce`, inputFile('crash-once-in.txt', lines), '-o', output, '-j', '1', '--chunksize', '50'])
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /a worker crashed on one of lines 51-100 \(.*\); run again line by line they finished and are written; the lines after 100 were not run/)
+    assert.equal(readFileSync(output, 'utf8'), lines.slice(0, 100).map((l) => `${l}\n`).join(''))
+  })
+
   it('says which task module cannot be imported, and why (TaskImportError)', async () => {
     const r = await runCli(['map', 'test/fixtures/broken_module.ts#never'], { input: 'a\nb\n' })
     assert.equal(r.code, 1)
