@@ -2,9 +2,10 @@
 // one of the ways a worker dies. Imported by workers, so no top-level work.
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { crashNow, type CrashKind } from '../test/fixtures/chunk_tasks.js'
 
 /** How an item kills its worker: process.exit, a throw in a timer, out of memory, SIGKILL of its own process. */
-export type Crash = 'exit' | 'timer' | 'oom' | 'kill'
+export type Crash = CrashKind
 
 export interface SoakItem {
   x: number
@@ -28,23 +29,7 @@ export async function soakItem(item: SoakItem): Promise<number> {
   }
   if (item.crash !== undefined && (item.once === undefined || !existsSync(item.once))) {
     if (item.once !== undefined) writeFileSync(item.once, '')
-    switch (item.crash) {
-      case 'exit':
-        process.exit(3)
-        break
-      case 'timer':
-        setTimeout(() => {
-          throw new Error(`soak item ${item.x} threw in a timer`)
-        }, 0)
-        return new Promise(() => {})
-      case 'kill':
-        process.kill(process.pid, 'SIGKILL')
-        return new Promise(() => {})
-      case 'oom': {
-        const hoard: number[][] = []
-        for (;;) hoard.push(new Array(1e6).fill(item.x))
-      }
-    }
+    return crashNow(item.crash, `soak item ${item.x}`)
   }
   return expected(item.x)
 }
