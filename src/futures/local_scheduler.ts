@@ -1,0 +1,474 @@
+/**
+ * LocalScheduler: gets tasks to the workers of a local backend (threads,
+ * processes, the calling thread) and their outcomes back. It knows nothing
+ * of how a worker starts (that is the backend's job); it owns the workers'
+ * slots and in-flight lists. The Futures belong to the executor above
+ * (task_executor.ts).
+ *
+ *   queue ─▶ pump() ─▶ batch ─▶ backend worker
+ *     ▲         │ (microtask, coalesces a burst of submits)
+ *     │         └─ spawns workers on demand, up to maxWorkers
+ *     └── settle ◀── 'done' message (results in FIFO order) ◀─┘
+ *
+ * Batching. A worker holds up to `limit` tasks in flight; `limit` follows an
+ * EWMA of measured task time so that a worker's backlog is ~2 ms of work:
+ * no-op tasks travel 1024 to a message, 100 ms tasks one by one (then load
+ * balancing is perfect and the extra round trip is < 1 % of the task). Tasks
+ * under 50 ms are prefetched (2 in flight at least) so a worker never waits a
+ * round trip for its next task. A fresh executor starts at 1 until the first
+ * results arrive.
+ *
+ * Killable tasks. A task with a timeout or a signal is "exclusive": it is
+ * sent only to a worker with nothing else in flight, and nothing else is
+ * sent there until it settles, so stopping it (terminating the worker) hurts
+ * no other task. While one waits at the head of the queue, other workers are
+ * not topped up, so one of them drains within a batch horizon.
+ *
+ * Worker loss is worker_loss.ts: what ran, what to run again, what failed.
+ *
+ * Nesting. Workers count against a per-thread worker budget and pass each
+ * worker its share, so pools created inside tasks do not multiply (see
+ * internal/worker_budget.ts).
+ */
+import type { ResourceLimits } from 'node:worker_threads'
+import { BrokenExecutorError, SerializationError } from '../errors.js'
+import type { Backend, WorkerExit } from '../backends/backend.js'
+import type { Capabilities } from '../backends/capabilities.js'
+import { BUDGET_ENV, workerBudget } from '../internal/worker_budget.js'
+import type { ResolvedTask } from '../task_ref.js'
+import type { Transferable } from '../wire/codec.js'
+import { FLAG_FLAT, FLAG_SHARED, KIND_CHUNK, PROTOCOL_VERSION, type FromWorker, type FunctionDecl } from '../wire/messages.js'
+import { deserializeError } from '../wire/remote_error.js'
+import { COUNTER_STARTED } from '../worker/runtime.js'
+import type { Scheduler, SchedulerHost } from './scheduler.js'
+import type { TaskFuture } from './task_future.js'
+import { WorkerSlot, describeExit, recoverInflight } from './worker_loss.js'
+
+/** Target backlog per worker, in milliseconds of measured task time. */
+const BACKLOG_MS = 2
+/** Tasks in flight per worker at most, and per message at most. */
+const MAX_INFLIGHT = 1024
+const MAX_BATCH = 512
+/**
+ * Tasks shorter than this (measured) are prefetched: a worker holds one more
+ * than it runs, so it does not sit idle for a round trip (and the caller's
+ * serialisation of the next task) between tasks. Longer ones go one at a
+ * time, where that gap is noise and a task queued behind a long one would
+ * cost more than it saves.
+ */
+const PREFETCH_BELOW_MS = 50
+/** Workers that die before they are ready, in a row, before the executor gives up. */
+const MAX_START_FAILURES = 3
+/** How long a worker asked to stop may take before it is terminated. */
+const STOP_GRACE_MS = 5000
+
+/** What a LocalScheduler's workers are started with (checked by PoolExecutor). */
+export interface LocalSchedulerOptions {
+  maxWorkers: number
+  initializer: ResolvedTask | null
+  /** Encoded already (share descriptors in place of shareable objects). */
+  initargs: unknown[]
+  initargsShared: boolean
+  maxTasksPerChild: number
+  resourceLimits: ResourceLimits | undefined
+  idleTimeout: number
+  execArgv: string[] | undefined
+  env: NodeJS.ProcessEnv | undefined
+}
+
+export class LocalScheduler implements Scheduler {
+  readonly capabilities: Capabilities
+  readonly #backend: Backend
+  readonly #options: LocalSchedulerOptions
+  #host!: SchedulerHost
+  readonly #slots = new Set<WorkerSlot>()
+  readonly #fnIndex = new Map<string, number>()
+  readonly #fnDecls: FunctionDecl[] = []
+  #avgTaskMs = NaN
+  #startFailures = 0
+  #exitWaiters: (() => void)[] = []
+
+  constructor(backend: Backend, options: LocalSchedulerOptions) {
+    this.#backend = backend
+    this.#options = options
+    this.capabilities = { sameMachine: true, ownWorkers: true, ownProcess: backend.name === 'process', ...backend.capabilities }
+  }
+
+  get name(): string {
+    return this.#backend.name
+  }
+
+  get maxWorkers(): number {
+    return this.#options.maxWorkers
+  }
+
+  attach(host: SchedulerHost): void {
+    this.#host = host
+  }
+
+  prepare(): void {
+    if (this.#slots.size === 0) this.#spawn()
+  }
+
+  dispatchNow(f: TaskFuture): boolean {
+    for (const slot of this.#slots) {
+      if (slot.inflight.length === 0 && !slot.exclusive && !slot.retiring && !slot.stopping && !slot.killed) {
+        if (f.setRunningOrNotifyCancel()) this.#dispatch(slot, [f])
+        return true
+      }
+    }
+    return false
+  }
+
+  describeStop(f: TaskFuture): string {
+    return `${(f.placed as WorkerSlot).handle.label} was stopped and replaced`
+  }
+
+  stopRunning(f: TaskFuture): void {
+    const slot = f.placed as WorkerSlot
+    slot.killed = true
+    slot.handle.terminate()
+  }
+
+  *running(): Iterable<TaskFuture> {
+    for (const slot of this.#slots) yield* slot.inflight
+  }
+
+  runningCount(): number {
+    let running = 0
+    for (const slot of this.#slots) running += slot.inflight.length
+    return running
+  }
+
+  workerCount(): number {
+    return this.#slots.size
+  }
+
+  idle(): void {
+    if (this.#host.state !== 'RUNNING') for (const slot of this.#slots) if (slot.inflight.length === 0) this.#stopSlot(slot)
+  }
+
+  async close(): Promise<void> {
+    if (this.#slots.size > 0) await new Promise<void>((resolve) => this.#exitWaiters.push(resolve))
+  }
+
+  async terminate(): Promise<void> {
+    for (const slot of this.#slots) {
+      if (!slot.killed) {
+        slot.killed = true
+        slot.handle.terminate()
+      }
+    }
+    await this.close()
+  }
+
+  broken(): void {
+    for (const slot of this.#slots) {
+      slot.killed = true
+      slot.handle.terminate()
+    }
+  }
+
+  // ── dispatch ──
+
+  #limit(): number {
+    if (Number.isNaN(this.#avgTaskMs)) return 1
+    if (this.#avgTaskMs <= 0) return MAX_INFLIGHT
+    const least = this.#avgTaskMs < PREFETCH_BELOW_MS ? 2 : 1
+    return Math.max(least, Math.min(MAX_INFLIGHT, Math.floor(BACKLOG_MS / this.#avgTaskMs)))
+  }
+
+  pump(): void {
+    const queue = this.#host.queue
+    const limit = this.#limit()
+    const maxTasksPerChild = this.#options.maxTasksPerChild
+    while (queue.length > 0) {
+      const head = queue.peek()!
+      if (head.done()) {
+        queue.shift()
+        continue
+      }
+      if (head.exclusive) {
+        const slot = this.#emptySlot() ?? this.#spawn()
+        if (slot === null) return // wait for a worker to drain; the others are not topped up meanwhile
+        queue.shift()
+        if (!head.setRunningOrNotifyCancel()) continue
+        slot.exclusive = true
+        this.#dispatch(slot, [head])
+        continue
+      }
+      const candidates: WorkerSlot[] = []
+      let idle = 0
+      for (const slot of this.#slots) {
+        if (slot.exclusive || slot.retiring || slot.stopping || slot.killed || slot.inflight.length >= limit) continue
+        candidates.push(slot)
+        if (slot.inflight.length === 0) idle++
+      }
+      // More queued tasks than idle workers: start workers (up to maxWorkers). Waiting
+      // for none to be idle would let one idle worker take a whole burst when the
+      // measured task time is stale (fast tasks, then slow ones).
+      if (idle < queue.length) {
+        const room = Math.min(this.#options.maxWorkers - this.#slots.size, queue.length - idle)
+        for (let i = 0; i < room; i++) {
+          const slot = this.#spawn()
+          if (slot === null) break
+          candidates.push(slot)
+        }
+      }
+      if (candidates.length === 0) return
+      if (candidates.length > 1) candidates.sort((a, b) => a.inflight.length - b.inflight.length)
+      const share = Math.ceil(queue.length / candidates.length)
+      let sent = 0
+      for (const slot of candidates) {
+        const room = Math.min(limit - slot.inflight.length, share, MAX_BATCH, maxTasksPerChild - slot.dispatched)
+        const batch = this.#takeBatch(room)
+        if (batch.length === 0) break
+        this.#dispatch(slot, batch)
+        sent += batch.length
+      }
+      if (sent === 0 && !(queue.peek()?.exclusive ?? false)) return
+    }
+  }
+
+  #emptySlot(): WorkerSlot | null {
+    let best: WorkerSlot | null = null
+    for (const slot of this.#slots) {
+      if (slot.inflight.length > 0 || slot.exclusive || slot.retiring || slot.stopping || slot.killed) continue
+      if (best === null || (slot.ready && !best.ready)) best = slot
+    }
+    return best
+  }
+
+  #takeBatch(room: number): TaskFuture[] {
+    const queue = this.#host.queue
+    const batch: TaskFuture[] = []
+    while (batch.length < room && queue.length > 0) {
+      const f = queue.peek()!
+      if (f.done()) {
+        queue.shift()
+        continue
+      }
+      if (f.exclusive) break
+      queue.shift()
+      if (f.setRunningOrNotifyCancel()) batch.push(f)
+    }
+    return batch
+  }
+
+  #dispatch(slot: WorkerSlot, batch: TaskFuture[]): void {
+    let decls: FunctionDecl[] | undefined
+    let transfer: Transferable[] | undefined
+    // Pushed, not preallocated: structured clone copies a packed array densely, a holey one index by index.
+    const q: unknown[] = []
+    for (let i = 0; i < batch.length; i++) {
+      const f = batch[i]!
+      let index = this.#fnIndex.get(f.task.key)
+      if (index === undefined) {
+        index = this.#fnDecls.length
+        this.#fnIndex.set(f.task.key, index)
+        this.#fnDecls.push([index, f.task.module, f.task.name])
+      }
+      if (!slot.known.has(index)) {
+        slot.known.add(index)
+        ;(decls ??= []).push(this.#fnDecls[index]!)
+      }
+      q.push(f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0), index, f.args)
+      if (f.transfer !== undefined) for (const t of f.transfer) (transfer ??= []).push(t)
+    }
+    try {
+      slot.handle.send({ t: 'run', f: decls, q }, transfer)
+    } catch (error) {
+      // The sync check missed something (or a buffer was detached meanwhile).
+      if (decls !== undefined) for (const [index] of decls) slot.known.delete(index)
+      if (batch.length === 1) {
+        const f = batch[0]!
+        const reason = (error as Error).message
+        f.setException(new SerializationError(`Cannot send task ${f.task.label} to a worker: ${reason}`, { argIndex: -1, path: 'args', reason }, { cause: error }))
+        return
+      }
+      for (const f of batch) this.#dispatch(slot, [f])
+      return
+    }
+    for (const f of batch) {
+      f.placed = slot
+      slot.inflight.push(f)
+    }
+    slot.dispatched += batch.length
+    if (slot.dispatched >= this.#options.maxTasksPerChild) slot.retiring = true
+    if (slot.idleTimer !== undefined) {
+      clearTimeout(slot.idleTimer)
+      slot.idleTimer = undefined
+    }
+    if (!slot.refd) {
+      slot.refd = true
+      slot.handle.ref()
+    }
+  }
+
+  // ── workers ──
+
+  #spawn(): WorkerSlot | null {
+    const options = this.#options
+    if (this.#slots.size >= options.maxWorkers || this.#host.state === 'BROKEN') return null
+    const budgeted = this.#backend.capabilities.isolated
+    if (budgeted && !workerBudget.tryAcquire(this.#slots.size === 0)) return null
+    const slot = new WorkerSlot()
+    slot.budgeted = budgeted
+    try {
+      slot.handle = this.#backend.launch(
+        {
+          init: {
+            v: PROTOCOL_VERSION,
+            label: `${this.#backend.name} worker`,
+            initializer: options.initializer === null ? null : { module: options.initializer.module, name: options.initializer.name },
+            initargs: options.initargs,
+            initargsShared: options.initargsShared,
+            backend: this.#backend.name,
+          },
+          resourceLimits: options.resourceLimits,
+          execArgv: options.execArgv,
+          env: budgeted ? this.#workerEnv() : options.env,
+        },
+        {
+          onMessage: (message) => this.#onMessage(slot, message),
+          onExit: (exit) => this.#onExit(slot, exit),
+        },
+      )
+    } catch (error) {
+      if (budgeted) workerBudget.release()
+      this.#host.break(new BrokenExecutorError(`Cannot start a ${this.#backend.name} worker: ${(error as Error).message}`, { cause: error }))
+      return null
+    }
+    slot.handle.unref()
+    this.#slots.add(slot)
+    return slot
+  }
+
+  /** The worker's environment, with its share of the worker budget for the pools its tasks create. */
+  #workerEnv(): NodeJS.ProcessEnv {
+    const own = this.#options.env
+    const env = own ?? process.env
+    // Left alone: an explicit share, or an env that is not a plain object (worker_threads' SHARE_ENV).
+    if (typeof env !== 'object' || (own !== undefined && own[BUDGET_ENV] !== undefined)) return env
+    return { ...env, [BUDGET_ENV]: String(workerBudget.shareFor(this.#options.maxWorkers)) }
+  }
+
+  #onMessage(slot: WorkerSlot, message: FromWorker): void {
+    switch (message.t) {
+      case 'done': {
+        const r = message.r
+        const n = r.length >> 1
+        if (n > 0) {
+          const sample = message.b / n
+          this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? sample : this.#avgTaskMs * 0.7 + sample * 0.3
+        }
+        const host = this.#host
+        const label = slot.handle.label
+        for (let i = 0; i < r.length; i += 2) {
+          const f = slot.inflight.shift()
+          if (f === undefined) break // cannot happen: the worker answers only what it was sent
+          slot.received++
+          host.settle(f, r[i] as number, r[i + 1], label)
+        }
+        if (message.p !== undefined) {
+          // The values so far of the chunk now at the head.
+          const f = slot.inflight.peek()
+          if (f !== undefined && f.kind === KIND_CHUNK && !f.done()) host.addChunkPart(f, message.p, label)
+        }
+        if (slot.inflight.length === 0) this.#onSlotIdle(slot)
+        if (host.queue.length > 0) this.pump()
+        return
+      }
+      case 'ready':
+        slot.ready = true
+        this.#startFailures = 0
+        return
+      case 'fatal':
+        slot.fatal = deserializeError(message.e, { worker: slot.handle.label })
+        return
+      case 'init-error': {
+        const initializer = this.#options.initializer
+        const cause = deserializeError(message.e, { task: initializer?.label, worker: slot.handle.label })
+        this.#host.break(
+          new BrokenExecutorError(
+            `The initializer ${initializer?.label ?? ''} failed in ${slot.handle.label}, so no task can run: ${(cause as Error)?.message ?? String(cause)}`,
+            { cause },
+          ),
+        )
+        return
+      }
+    }
+  }
+
+  #onSlotIdle(slot: WorkerSlot): void {
+    slot.exclusive = false
+    if (slot.stopping || slot.killed) return
+    if (slot.retiring || (this.#host.state !== 'RUNNING' && !this.#host.hasQueuedWork())) {
+      this.#stopSlot(slot)
+      return
+    }
+    if (slot.refd) {
+      slot.refd = false
+      slot.handle.unref()
+    }
+    const idleTimeout = this.#options.idleTimeout
+    if (Number.isFinite(idleTimeout) && slot.idleTimer === undefined) {
+      slot.idleTimer = setTimeout(() => {
+        slot.idleTimer = undefined
+        if (slot.inflight.length === 0) this.#stopSlot(slot)
+      }, idleTimeout)
+      slot.idleTimer.unref()
+    }
+  }
+
+  #stopSlot(slot: WorkerSlot): void {
+    if (slot.stopping || slot.killed) return
+    slot.stopping = true
+    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer)
+    // Keep the event loop alive until the worker is gone, so `await shutdown()` returns.
+    if (!slot.refd) {
+      slot.refd = true
+      slot.handle.ref()
+    }
+    try {
+      slot.handle.send({ t: 'stop' })
+    } catch {
+      slot.handle.terminate()
+    }
+    // A task may have left timers or sockets open that keep the worker alive.
+    slot.stopTimer = setTimeout(() => slot.handle.terminate(), STOP_GRACE_MS)
+    slot.stopTimer.unref()
+  }
+
+  #onExit(slot: WorkerSlot, exit: WorkerExit): void {
+    this.#slots.delete(slot)
+    if (slot.budgeted) workerBudget.release()
+    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer)
+    if (slot.stopTimer !== undefined) clearTimeout(slot.stopTimer)
+    const host = this.#host
+    const expected = slot.stopping || slot.killed || host.state === 'BROKEN'
+    const inflight = slot.inflight.drain()
+    if (inflight.length > 0) recoverInflight(slot, inflight, exit, host, this.#options.resourceLimits !== undefined)
+    // A worker that started a task was ready, even if its 'ready' message died with it
+    // (a task that kills its worker at once): that is a task's crash, not a start failure.
+    const ranTasks = slot.handle.counters !== null && Atomics.load(slot.handle.counters, COUNTER_STARTED) > 0
+    if (!slot.ready && !ranTasks && !expected) {
+      this.#startFailures++
+      if (this.#startFailures >= MAX_START_FAILURES) {
+        const cause = slot.fatal ?? exit.error
+        host.break(
+          new BrokenExecutorError(
+            `${MAX_START_FAILURES} ${this.#backend.name} workers in a row died before they were ready (last one: ${describeExit(exit)}${cause instanceof Error ? `: ${cause.message}` : ''})`,
+            { cause },
+          ),
+        )
+      }
+    }
+    if (host.queue.length > 0 && host.state !== 'BROKEN') host.schedulePump()
+    if (this.#slots.size === 0) {
+      const waiters = this.#exitWaiters
+      this.#exitWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+}

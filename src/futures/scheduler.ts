@@ -1,0 +1,77 @@
+/**
+ * The interface between the submission layer (task_executor.ts), which owns
+ * every Future from submit to settle, and a scheduler, which gets queued
+ * tasks to workers and their outcomes back:
+ *
+ *   TaskExecutor ── queue ──▶ Scheduler.pump() ──▶ workers (local slots; the cluster's stream)
+ *        ▲                                              │
+ *        └──── host.settle(f, status, value, worker) ◀──┘
+ *
+ * Two schedulers exist: LocalScheduler (futures/local_scheduler.ts: worker
+ * slots, batching, spawning, crash recovery) and ClusterScheduler
+ * (backends/nats/cluster_scheduler.ts: JetStream publishing, results by id,
+ * cancel broadcast). Timeouts, signals, shutdown and breaking are written
+ * once, above both.
+ */
+import type { Capabilities } from '../backends/capabilities.js'
+import type { Deque } from '../internal/deque.js'
+import type { ChunkOutcome } from '../wire/messages.js'
+import type { TaskFuture } from './task_future.js'
+
+export type ExecutorState = 'RUNNING' | 'SHUTDOWN' | 'BROKEN'
+
+/** What a scheduler may ask of the executor above it. */
+export interface SchedulerHost {
+  /** Tasks ready to run, in order. The scheduler takes from the front (and puts back at the front a task it must run again). */
+  readonly queue: Deque<TaskFuture>
+  readonly state: ExecutorState
+  /** Futures not settled yet. */
+  readonly pending: number
+  /** Asks for a `pump()` in a microtask (coalesced: a burst of submits is one pump). */
+  schedulePump(): void
+  /** True while a queued task (or one being verified) still has to run. Drops settled tasks from the queue's head. */
+  hasQueuedWork(): boolean
+  /** A task's outcome from a worker: the value or chunk outcome (STATUS_OK), or a serialized error. */
+  settle(f: TaskFuture, status: number, value: unknown, worker: string): void
+  /** Values a worker sent ahead for the running chunk `f`. */
+  addChunkPart(f: TaskFuture, part: ChunkOutcome, worker: string): void
+  /** The executor cannot go on (workers cannot start, the connection is gone): every pending Future fails with `error`. */
+  break(error: Error): void
+}
+
+/** Gets tasks to workers; see the top of this file. */
+export interface Scheduler {
+  /** The backend's name, for messages: 'thread', 'process', 'inline', 'nats'. */
+  readonly name: string
+  readonly capabilities: Capabilities
+  /** Tasks that run at once at most (workers; on the cluster, tasks in flight). */
+  readonly maxWorkers: number
+  /** Called once by the executor before any other call. */
+  attach(host: SchedulerHost): void
+  /** A task was submitted: get ready for it (start a first worker, connect) while it is checked. */
+  prepare(): void
+  /** Sends `f` at once if a worker is idle and nothing is queued (the idle round trip); false: queue it. */
+  dispatchNow(f: TaskFuture): boolean
+  /** Sends queued tasks to workers, as many as they take. */
+  pump(): void
+  /** How the running task `f` will be stopped, for its error message ("thread worker 3 was stopped and replaced"). */
+  describeStop(f: TaskFuture): string
+  /** Stops the running task `f` (its Future is settled already). */
+  stopRunning(f: TaskFuture): void
+  /** Tasks on workers, not settled. */
+  running(): Iterable<TaskFuture>
+  /** How many tasks are on workers. */
+  runningCount(): number
+  /** Workers alive (local), or workers that ran this executor's tasks (cluster). */
+  workerCount(): number
+  /** A Future settled (optional: only the cluster tracks tasks by id). */
+  taskDone?(f: TaskFuture): void
+  /** Nothing is pending. Shutting down: let go of workers (local) or the connection (cluster). */
+  idle(): void
+  /** Resolves once the workers are gone (local) or the connection is closed (cluster), after shutdown. */
+  close(): Promise<void>
+  /** Stops every worker now; running Futures are settled already. Resolves once they are gone. */
+  terminate(): Promise<void>
+  /** The executor broke: stop every worker; pending Futures are failed already. */
+  broken(): void
+}

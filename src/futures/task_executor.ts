@@ -1,0 +1,416 @@
+/**
+ * TaskExecutor: the submission layer every executor shares, local and
+ * cluster alike. It owns each Future from `submit` until it settles:
+ *
+ *   submitWith() ─ check args, encode shareables ─▶ TaskFuture ─▶ verify task ─▶ queue ─▶ Scheduler
+ *        timeout / signal ──▶ settle now, scheduler stops the running task              │
+ *   Future settled ◀── settle(status, value, worker): values, chunk outcomes, errors ◀──┘
+ *
+ * and the executor's life: pending and idle tracking, `shutdown`,
+ * `terminateWorkers`, breaking. How tasks reach workers is the scheduler's
+ * business (scheduler.ts); the subclasses (PoolExecutor, NatsExecutor)
+ * check their options and pick a scheduler.
+ */
+import { BrokenExecutorError, CancelledError, SerializationError, TimeoutError, invalidArgType } from '../errors.js'
+import type { Capabilities } from '../backends/capabilities.js'
+import { Deque } from '../internal/deque.js'
+import { abortSignal, boolean, knownKeys, nonNegativeInteger, optionalTimeout, plainObject } from '../internal/validate.js'
+import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
+import { KIND_CALL, KIND_CHUNK, STATUS_OK, type ChunkOutcome } from '../wire/messages.js'
+import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
+import { findUncloneable, type Transferable } from '../wire/codec.js'
+import { encodeShareables, type ShareTarget } from '../wire/shareable.js'
+import { ChunkProgress } from './chunk_progress.js'
+import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from './executor.js'
+import { type Future, kForceCancel } from './future.js'
+import type { ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
+import { TaskFuture } from './task_future.js'
+
+const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
+const captureCallerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
+
+/** A snapshot of an executor's activity. */
+export interface ExecutorStats {
+  /** Workers alive (local: started on demand, up to `maxWorkers`); on the cluster, the workers that ran this executor's tasks. */
+  workers: number
+  /** Tasks waiting for a worker. */
+  queued: number
+  /** Tasks handed to workers and not finished. */
+  running: number
+  /** Futures not settled yet (queued and running). */
+  pending: number
+  /** 'RUNNING', or the stage of shutting down. */
+  state: ExecutorState
+}
+
+/**
+ * The executor over a scheduler. Use ThreadPoolExecutor, ProcessPoolExecutor,
+ * InlineExecutor or NatsExecutor; this class holds what they share.
+ */
+export abstract class TaskExecutor extends Executor {
+  readonly #scheduler: Scheduler
+  readonly #capabilities: Capabilities
+  readonly #shareTarget: ShareTarget
+  readonly #retries: number
+  /** What the executor is called in messages ("the cluster executor"). */
+  readonly #what: string
+  readonly #queue = new Deque<TaskFuture>()
+  readonly #verifying = new Set<TaskFuture>()
+  #state: ExecutorState = 'RUNNING'
+  #brokenError: Error | null = null
+  #pumpScheduled = false
+  #pending = 0
+  #idleWaiters: (() => void)[] = []
+  readonly #taskDone: ((f: TaskFuture) => void) | undefined
+  readonly #pumpBound = (): void => {
+    this.#pumpScheduled = false
+    if (this.#state !== 'BROKEN') this.#scheduler.pump()
+  }
+  readonly #onTaskDone = (future: Future<unknown>): void => {
+    const f = future as TaskFuture
+    this.#pending--
+    if (f.timer !== undefined) clearTimeout(f.timer)
+    if (f.onAbort !== undefined) f.signal!.removeEventListener('abort', f.onAbort)
+    f.args = null
+    if (this.#taskDone !== undefined) this.#taskDone(f)
+    if (this.#pending === 0) this.#whenIdle()
+  }
+
+  /** @param retries the executor's default `retries`, checked by the subclass */
+  protected constructor(scheduler: Scheduler, retries: number, what: string) {
+    super()
+    this.#scheduler = scheduler
+    this.#capabilities = scheduler.capabilities
+    this.#shareTarget = { backend: scheduler.name, sharedMemory: scheduler.capabilities.sharedMemory }
+    this.#retries = retries
+    this.#what = what
+    this.#taskDone = scheduler.taskDone?.bind(scheduler)
+    const self = this
+    const host: SchedulerHost = {
+      queue: this.#queue,
+      get state() {
+        return self.#state
+      },
+      get pending() {
+        return self.#pending
+      },
+      schedulePump: () => this.#schedulePump(),
+      hasQueuedWork: () => this.#hasQueuedWork(),
+      settle: (f, status, value, worker) => this.#settle(f, status, value, worker),
+      addChunkPart: (f, part, worker) => this.#chunkProgress(f).add(part, reviver(f, worker)),
+      break: (error) => this.#break(error),
+    }
+    scheduler.attach(host)
+  }
+
+  /** Tasks that run at once at most (on the cluster: tasks in flight). */
+  get maxWorkers(): number {
+    return this.#scheduler.maxWorkers
+  }
+
+  /** The backend's name: 'thread', 'process', 'inline' or 'nats'. */
+  get backend(): string {
+    return this.#scheduler.name
+  }
+
+  /** What this executor's workers can do. */
+  get capabilities(): Capabilities {
+    return this.#capabilities
+  }
+
+  /** A snapshot of the executor's activity. */
+  stats(): ExecutorStats {
+    return {
+      workers: this.#scheduler.workerCount(),
+      queued: this.#queue.length + this.#verifying.size,
+      running: this.#scheduler.runningCount(),
+      pending: this.#pending,
+      state: this.#state,
+    }
+  }
+
+  protected checkOpen(): void {
+    if (this.#state === 'RUNNING') return
+    const broken = this.#brokenError
+    if (broken === null) throw new BrokenExecutorError('Cannot submit new tasks after shutdown()')
+    if (broken instanceof BrokenExecutorError) throw broken
+    throw new BrokenExecutorError(`${capitalize(this.#what)} is broken: ${broken.message}`, { cause: broken })
+  }
+
+  submitWith<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
+    this.checkOpen()
+    // The first worker boots (or the connection opens) while the task is resolved.
+    this.#scheduler.prepare()
+    const task = resolveTask(fn)
+    let timeout: number | undefined
+    let signal: AbortSignal | undefined
+    let transfer: readonly Transferable[] | undefined
+    let retries = this.#retries
+    if (options !== undefined) {
+      const opts = plainObject('options', options)
+      knownKeys('submitWith()', opts, SUBMIT_KEYS)
+      timeout = optionalTimeout('timeout', opts.timeout)
+      if (timeout === Infinity) timeout = undefined
+      signal = abortSignal('signal', opts.signal)
+      if (opts.transfer !== undefined) {
+        if (!Array.isArray(opts.transfer)) throw invalidArgType(`Expected \`transfer\` to be an array of ArrayBuffers or MessagePorts, got ${typeof opts.transfer}`)
+        transfer = opts.transfer as Transferable[]
+      }
+      if (opts.retries !== undefined) retries = nonNegativeInteger('retries', opts.retries)
+    }
+    const found = { shareables: 0 }
+    for (let i = 0; i < args.length; i++) checkArgument(args[i], i, 'args', this.#capabilities, transfer, task, found)
+    if (found.shareables > 0) args = encodeShareables(args, this.#shareTarget) as typeof args
+    if (transfer !== undefined && transfer.length > 0) {
+      // Move now, as postMessage would: the caller's buffers are detached at
+      // submit, and this executor owns the moved memory until dispatch.
+      ;[args, transfer] = structuredClone([args, transfer], { transfer: transfer as Transferable[] }) as [typeof args, Transferable[]]
+    }
+    const f = new TaskFuture<Awaited<ReturnType<F>>>(task, KIND_CALL, args, transfer, timeout !== undefined || signal !== undefined, retries, signal, timeout)
+    f.shared = found.shareables > 0
+    if (captureCallerStacks) f.callerStack = new Error().stack
+    if (signal?.aborted) {
+      f[kForceCancel](new CancelledError('The task was not started: its signal was already aborted', { cause: signal.reason }))
+      return f
+    }
+    this.#enqueue(f as TaskFuture)
+    return f
+  }
+
+  /**
+   * Runs a chunk of calls of one task as a single unit of work.
+   * `retries`: runs again of an item whose worker crashed (default: the executor's).
+   * @internal used by `map` and by Pool
+   */
+  submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number): Future<ChunkResult> {
+    return this.#submitChunk(task, argsList, false, retries)
+  }
+
+  /**
+   * A chunk of one-argument calls `fn(item)`: the items travel as one flat
+   * array, with no argument array per item.
+   * @internal used by Pool's map
+   */
+  submitItems(task: ResolvedTask, items: unknown[]): Future<ChunkResult> {
+    return this.#submitChunk(task, items, true)
+  }
+
+  #submitChunk(task: ResolvedTask, argsList: unknown[], flat: boolean, retries = this.#retries): Future<ChunkResult> {
+    this.checkOpen()
+    const found = { shareables: 0 }
+    let problem: { path: string; reason: string } | null = null
+    let problemArg = 0
+    outer: for (let i = 0; i < argsList.length; i++) {
+      const args = flat ? argsList : (argsList[i] as unknown[])
+      for (let j = flat ? i : 0; j < (flat ? i + 1 : args.length); j++) {
+        const arg = args[j]
+        if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
+        problem = findUncloneable(arg, `item[${i}] argument ${flat ? 0 : j}`, undefined, this.#capabilities.sharedMemory, found)
+        if (problem !== null) {
+          problemArg = flat ? 0 : j
+          break outer
+        }
+      }
+    }
+    const list = found.shareables > 0 ? (encodeShareables(argsList, this.#shareTarget) as unknown[]) : argsList
+    const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, retries, undefined, undefined)
+    f.shared = found.shareables > 0
+    f.flat = flat
+    if (captureCallerStacks) f.callerStack = new Error().stack
+    if (problem !== null) {
+      f.setException(serializationError(problem, problemArg, task))
+      return f
+    }
+    this.#enqueue(f as TaskFuture)
+    return f
+  }
+
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const opts = plainObject('options', options)
+    knownKeys('shutdown()', opts, ['wait', 'cancelFutures'])
+    const wait = opts.wait === undefined ? true : boolean('wait', opts.wait)
+    const cancelFutures = opts.cancelFutures === undefined ? false : boolean('cancelFutures', opts.cancelFutures)
+    if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
+    if (cancelFutures) {
+      for (const f of this.#queue) f.cancel()
+      for (const f of this.#verifying) f.cancel()
+    }
+    if (this.#pending === 0) this.#whenIdle()
+    if (!wait) return
+    if (this.#pending > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+    await this.#scheduler.close()
+  }
+
+  /**
+   * Stops every worker now, whatever it is doing, and settles every pending
+   * Future with CancelledError: queued tasks are cancelled, running ones are
+   * stopped (local workers are terminated: processes get SIGTERM, then
+   * SIGKILL after a second; cluster tasks are cancelled where they run and
+   * dropped from the stream). The executor accepts no more tasks. Resolves
+   * once every worker has exited; never waits for a task. Python 3.14's
+   * `ProcessPoolExecutor.terminate_workers()`; `Pool.terminate()` uses it.
+   *
+   * @example
+   * process.once('SIGINT', () => void executor.terminateWorkers())
+   */
+  async terminateWorkers(): Promise<void> {
+    if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
+    const notStarted = new CancelledError('The task was cancelled before it started: its executor was terminated')
+    for (const f of this.#queue.drain()) f[kForceCancel](notStarted)
+    for (const f of [...this.#verifying]) f[kForceCancel](notStarted)
+    for (const f of [...this.#scheduler.running()]) {
+      if (!f.done()) f[kForceCancel](new CancelledError(`Task ${f.task.label} was stopped: its executor was terminated`))
+    }
+    await this.#scheduler.terminate()
+  }
+
+  // ── submission ──
+
+  #enqueue(f: TaskFuture): void {
+    this.#pending++
+    f.addDoneCallback(this.#onTaskDone)
+    if (f.timeout !== undefined) {
+      f.timer = setTimeout(() => this.#stopTask(f, 'timeout'), f.timeout)
+      f.timer.unref()
+    }
+    if (f.signal !== undefined) {
+      f.onAbort = () => this.#stopTask(f, 'abort')
+      f.signal.addEventListener('abort', f.onAbort, { once: true })
+    }
+    const verified = f.task.verified
+    if (verified !== null) {
+      // First use of a function from a module not loaded yet: confirm its export name first.
+      this.#verifying.add(f)
+      verified.then(
+        () => {
+          this.#verifying.delete(f)
+          if (f.done()) return
+          if (this.#state === 'BROKEN') f.setException(this.#brokenError)
+          else {
+            this.#queue.push(f)
+            this.#schedulePump()
+          }
+        },
+        (error: unknown) => {
+          this.#verifying.delete(f)
+          if (!f.done()) f.setException(error)
+        },
+      )
+      return
+    }
+    // Nothing queued and a worker idle: the scheduler sends it now, without the
+    // hop through the queue and a microtask (this is the idle round trip).
+    if (this.#queue.length === 0 && !f.exclusive && this.#scheduler.dispatchNow(f)) return
+    this.#queue.push(f)
+    this.#schedulePump()
+  }
+
+  #stopTask(f: TaskFuture, why: 'timeout' | 'abort'): void {
+    if (f.done()) return
+    const running = f.state === 'RUNNING' && f.placed !== null
+    const how = running ? this.#scheduler.describeStop(f) : ''
+    if (why === 'timeout') {
+      f.setException(new TimeoutError(`Task ${f.task.label} timed out after ${f.timeout} ms ${running ? `while running; ${how}` : 'before it started'}`))
+    } else {
+      f[kForceCancel](
+        new CancelledError(
+          running
+            ? `Task ${f.task.label} was cancelled while running: its signal was aborted; ${how}`
+            : `Task ${f.task.label} was cancelled before it started: its signal was aborted`,
+          { cause: f.signal!.reason },
+        ),
+      )
+    }
+    if (running) this.#scheduler.stopRunning(f)
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    queueMicrotask(this.#pumpBound)
+  }
+
+  #hasQueuedWork(): boolean {
+    const queue = this.#queue
+    while (queue.length > 0 && queue.peek()!.done()) queue.shift()
+    return queue.length > 0 || this.#verifying.size > 0
+  }
+
+  // ── outcomes ──
+
+  #settle(f: TaskFuture, status: number, value: unknown, worker: string): void {
+    if (f.done()) return
+    if (status !== STATUS_OK) {
+      f.setException(deserializeError(value as SerializedValue, { task: f.task.label, worker, callerStack: f.callerStack }))
+    } else if (f.kind !== KIND_CHUNK) {
+      f.setResult(value)
+    } else if (f.progress !== null) {
+      f.progress.add(value as ChunkOutcome, reviver(f, worker))
+      ;(f as TaskFuture<ChunkResult>).setResult(f.progress.result())
+    } else {
+      const outcome = value as ChunkOutcome
+      let errors: Map<number, unknown> | undefined
+      if (outcome.e !== undefined) {
+        errors = new Map()
+        for (const [index, error] of outcome.e) errors.set(index, deserializeError(error, { task: f.task.label, worker, callerStack: f.callerStack }))
+      }
+      ;(f as TaskFuture<ChunkResult>).setResult({ values: outcome.v, errors, ms: outcome.d })
+    }
+  }
+
+  #chunkProgress(f: TaskFuture): ChunkProgress {
+    return (f.progress ??= new ChunkProgress(f.args!))
+  }
+
+  #break(error: Error): void {
+    if (this.#state === 'BROKEN') return
+    this.#state = 'BROKEN'
+    this.#brokenError = error
+    for (const f of this.#queue.drain()) if (!f.done()) f.setException(error)
+    for (const f of this.#verifying) if (!f.done()) f.setException(error)
+    for (const f of [...this.#scheduler.running()]) if (!f.done()) f.setException(error)
+    this.#scheduler.broken()
+  }
+
+  #whenIdle(): void {
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const w of waiters) w()
+    this.#scheduler.idle()
+  }
+}
+
+/**
+ * Throws SerializationError when argument `index` cannot travel to the
+ * workers this executor's capabilities describe; counts shareable objects
+ * in `found` (they are encoded after the check).
+ */
+export function checkArgument(
+  arg: unknown,
+  index: number,
+  where: string,
+  capabilities: Capabilities,
+  transfer?: readonly Transferable[],
+  task?: ResolvedTask,
+  found?: { shareables: number },
+): void {
+  if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) return
+  const problem = findUncloneable(arg, `${where}[${index}]`, transfer, capabilities.sharedMemory, found)
+  if (problem !== null) throw serializationError(problem, index, task)
+}
+
+function serializationError(problem: { path: string; reason: string }, index: number, task: ResolvedTask | undefined): SerializationError {
+  return new SerializationError(`Cannot send argument ${index}${task ? ` of task ${task.label}` : ''} to a worker: ${problem.reason}`, {
+    argIndex: index,
+    path: problem.path,
+    reason: problem.reason,
+  })
+}
+
+function reviver(f: TaskFuture, worker: string): (error: SerializedValue) => unknown {
+  return (error) => deserializeError(error, { task: f.task.label, worker, callerStack: f.callerStack })
+}
+
+export function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}

@@ -1,0 +1,46 @@
+/**
+ * The Future of one submitted task, with what the executor needs to run it:
+ * the task, its arguments until it settles, its per-task options, and where
+ * its scheduler placed it. Created by the submission layer
+ * (task_executor.ts) and moved around by a scheduler (scheduler.ts).
+ */
+import type { ResolvedTask } from '../task_ref.js'
+import type { Transferable } from '../wire/codec.js'
+import type { TaskKind } from '../wire/messages.js'
+import type { ChunkProgress } from './chunk_progress.js'
+import { Future } from './future.js'
+
+export class TaskFuture<T = unknown> extends Future<T> {
+  /** The arguments (a call) or the items (a chunk); dropped once settled. */
+  args: unknown[] | null
+  /** The arguments hold share descriptors (a Lock, a Queue...) the worker must revive. */
+  shared = false
+  /** A chunk whose args are the items themselves, one argument each (FLAG_FLAT). */
+  flat = false
+  /**
+   * Where the scheduler placed the task once dispatched: the worker slot
+   * (local), the task id (cluster); null while queued.
+   */
+  placed: unknown = null
+  timer: NodeJS.Timeout | undefined = undefined
+  onAbort: (() => void) | undefined = undefined
+  /** The submitter's stack, when MULTIPROC_CALLER_STACKS=1 (appended to a task's error). */
+  callerStack: string | undefined = undefined
+  /** A chunk's outcome so far, once it came in pieces or its worker crashed (chunk_progress.ts). */
+  progress: ChunkProgress | null = null
+
+  constructor(
+    readonly task: ResolvedTask,
+    readonly kind: TaskKind,
+    args: unknown[],
+    readonly transfer: readonly Transferable[] | undefined,
+    /** A task with a timeout or a signal: it may have to be stopped alone, so it runs alone. */
+    readonly exclusive: boolean,
+    public retries: number,
+    readonly signal: AbortSignal | undefined,
+    readonly timeout: number | undefined,
+  ) {
+    super()
+    this.args = args
+  }
+}
