@@ -40,7 +40,7 @@ import type { Transferable } from '../wire/codec.js'
 import { FLAG_FLAT, FLAG_SHARED, KIND_CHUNK, PROTOCOL_VERSION, type FromWorker, type FunctionDecl } from '../wire/messages.js'
 import { deserializeError } from '../wire/remote_error.js'
 import { COUNTER_STARTED } from '../worker/runtime.js'
-import type { Scheduler, SchedulerHost } from './scheduler.js'
+import { takeBatch, type Scheduler, type SchedulerHost } from './scheduler.js'
 import type { TaskFuture } from './task_future.js'
 import { WorkerSlot, describeExit, recoverInflight } from './worker_loss.js'
 
@@ -221,7 +221,7 @@ export class LocalScheduler implements Scheduler {
       let sent = 0
       for (const slot of candidates) {
         const room = Math.min(limit - slot.inflight.length, share, MAX_BATCH, maxTasksPerChild - slot.dispatched)
-        const batch = this.#takeBatch(room)
+        const batch = takeBatch(queue, room, false)
         if (batch.length === 0) break
         this.#dispatch(slot, batch)
         sent += batch.length
@@ -237,22 +237,6 @@ export class LocalScheduler implements Scheduler {
       if (best === null || (slot.ready && !best.ready)) best = slot
     }
     return best
-  }
-
-  #takeBatch(room: number): TaskFuture[] {
-    const queue = this.#host.queue
-    const batch: TaskFuture[] = []
-    while (batch.length < room && queue.length > 0) {
-      const f = queue.peek()!
-      if (f.done()) {
-        queue.shift()
-        continue
-      }
-      if (f.exclusive) break
-      queue.shift()
-      if (f.setRunningOrNotifyCancel()) batch.push(f)
-    }
-    return batch
   }
 
   #dispatch(slot: WorkerSlot, batch: TaskFuture[]): void {

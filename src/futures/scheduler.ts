@@ -75,3 +75,27 @@ export interface Scheduler {
   /** The executor broke: stop every worker; pending Futures are failed already. */
   broken(): void
 }
+
+/**
+ * Takes up to `room` tasks from the front of the queue and marks them
+ * RUNNING, skipping settled ones. An exclusive task (timeout or signal)
+ * travels alone: with `exclusiveAlone` it is taken when it comes first and
+ * ends the batch; without, the batch stops before it (the local scheduler
+ * gives it a worker of its own).
+ */
+export function takeBatch(queue: Deque<TaskFuture>, room: number, exclusiveAlone: boolean): TaskFuture[] {
+  const batch: TaskFuture[] = []
+  while (batch.length < room && queue.length > 0) {
+    const f = queue.peek()!
+    if (f.done()) {
+      queue.shift()
+      continue
+    }
+    if (f.exclusive && (!exclusiveAlone || batch.length > 0)) break
+    queue.shift()
+    if (!f.setRunningOrNotifyCancel()) continue
+    batch.push(f)
+    if (f.exclusive) break
+  }
+  return batch
+}

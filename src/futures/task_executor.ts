@@ -27,7 +27,6 @@ import type { ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
 import { TaskFuture } from './task_future.js'
 
 const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
-const captureCallerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
 
 /** A snapshot of an executor's activity. */
 export interface ExecutorStats {
@@ -52,6 +51,8 @@ export abstract class TaskExecutor extends Executor {
   readonly #capabilities: Capabilities
   readonly #shareTarget: ShareTarget
   readonly #retries: number
+  /** MULTIPROC_CALLER_STACKS=1 when the executor was created: every task records its submitter's stack. */
+  readonly #callerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
   /** What the executor is called in messages ("the cluster executor"). */
   readonly #what: string
   readonly #queue = new Deque<TaskFuture>()
@@ -168,7 +169,7 @@ export abstract class TaskExecutor extends Executor {
     }
     const f = new TaskFuture<Awaited<ReturnType<F>>>(task, KIND_CALL, args, transfer, timeout !== undefined || signal !== undefined, retries, signal, timeout)
     f.shared = found.shareables > 0
-    if (captureCallerStacks) f.callerStack = new Error().stack
+    if (this.#callerStacks) f.callerStack = new Error().stack
     if (signal?.aborted) {
       f[kForceCancel](new CancelledError('The task was not started: its signal was already aborted', { cause: signal.reason }))
       return f
@@ -216,7 +217,7 @@ export abstract class TaskExecutor extends Executor {
     const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, retries, undefined, undefined)
     f.shared = found.shareables > 0
     f.flat = flat
-    if (captureCallerStacks) f.callerStack = new Error().stack
+    if (this.#callerStacks) f.callerStack = new Error().stack
     if (problem !== null) {
       f.setException(serializationError(problem, problemArg, task))
       return f

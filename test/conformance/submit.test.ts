@@ -167,6 +167,22 @@ for (const backend of backends()) {
         })
       }
 
+      it('with MULTIPROC_CALLER_STACKS=1, the frames of the code that called submit()', async () => {
+        const saved = process.env.MULTIPROC_CALLER_STACKS
+        process.env.MULTIPROC_CALLER_STACKS = '1'
+        const traced = backend.create()
+        try {
+          const submittedHere = () => rejection(traced.submit(T.throwError, 'TypeError', 'traced'))
+          const error = await submittedHere()
+          assert.match(String(error.stack), /<multiproc> task throwError/)
+          assert.match(String(error.stack), /submittedHere/, "the caller's frame follows the worker's")
+        } finally {
+          if (saved === undefined) delete process.env.MULTIPROC_CALLER_STACKS
+          else process.env.MULTIPROC_CALLER_STACKS = saved
+          await traced.shutdown()
+        }
+      })
+
       it('AggregateError with its errors', async () => {
         const error = await rejection(ex.submit(T.throwError, 'Aggregate', 'many'))
         assert.ok(error instanceof AggregateError)

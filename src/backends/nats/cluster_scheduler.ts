@@ -20,7 +20,7 @@
 import { hostname } from 'node:os'
 import { ClusterError, SerializationError } from '../../errors.js'
 import type { Capabilities } from '../capabilities.js'
-import type { Scheduler, SchedulerHost } from '../../futures/scheduler.js'
+import { takeBatch, type Scheduler, type SchedulerHost } from '../../futures/scheduler.js'
 import type { TaskFuture } from '../../futures/task_future.js'
 import { libraryModuleId } from '../../wire/library_module.js'
 import { FLAG_FLAT, FLAG_SHARED } from '../../wire/messages.js'
@@ -169,19 +169,7 @@ export class ClusterScheduler implements Scheduler {
       const room = Math.min(limit, max - this.#inflight.size)
       // A task with a timeout or a signal travels alone (it may have to be stopped on its
       // own); the others are packed, and a worker runs a pack on one thread.
-      const batch: TaskFuture[] = []
-      while (batch.length < room && queue.length > 0) {
-        const f = queue.peek()!
-        if (f.done()) {
-          queue.shift()
-          continue
-        }
-        if (f.exclusive && batch.length > 0) break
-        queue.shift()
-        if (!f.setRunningOrNotifyCancel()) continue
-        batch.push(f)
-        if (f.exclusive) break
-      }
+      const batch = takeBatch(queue, room, true)
       if (batch.length === 0) break
       this.#publish(conn, batch)
     }
