@@ -138,7 +138,16 @@ export abstract class TaskExecutor extends Executor {
     throw new BrokenExecutorError(`${capitalize(this.#what)} is broken: ${broken.message}`, { cause: broken })
   }
 
+  override submit<F extends TaskFunction>(fn: Task<F>, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
+    return this.#submit(undefined, fn, args)
+  }
+
   submitWith<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
+    return this.#submit(options, fn, args)
+  }
+
+  /** `submit` and `submitWith`, taking the rest array as it is (spreading it again would copy it per task). */
+  #submit<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
     this.checkOpen()
     // The first worker boots (or the connection opens) while the task is resolved.
     this.#scheduler.prepare()
