@@ -25,7 +25,8 @@ import { keysOf, knownKeys, nonNegativeInteger, plainObject, positiveInteger } f
 import { fromBytes, toBytes } from '../wire/serializer.js'
 import { registerShareable, type ShareTarget } from '../wire/shareable.js'
 import { kBrokerCall } from '../sync/broker.js'
-import { assertCanBlock, bump, deadlineOf, lockCells, unlockCells, locked, waitUntilSync, whenReady } from '../sync/monitor.js'
+import { deadlineOf } from '../internal/deadline.js'
+import { assertCanBlock, bump, lockCells, unlockCells, locked, waitUntilSync, whenReady } from '../sync/monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from '../sync/primitive.js'
 import { parseAcquire, type AcquireOptions } from '../sync/acquire_options.js'
 
