@@ -16,7 +16,7 @@
  * of a million tiny items is a measured path.
  */
 import { CancelledError, TimeoutError, invalidArgType } from '../errors.js'
-import { until, type Ending, type Listen } from '../internal/deadline.js'
+import { deadlineOf, until, type Ending, type Listen } from '../internal/deadline.js'
 import { Deque } from '../internal/deque.js'
 import { abortSignal, knownKeys, optionalTimeout, plainObject, positiveInteger, rangeFail, typeFail } from '../internal/validate.js'
 import type { ResolvedTask } from '../task_ref.js'
@@ -180,7 +180,7 @@ export function mapInChunks(
   const signal = abortSignal('signal', rawOptions.signal)
   // One stack per map call (cheap), so task errors show where the map was called.
   const callerStack = new Error().stack
-  const deadline = timeout === undefined ? Infinity : performance.now() + timeout
+  const deadline = deadlineOf(timeout)
   return run(executor, task, source, chunkOption as number | 'auto', buffersize, deadline, timeout, signal, callerStack, ordered)
 }
 
