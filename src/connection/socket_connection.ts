@@ -10,10 +10,10 @@
  * longer be trusted to be in step.
  */
 import type { Socket } from 'node:net'
-import { deserialize, serialize } from 'node:v8'
 import { ConnectionClosedError, EOFError, invalidArgType } from '../errors.js'
 import { Deque } from '../internal/deque.js'
 import { optionalTimeout } from '../internal/validate.js'
+import { fromBytes, toBytes } from '../wire/serializer.js'
 
 const KIND_VALUE = 0
 const KIND_BYTES = 1
@@ -131,7 +131,7 @@ export class SocketConnection {
   #dispatch(frame: Frame): void {
     let message: unknown
     try {
-      message = frame.kind === KIND_BYTES ? frame.payload : deserialize(frame.payload)
+      message = frame.kind === KIND_BYTES ? frame.payload : fromBytes(frame.payload)
     } catch (error) {
       this.#socket.destroy()
       this.#end(new ConnectionClosedError('The connection was closed: a malformed message', { cause: error }))
@@ -203,7 +203,7 @@ export class SocketConnection {
 
   /** Sends a structured-cloneable value. @throws ConnectionClosedError, or a DataCloneError for an uncloneable value. */
   send(value: unknown): void {
-    this.#write(KIND_VALUE, serialize(value))
+    this.#write(KIND_VALUE, toBytes(value))
   }
 
   /** Sends raw bytes (optionally a slice: `offset` and `size` in bytes). */
@@ -231,7 +231,7 @@ export class SocketConnection {
     const frame = await this.#next()
     if (frame.kind === KIND_BYTES) return frame.payload
     try {
-      return deserialize(frame.payload)
+      return fromBytes(frame.payload)
     } catch (error) {
       this.#socket.destroy()
       this.#end(new ConnectionClosedError('The connection was closed: a malformed message', { cause: error }))

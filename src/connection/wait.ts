@@ -3,6 +3,7 @@
  * something to read, waiting up to `timeout` ms for at least one.
  */
 import { invalidArgType } from '../errors.js'
+import { deadlineOf, remaining } from '../internal/deadline.js'
 import { describe, timeoutOption } from '../internal/validate.js'
 import { Connection } from './connection.js'
 
@@ -21,7 +22,7 @@ export async function wait(connections: Iterable<Connection>, options: { timeout
   const list = [...connections]
   for (const c of list) if (!(c instanceof Connection)) throw invalidArgType(`Expected \`connections\` to hold Connections, got ${describe(c)}`)
   const timeout = timeoutOption('waitConnections()', options)
-  const deadline = timeout === undefined ? Infinity : performance.now() + timeout
+  const deadline = deadlineOf(timeout)
   for (;;) {
     const ready: Connection[] = []
     for (const c of list) {
@@ -29,7 +30,7 @@ export async function wait(connections: Iterable<Connection>, options: { timeout
       else if (!c.closed && c.readable && (await c.poll({ timeout: 0 }).catch(() => false))) ready.push(c)
     }
     if (ready.length > 0 || list.length === 0) return ready
-    const left = deadline - performance.now()
+    const left = remaining(deadline)
     if (left <= 0) return []
     const slice = Math.min(SLICE_MS, left)
     await Promise.race(list.filter((c) => !c.closed && c.readable).map((c) => c.poll({ timeout: slice }).catch(() => true)))

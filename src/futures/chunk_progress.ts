@@ -12,7 +12,7 @@
  */
 import type { ChunkOutcome } from '../wire/messages.js'
 import type { SerializedError } from '../wire/remote_error.js'
-import type { ChunkResult } from './executor.js'
+import type { ChunkResult } from './map_engine.js'
 
 export class ChunkProgress {
   readonly #items: unknown[]

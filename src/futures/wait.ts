@@ -2,6 +2,7 @@
  * wait() and asCompleted(): waiting on many Futures at once, as in Python.
  */
 import { TimeoutError, invalidArgType } from '../errors.js'
+import { deadlineOf, remaining, until, type Listen } from '../internal/deadline.js'
 import { Deque } from '../internal/deque.js'
 import { oneOf, optionalTimeout, plainObject, knownKeys } from '../internal/validate.js'
 import { Future, kOutcome, kRemoveDoneCallback } from './future.js'
@@ -102,28 +103,17 @@ export async function wait<F extends Future<any>>(futures: Iterable<F>, options:
   }
   if (pending.length === 0 || (returnWhen === FIRST_COMPLETED && anyDone) || timeout === 0) return split()
 
-  await new Promise<void>((resolve) => {
-    let timer: NodeJS.Timeout | undefined
-    let finished = false
+  await until((wake) => {
     let left = pending.length
-    const finish = (): void => {
-      if (finished) return
-      finished = true
-      if (timer !== undefined) clearTimeout(timer)
-      for (const f of pending) f[kRemoveDoneCallback](onDone)
-      resolve()
-    }
     const onDone = (f: Future<unknown>): void => {
-      if (finished) return
       left--
-      if (left === 0 || returnWhen === FIRST_COMPLETED || (returnWhen === FIRST_EXCEPTION && failed(f))) finish()
+      if (left === 0 || returnWhen === FIRST_COMPLETED || (returnWhen === FIRST_EXCEPTION && failed(f))) wake()
     }
-    for (const f of pending) {
-      if (finished) break
-      f.addDoneCallback(onDone)
+    for (const f of pending) f.addDoneCallback(onDone)
+    return () => {
+      for (const f of pending) f[kRemoveDoneCallback](onDone)
     }
-    if (!finished && timeout !== undefined && Number.isFinite(timeout)) timer = setTimeout(finish, timeout)
-  })
+  }, deadlineOf(timeout))
   return split()
 }
 
@@ -145,8 +135,7 @@ export function asCompleted<F extends Future<any>>(futures: Iterable<F>, options
   knownKeys('asCompleted()', opts, ['timeout'])
   const timeout = optionalTimeout('timeout', opts.timeout)
   const all = toFutureSet(futures, 'asCompleted()')
-  const deadline = timeout === undefined ? Infinity : performance.now() + timeout
-  return new CompletionIterator(all, deadline, timeout) as AsyncIterableIterator<Completed<F>>
+  return new CompletionIterator(all, deadlineOf(timeout), timeout) as AsyncIterableIterator<Completed<F>>
 }
 
 /**
@@ -167,6 +156,9 @@ class CompletionIterator<F extends Future<any>> implements AsyncIterableIterator
     if (!this.#pending.delete(f)) return
     this.#ready.push(f)
     this.#waiters.shift()?.()
+  }
+  readonly #listen: Listen = (wake) => {
+    this.#waiters.push(wake)
   }
 
   constructor(all: Set<F>, deadline: number, timeout: number | undefined) {
@@ -193,18 +185,12 @@ class CompletionIterator<F extends Future<any>> implements AsyncIterableIterator
         this.#close()
         return { done: true, value: undefined }
       }
-      const remaining = this.#deadline - performance.now()
-      if (remaining <= 0) {
+      if (remaining(this.#deadline) <= 0) {
         const unfinished = this.#pending.size
         this.#close()
         throw new TimeoutError(`asCompleted() timed out after ${this.#timeout} ms with ${unfinished} of ${this.#total} Futures unfinished`)
       }
-      let timer: NodeJS.Timeout | undefined
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve)
-        if (Number.isFinite(remaining)) timer = setTimeout(resolve, remaining)
-      })
-      if (timer !== undefined) clearTimeout(timer)
+      await until(this.#listen, this.#deadline)
     }
   }
 

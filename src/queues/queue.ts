@@ -2,7 +2,7 @@
  * Python's `multiprocessing.Queue`: a FIFO shared by every worker, bounded
  * by `maxsize` items (0: unbounded).
  *
- * Items are serialized (the V8 serializer: what structured clone takes) into
+ * Items are serialized (wire/serializer.ts: what structured clone takes) into
  * a ring of bytes in a SharedArrayBuffer; every worker thread reads and
  * writes the same ring, with no message hop. A child process reaches the
  * queue through the parent (sync/broker.ts).
@@ -20,12 +20,13 @@
  * feeder thread: a process that put items can exit, and be joined, before
  * anyone reads them (cpython#73983 cannot happen).
  */
-import { deserialize, serialize } from 'node:v8'
 import { Empty, Full, QueueClosedError, TooManyReleasesError, invalidArgValue } from '../errors.js'
 import { keysOf, knownKeys, nonNegativeInteger, plainObject, positiveInteger } from '../internal/validate.js'
+import { fromBytes, toBytes } from '../wire/serializer.js'
 import { registerShareable, type ShareTarget } from '../wire/shareable.js'
 import { kBrokerCall } from '../sync/broker.js'
-import { assertCanBlock, bump, deadlineOf, lockCells, unlockCells, locked, waitUntilSync, whenReady } from '../sync/monitor.js'
+import { deadlineOf } from '../internal/deadline.js'
+import { assertCanBlock, bump, lockCells, unlockCells, locked, waitUntilSync, whenReady } from '../sync/monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from '../sync/primitive.js'
 import { parseAcquire, type AcquireOptions } from '../sync/acquire_options.js'
 
@@ -144,13 +145,13 @@ export class Queue<T = unknown> extends Primitive {
   async get(options?: GetOptions): Promise<T> {
     const { blocking, timeout } = parseAcquire(options, 'Queue.get()')
     if (this.remote !== null) return (await this.call('get', [blocking, timeout])) as T
-    return deserialize(await this.#getAsync(blocking, timeout)) as T
+    return fromBytes<T>(await this.#getAsync(blocking, timeout))
   }
 
   /** Gets without waiting. @throws Empty, QueueClosedError */
   getNowait(): T {
     if (this.remote !== null) throw this.notRemote('Queue.getNowait() (use `await q.get({ blocking: false })`)')
-    return deserialize(this.#getSync(false, undefined)) as T
+    return fromBytes<T>(this.#getSync(false, undefined))
   }
 
   /** The blocking form of `get`, for worker threads. */
@@ -158,7 +159,7 @@ export class Queue<T = unknown> extends Primitive {
     const { blocking, timeout } = parseAcquire(options, 'Queue.getSync()')
     if (this.remote !== null) throw this.notRemote('Queue.getSync()')
     if (blocking) assertCanBlock('Queue.getSync()')
-    return deserialize(this.#getSync(blocking, timeout)) as T
+    return fromBytes<T>(this.#getSync(blocking, timeout))
   }
 
   /** How many items the queue holds now (exact, unlike Python's). */
@@ -255,7 +256,7 @@ export class Queue<T = unknown> extends Primitive {
   }
 
   #encode(item: T): Uint8Array {
-    const bytes = serialize(item)
+    const bytes = toBytes(item)
     if (bytes.byteLength + 4 > this.#ring.byteLength) {
       throw invalidArgValue(
         `The item takes ${bytes.byteLength} bytes serialized, more than the queue's capacity of ${this.#ring.byteLength} bytes; create the queue with a larger \`capacity\``,
@@ -374,7 +375,7 @@ export class Queue<T = unknown> extends Primitive {
       case 'put':
         return this.#putAsync(this.#encode(args[0] as T), args[1] as boolean, args[2] as number | undefined)
       case 'get':
-        return this.#getAsync(args[0] as boolean, args[1] as number | undefined).then((bytes) => deserialize(bytes))
+        return this.#getAsync(args[0] as boolean, args[1] as number | undefined).then((bytes) => fromBytes(bytes))
       case 'close':
         return this.close()
       case 'taskDone':

@@ -20,7 +20,8 @@ import { keysOf, knownKeys, plainObject, positiveInteger, optionalTimeout } from
 import { resolveTask, type TaskFunction } from '../task_ref.js'
 import { registerShareable } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
-import { assertCanBlock, bump, deadlineOf, lockCells, locked, unlockCells, waitUntilSync, whenReady } from './monitor.js'
+import { deadlineOf } from '../internal/deadline.js'
+import { assertCanBlock, bump, lockCells, locked, unlockCells, waitUntilSync, whenReady } from './monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from './primitive.js'
 import { parseTimeout, type TimeoutOptions } from './acquire_options.js'
 

@@ -1,7 +1,8 @@
 /** Python's `multiprocessing.Event`: a flag that tasks can wait for. */
 import { registerShareable } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
-import { assertCanBlock, bump, deadlineOf, lockCells, unlockCells, waitUntilSync, whenReady } from './monitor.js'
+import { deadlineOf } from '../internal/deadline.js'
+import { assertCanBlock, bump, lockCells, unlockCells, waitUntilSync, whenReady } from './monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from './primitive.js'
 import { parseTimeout, type TimeoutOptions } from './acquire_options.js'
 

@@ -8,7 +8,8 @@
 import { NotHeldError } from '../errors.js'
 import { registerShareable } from '../wire/shareable.js'
 import { kBrokerCall } from './broker.js'
-import { assertCanBlock, bump, deadlineOf, lockCells, locked, selfOwner, unlockCells, waitUntilSync, whenReady } from './monitor.js'
+import { deadlineOf } from '../internal/deadline.js'
+import { assertCanBlock, bump, lockCells, locked, selfOwner, unlockCells, waitUntilSync, whenReady } from './monitor.js'
 import { Primitive, reviveAs, type PrimitiveData } from './primitive.js'
 import { held, notAcquired, parseAcquire, type AcquireOptions, type Held } from './acquire_options.js'
 

@@ -21,6 +21,7 @@
  */
 import { isMainThread, threadId } from 'node:worker_threads'
 import { TimeoutError, UnsupportedBackendError } from '../errors.js'
+import { remaining, until } from '../internal/deadline.js'
 
 export const MUTEX = 0
 
@@ -48,15 +49,6 @@ export function unlockCells(cells: Int32Array): void {
 export function bump(cells: Int32Array, seq: number, count = Infinity): void {
   Atomics.add(cells, seq, 1)
   Atomics.notify(cells, seq, count)
-}
-
-/** A deadline in `performance.now()` time from a timeout in ms (undefined/Infinity: none). */
-export function deadlineOf(timeout: number | undefined): number {
-  return timeout === undefined || timeout === Infinity ? Infinity : performance.now() + timeout
-}
-
-function remaining(deadline: number): number {
-  return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now())
 }
 
 /** Whether this thread may block (Atomics.wait): worker threads only. */
@@ -154,24 +146,16 @@ export function currentSignal(): AbortSignal | undefined {
   return ambientSignal
 }
 
-/** `promise`, or a rejection when `signal` aborts first. */
+/** `promise`, or a rejection with the signal's reason when `signal` aborts first. */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(v)
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(e)
-      },
-    )
-  })
+  return until(
+    (wake) => {
+      promise.then(wake, wake)
+    },
+    Infinity,
+    signal,
+  ).then((ending) => (ending === 'aborted' ? Promise.reject(signal.reason) : promise))
 }
 
 /** What `whenReady` gives: the action's value, or `ok: false` when the deadline passed first. */
@@ -197,6 +181,7 @@ export async function whenReady<T>(cells: Int32Array, seq: number, ready: () => 
     }
     const left = remaining(deadline)
     if (left <= 0) return { ok: false }
+    // The wait's own timeout is the deadline: no timer per wake-up.
     const result = atomicsWaitAsync(cells, seq, s, left === Infinity ? undefined : left)
     if (result.async) await keepingLoop(abortable(result.value, signal))
   }

@@ -1,0 +1,389 @@
+/**
+ * The engine behind `Executor.map` and Pool's `imap`/`imapUnordered`/`starmap`:
+ * runs one task over argument tuples read lazily from a source, in chunks,
+ * through a bounded window of chunk Futures, and yields the values in input
+ * order or in completion order.
+ *
+ *   source ─▶ pump: read a chunk ─▶ submitChunk ─▶ window (≤ buffersize chunks) ─▶ consumer
+ *      ▲                                                                │
+ *      └──────────────── restarted after each chunk taken ◀─────────────┘
+ *
+ * With `chunksize: 'auto'` chunks start at one item and grow from measured
+ * item times until a chunk runs about a millisecond. The timeout and the
+ * signal hold for the whole iteration, also while the input is waiting.
+ *
+ * Work here is per chunk, never per item beyond copying values out: a map
+ * of a million tiny items is a measured path.
+ */
+import { CancelledError, TimeoutError, invalidArgType } from '../errors.js'
+import { deadlineOf, until, type Ending, type Listen } from '../internal/deadline.js'
+import { Deque } from '../internal/deque.js'
+import { abortSignal, knownKeys, optionalTimeout, plainObject, positiveInteger, rangeFail, typeFail } from '../internal/validate.js'
+import type { ResolvedTask } from '../task_ref.js'
+import { kRemoveDoneCallback, type Future } from './future.js'
+
+/** The outcome of a chunk of calls: a value per item, errors where items threw. */
+export interface ChunkResult {
+  values: unknown[]
+  errors: Map<number, unknown> | undefined
+  /** Milliseconds the worker spent on the chunk. */
+  ms: number
+}
+
+/** Anything `map` reads from. */
+export type AnyIterable<T> = Iterable<T> | AsyncIterable<T>
+
+/** What the engine needs of an executor. */
+export interface ChunkSubmitter {
+  /** How many tasks run at once at most; the default window is four chunks per worker. */
+  readonly maxWorkers: number
+  submitChunk(task: ResolvedTask, argsList: unknown[][]): Future<ChunkResult>
+}
+
+const MAP_KEYS = ['timeout', 'chunksize', 'buffersize', 'signal'] as const
+const AUTO_CHUNK_TARGET_MS = 1
+const AUTO_CHUNK_MAX = 4096
+
+function isIterable(value: unknown): value is AnyIterable<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'string') &&
+    (typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function' ||
+      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
+  )
+}
+
+/** Splits `map`'s rest arguments into iterables and a trailing options object. */
+export function splitMapArgs(rest: unknown[]): { iterables: AnyIterable<unknown>[]; options: Record<string, unknown> } {
+  let options: Record<string, unknown> = {}
+  let iterables = rest
+  const last = rest[rest.length - 1]
+  if (rest.length > 0 && last !== null && typeof last === 'object' && !isIterable(last)) {
+    options = plainObject('options', last)
+    iterables = rest.slice(0, -1)
+  }
+  if (iterables.length === 0) throw invalidArgType('Expected at least one iterable of arguments after the task, got none')
+  iterables.forEach((it, i) => {
+    if (!isIterable(it)) typeFail(`iterables[${i}]`, 'an iterable or async iterable', it)
+  })
+  return { iterables: iterables as AnyIterable<unknown>[], options }
+}
+
+/**
+ * Zips iterables into argument tuples, stopping at the shortest (as Python's map).
+ * Reads strictly on demand. Returns a sync iterator when all inputs are sync.
+ */
+export function zipArgs(iterables: AnyIterable<unknown>[]): Iterator<unknown[]> | AsyncIterator<unknown[]> {
+  const allSync = iterables.every((it) => typeof (it as Iterable<unknown>)[Symbol.iterator] === 'function')
+  if (allSync) {
+    const its = iterables.map((it) => (it as Iterable<unknown>)[Symbol.iterator]())
+    if (its.length === 1) {
+      const it = its[0]!
+      return {
+        next(): IteratorResult<unknown[]> {
+          const r = it.next()
+          return r.done ? { done: true, value: undefined } : { done: false, value: [r.value] }
+        },
+        return(): IteratorResult<unknown[]> {
+          it.return?.()
+          return { done: true, value: undefined }
+        },
+      }
+    }
+    return {
+      next(): IteratorResult<unknown[]> {
+        const tuple: unknown[] = []
+        for (const it of its) {
+          const r = it.next()
+          if (r.done) {
+            for (const other of its) if (other !== it) other.return?.()
+            return { done: true, value: undefined }
+          }
+          tuple.push(r.value)
+        }
+        return { done: false, value: tuple }
+      },
+      return(): IteratorResult<unknown[]> {
+        for (const it of its) it.return?.()
+        return { done: true, value: undefined }
+      },
+    }
+  }
+  const its = iterables.map((it) =>
+    typeof (it as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+      ? (it as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (it as Iterable<unknown>)[Symbol.iterator](),
+  )
+  return {
+    async next(): Promise<IteratorResult<unknown[]>> {
+      const tuple: unknown[] = []
+      for (const it of its) {
+        const r = await it.next()
+        if (r.done) {
+          await Promise.all(its.filter((o) => o !== it).map((o) => o.return?.()))
+          return { done: true, value: undefined }
+        }
+        tuple.push(r.value)
+      }
+      return { done: false, value: tuple }
+    },
+    async return(): Promise<IteratorResult<unknown[]>> {
+      await Promise.all(its.map((it) => it.return?.()))
+      return { done: true, value: undefined }
+    },
+  }
+}
+
+const DONE_NOW: Promise<Ending> = Promise.resolve('done')
+
+/**
+ * Waits for a Future until a deadline or an abort, without creating a
+ * promise on the Future itself (that would be a second settlement path).
+ */
+export function settled(future: Future<unknown>, deadline: number, signal: AbortSignal | undefined): Promise<Ending> {
+  if (future.done()) return DONE_NOW
+  return until(
+    (wake) => {
+      future.addDoneCallback(wake)
+      return () => future[kRemoveDoneCallback](wake)
+    },
+    deadline,
+    signal,
+  )
+}
+
+/** Reads the settled outcome of a Future after `settled()`. */
+async function outcome<T>(future: Future<T>): Promise<T> {
+  return future.result()
+}
+
+/**
+ * Checks `map`'s options and returns the iteration: `task` over the argument
+ * tuples of `source`, chunks submitted to `executor`; in input order unless
+ * `ordered` is false.
+ */
+export function mapInChunks(
+  executor: ChunkSubmitter,
+  task: ResolvedTask,
+  source: Iterator<unknown[]> | AsyncIterator<unknown[]>,
+  rawOptions: Record<string, unknown>,
+  ordered: boolean,
+): AsyncIterableIterator<unknown> {
+  knownKeys('map()', rawOptions, MAP_KEYS)
+  const timeout = optionalTimeout('timeout', rawOptions.timeout)
+  const chunkOption = rawOptions.chunksize ?? 'auto'
+  if (chunkOption !== 'auto') {
+    if (typeof chunkOption !== 'number') typeFail('chunksize', "a positive integer or 'auto'", chunkOption)
+    if (!Number.isInteger(chunkOption) || chunkOption < 1) rangeFail('chunksize', "a positive integer or 'auto'", chunkOption)
+  }
+  const buffersize = rawOptions.buffersize === undefined ? Math.max(16, 4 * executor.maxWorkers) : positiveInteger('buffersize', rawOptions.buffersize)
+  const signal = abortSignal('signal', rawOptions.signal)
+  // One stack per map call (cheap), so task errors show where the map was called.
+  const callerStack = new Error().stack
+  const deadline = deadlineOf(timeout)
+  return run(executor, task, source, chunkOption as number | 'auto', buffersize, deadline, timeout, signal, callerStack, ordered)
+}
+
+async function* run(
+  executor: ChunkSubmitter,
+  task: ResolvedTask,
+  source: Iterator<unknown[]> | AsyncIterator<unknown[]>,
+  chunkOption: number | 'auto',
+  buffersize: number,
+  deadline: number,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  callerStack: string | undefined,
+  ordered: boolean,
+): AsyncGenerator<unknown> {
+  const window = new Deque<Future<ChunkResult>>()
+  let exhausted = false
+  let perItemMs = NaN
+  let chunksize = chunkOption === 'auto' ? 1 : chunkOption
+
+  /** The error that ends the iteration when a wait ended other than done. */
+  const stop = (ending: Ending): Error =>
+    ending === 'timed-out' ? new TimeoutError(`map() with timeout ${timeout} ms timed out`) : new CancelledError('map() was aborted', { cause: signal!.reason })
+
+  const readChunk = async (): Promise<unknown[][] | null> => {
+    const items: unknown[][] = []
+    while (items.length < chunksize) {
+      let r = source.next()
+      if (r instanceof Promise) r = await r
+      if ((r as IteratorResult<unknown[]>).done) {
+        exhausted = true
+        break
+      }
+      items.push((r as IteratorResult<unknown[]>).value)
+    }
+    return items.length > 0 ? items : null
+  }
+  // The input is read by a pump running beside the consumer, so results
+  // that are ready flow while a slow source (a pipe, stdin) is waiting.
+  // One pump at a time; it stops when the window is full and is restarted
+  // after each result. `wake` tells a consumer with an empty window that a
+  // chunk arrived or the pump ended.
+  let pump: Promise<void> | null = null
+  let stopped = false
+  let sourceError: { error: unknown } | null = null
+  let wake: (() => void) | null = null
+  const notify = (): void => {
+    const w = wake
+    wake = null
+    w?.()
+  }
+  const fill = async (): Promise<void> => {
+    while (!exhausted && !stopped && window.length < buffersize) {
+      const items = await readChunk()
+      if (items === null || stopped) break
+      window.push(executor.submitChunk(task, items))
+      notify()
+    }
+  }
+  const startFill = (): void => {
+    if (pump !== null || exhausted || stopped || sourceError !== null || window.length >= buffersize) return
+    pump = fill().then(
+      () => {
+        pump = null
+        notify()
+      },
+      (error: unknown) => {
+        sourceError = { error }
+        pump = null
+        notify()
+      },
+    )
+  }
+  // The timeout and the signal also hold while the input is waiting.
+  const listenForChunk: Listen = (w) => {
+    wake = w
+    return () => {
+      wake = null
+    }
+  }
+  /**
+   * With an empty window: waits for a chunk; false when the input is over.
+   * An input error comes after the chunks read before it (as in Python's
+   * imap); items of an unfinished chunk are dropped with it, as there.
+   */
+  const awaitChunk = async (): Promise<boolean> => {
+    for (;;) {
+      if (window.length > 0) return true
+      if (sourceError !== null) throw sourceError.error
+      startFill()
+      if (pump === null) return false
+      const ending = await until(listenForChunk, deadline, signal)
+      if (ending !== 'done') throw stop(ending)
+    }
+  }
+  const learn = (result: ChunkResult): void => {
+    if (chunkOption !== 'auto' || result.values.length === 0) return
+    const sample = result.ms / result.values.length
+    perItemMs = Number.isNaN(perItemMs) ? sample : perItemMs * 0.7 + sample * 0.3
+    const ideal = perItemMs > 0 ? Math.floor(AUTO_CHUNK_TARGET_MS / perItemMs) : AUTO_CHUNK_MAX
+    chunksize = Math.max(1, Math.min(AUTO_CHUNK_MAX, ideal))
+  }
+  const unwrap = (result: ChunkResult, stack: string | undefined): unknown[] => {
+    if (result.errors !== undefined && result.errors.size > 0) {
+      // Yield up to the first failing item, then throw it (as Python's map does).
+      const first = Math.min(...result.errors.keys())
+      const error = result.errors.get(first)
+      if (error instanceof Error && stack !== undefined && typeof error.stack === 'string') {
+        const frames = stack.split('\n').filter((l) => l.trimStart().startsWith('at ')).join('\n')
+        if (frames) Object.defineProperty(error, 'stack', { value: `${error.stack}\n${frames}`, writable: true, configurable: true })
+      }
+      return [...result.values.slice(0, first), { [kThrow]: error }]
+    }
+    return result.values
+  }
+
+  try {
+    if (signal?.aborted) throw new CancelledError('map() was aborted', { cause: signal.reason })
+    startFill()
+    if (ordered) {
+      while (await awaitChunk()) {
+        const head = window.peek()!
+        const ending = await settled(head, deadline, signal)
+        if (ending !== 'done') throw stop(ending)
+        window.shift()
+        const result = await outcome(head)
+        learn(result)
+        startFill()
+        for (const value of unwrap(result, callerStack)) {
+          if (isThrow(value)) throw value[kThrow]
+          yield value
+        }
+      }
+    } else {
+      // Completion order: yield each chunk as soon as it is done.
+      while (await awaitChunk()) {
+        const taken = await firstDone(window, deadline, signal)
+        if (typeof taken === 'string') throw stop(taken)
+        const result = await outcome(taken.future)
+        learn(result)
+        startFill()
+        for (const value of unwrap(result, callerStack)) {
+          if (isThrow(value)) throw value[kThrow]
+          yield value
+        }
+      }
+    }
+  } finally {
+    stopped = true
+    for (const f of window) f.cancel()
+    window.clear()
+    if (!exhausted) {
+      try {
+        const r = source.return?.()
+        // A pump still waiting on the source may hold it: closing an async
+        // generator then waits for that read, which may never come (stdin).
+        if (r instanceof Promise) {
+          if (pump === null) await r
+          else r.catch(() => {})
+        }
+      } catch {
+        // closing the user's iterator must not hide the real outcome
+      }
+    }
+  }
+}
+
+const kThrow = Symbol('throw')
+function isThrow(value: unknown): value is { [kThrow]: unknown } {
+  return typeof value === 'object' && value !== null && kThrow in value
+}
+
+/**
+ * Waits until some Future of the window is done, then removes and returns it
+ * (inside a box: resolving a promise with a Future would await the Future);
+ * or how the wait ended when the deadline or the signal came first.
+ */
+async function firstDone(
+  window: Deque<Future<ChunkResult>>,
+  deadline: number,
+  signal: AbortSignal | undefined,
+): Promise<{ future: Future<ChunkResult> } | Exclude<Ending, 'done'>> {
+  const take = (): { future: Future<ChunkResult> } | null => {
+    const items = [...window]
+    const index = items.findIndex((f) => f.done())
+    if (index < 0) return null
+    const [future] = items.splice(index, 1)
+    window.clear()
+    for (const item of items) window.push(item)
+    return { future: future! }
+  }
+  const ready = take()
+  if (ready !== null) return ready
+  const items = [...window]
+  const ending = await until(
+    (wake) => {
+      for (const f of items) f.addDoneCallback(wake)
+      return () => {
+        for (const f of items) f[kRemoveDoneCallback](wake)
+      }
+    },
+    deadline,
+    signal,
+  )
+  return ending === 'done' ? take()! : ending
+}

@@ -1,0 +1,132 @@
+// The map engine over chunk Futures settled by hand: order, windows,
+// timeout and abort (also while the consumer is not waiting), clean-up.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { Future, kRemoveDoneCallback, type DoneCallback } from '../../src/futures/future.js'
+import { mapInChunks, zipArgs, type ChunkResult, type ChunkSubmitter } from '../../src/futures/map_engine.js'
+import type { ResolvedTask } from '../../src/task_ref.js'
+import { CancelledError, TimeoutError } from '../../src/errors.js'
+
+/** A Future that counts its registered done callbacks, to catch leaks. */
+class CountingFuture<T = unknown> extends Future<T> {
+  live = 0
+  override addDoneCallback(fn: DoneCallback<T>): void {
+    if (!this.done()) this.live++
+    super.addDoneCallback(fn)
+  }
+  override [kRemoveDoneCallback](fn: DoneCallback<T>): void {
+    if (this.live > 0) this.live--
+    super[kRemoveDoneCallback](fn)
+  }
+}
+
+/** An executor whose chunks the test settles: each chunk's Future and items, in submission order. */
+function handExecutor(): ChunkSubmitter & { chunks: { items: unknown[][]; future: CountingFuture<ChunkResult> }[] } {
+  const chunks: { items: unknown[][]; future: CountingFuture<ChunkResult> }[] = []
+  return {
+    maxWorkers: 1,
+    chunks,
+    submitChunk(_task: ResolvedTask, items: unknown[][]): Future<ChunkResult> {
+      const future = new CountingFuture<ChunkResult>()
+      chunks.push({ items, future })
+      return future
+    },
+  }
+}
+
+const task = {} as ResolvedTask
+const squares = (items: unknown[][]): ChunkResult => ({ values: items.map(([x]) => (x as number) ** 2), errors: undefined, ms: 0 })
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
+
+describe('map engine', () => {
+  it('yields in input order although chunks finish out of order', async () => {
+    const ex = handExecutor()
+    const it = mapInChunks(ex, task, zipArgs([[1, 2, 3]]), { chunksize: 1 }, true)
+    const first = it.next()
+    await tick()
+    assert.equal(ex.chunks.length, 3)
+    ex.chunks[2]!.future.setResult(squares(ex.chunks[2]!.items))
+    ex.chunks[1]!.future.setResult(squares(ex.chunks[1]!.items))
+    ex.chunks[0]!.future.setResult(squares(ex.chunks[0]!.items))
+    assert.deepEqual(await first, { done: false, value: 1 })
+    const rest: unknown[] = []
+    for await (const v of it) rest.push(v)
+    assert.deepEqual(rest, [4, 9])
+    for (const c of ex.chunks) assert.equal(c.future.live, 0)
+  })
+
+  it('unordered: yields the chunk done first', async () => {
+    const ex = handExecutor()
+    const it = mapInChunks(ex, task, zipArgs([[1, 2, 3]]), { chunksize: 1 }, false)
+    const first = it.next()
+    await tick()
+    ex.chunks[1]!.future.setResult(squares(ex.chunks[1]!.items))
+    assert.deepEqual(await first, { done: false, value: 4 })
+    ex.chunks[0]!.future.setResult(squares(ex.chunks[0]!.items))
+    ex.chunks[2]!.future.setResult(squares(ex.chunks[2]!.items))
+    const rest: unknown[] = []
+    for await (const v of it) rest.push(v)
+    assert.deepEqual(rest.sort(), [1, 9])
+    for (const c of ex.chunks) assert.equal(c.future.live, 0)
+  })
+
+  for (const ordered of [true, false]) {
+    const how = ordered ? 'ordered' : 'unordered'
+
+    it(`${how}: the timeout throws TimeoutError and cancels what is queued`, async () => {
+      const ex = handExecutor()
+      const it = mapInChunks(ex, task, zipArgs([[1, 2]]), { chunksize: 1, timeout: 20 }, ordered)
+      await assert.rejects(it.next(), (e: unknown) => e instanceof TimeoutError && e.message === 'map() with timeout 20 ms timed out')
+      for (const c of ex.chunks) {
+        assert.equal(c.future.cancelled(), true)
+        assert.equal(c.future.live, 0)
+      }
+    })
+
+    it(`${how}: aborting while waiting throws CancelledError with the reason`, async () => {
+      const ex = handExecutor()
+      const controller = new AbortController()
+      const it = mapInChunks(ex, task, zipArgs([[1, 2]]), { chunksize: 1, signal: controller.signal }, ordered)
+      const next = it.next()
+      await tick()
+      const reason = new Error('enough')
+      controller.abort(reason)
+      await assert.rejects(next, (e: unknown) => e instanceof CancelledError && e.message === 'map() was aborted' && e.cause === reason)
+      for (const c of ex.chunks) assert.equal(c.future.live, 0)
+    })
+
+    it(`${how}: aborting while the consumer is busy stops the next wait`, async () => {
+      const ex = handExecutor()
+      const controller = new AbortController()
+      const it = mapInChunks(ex, task, zipArgs([[1, 2, 3]]), { chunksize: 1, signal: controller.signal }, ordered)
+      const first = it.next()
+      await tick()
+      ex.chunks[0]!.future.setResult(squares(ex.chunks[0]!.items))
+      assert.deepEqual(await first, { done: false, value: 1 })
+      // The consumer is in its loop body, not waiting, when the signal aborts.
+      controller.abort()
+      await assert.rejects(it.next(), CancelledError)
+      for (const c of ex.chunks.slice(1)) assert.equal(c.future.cancelled(), true)
+    })
+  }
+
+  it('a task error is thrown at its position, after the values before it', async () => {
+    const ex = handExecutor()
+    const it = mapInChunks(ex, task, zipArgs([[1, 2, 3]]), { chunksize: 3 }, true)
+    const first = it.next()
+    await tick()
+    ex.chunks[0]!.future.setResult({ values: [1, undefined, 9], errors: new Map([[1, new Error('two')]]), ms: 0 })
+    assert.deepEqual(await first, { done: false, value: 1 })
+    await assert.rejects(it.next(), /two/)
+  })
+
+  it('an input that waits for ever still obeys the timeout', async () => {
+    const ex = handExecutor()
+    async function* stalled(): AsyncGenerator<number> {
+      await new Promise(() => {})
+    }
+    const it = mapInChunks(ex, task, zipArgs([stalled()]), { timeout: 20 }, true)
+    await assert.rejects(it.next(), TimeoutError)
+    assert.equal(ex.chunks.length, 0)
+  })
+})
