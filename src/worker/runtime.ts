@@ -1,5 +1,6 @@
 /**
- * The task loop that runs inside every worker (thread, child process, inline).
+ * The task loop that runs inside every worker (thread, child process, inline),
+ * and for a cluster worker's units inside its threads (backends/nats/run_task.ts).
  *
  *   run messages ──▶ batches (FIFO) ──▶ drain(): for each task
  *                                        ├─ look up the function (import once per module)
