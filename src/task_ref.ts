@@ -280,6 +280,18 @@ function resolveFunction(fn: Function): ResolvedTask | TypeError {
 }
 
 /**
+ * A reference to `module#name` that executors name `label` in their
+ * messages (a crash, a timeout): a task that runs another one for its
+ * caller (a cluster worker's runner) is reported as the task it runs.
+ * @internal
+ */
+export function labelledTask<F extends TaskFunction = TaskFunction>(module: string | URL, name: string, label: string): TaskRef<F> {
+  const ref = task<F>(module, name)
+  resolvedRefs.set(ref, { ...makeResolved(ref.module, ref.name), label })
+  return ref
+}
+
+/**
  * Resolves what the user passed as a task. Throws the TypeError that says
  * why a function cannot be referenced. Cached per function and per reference.
  */

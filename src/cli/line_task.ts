@@ -8,7 +8,7 @@
  * as its failure, so the run can go past it (`--on-error skip|log`).
  * Formatting here keeps the main thread down to writing strings.
  */
-import { TaskNotFoundError, taskImportError } from '../errors.js'
+import { loadTaskOnce } from '../worker/task_loader.js'
 
 /** One batch of input lines, numbered from `first` (1-based). */
 export interface LineBatchJob {
@@ -38,35 +38,6 @@ export interface LineBatchResult {
   text: string
   failures: LineFailure[] | undefined
   ms: number
-}
-
-type LineFunction = (value: unknown) => unknown
-
-const functions = new Map<string, Promise<LineFunction>>()
-
-function load(module: string, name: string): Promise<LineFunction> {
-  const key = `${module}#${name}`
-  let fn = functions.get(key)
-  if (fn === undefined) {
-    fn = import(module).then((ns: Record<string, unknown>) => {
-      // A CommonJS module whose exports Node could not list shows them on `default` only.
-      const cjs = ns.default !== null && typeof ns.default === 'object' ? (ns.default as Record<string, unknown>) : {}
-      const f = ns[name] ?? (Object.hasOwn(cjs, name) ? cjs[name] : undefined)
-      if (typeof f !== 'function') {
-        const exported = Object.keys(ns).filter((k) => typeof ns[k] === 'function')
-        throw new TaskNotFoundError(
-          f === undefined
-            ? `Module ${module} has no export named \`${name}\` (its exported functions: ${exported.join(', ') || 'none'})`
-            : `Export \`${name}\` of module ${module} is not a function but ${typeof f}`,
-        )
-      }
-      return f as LineFunction
-    }, (error: unknown) => {
-      throw taskImportError(module, error)
-    })
-    functions.set(key, fn)
-  }
-  return fn
 }
 
 function format(value: unknown, json: boolean): string {
@@ -99,7 +70,7 @@ export async function runLine(item: LineItem): Promise<LineOutcome> {
   const [spec, line, text] = item
   if (spec.json && text.trim() === '') return ''
   // A module that cannot be loaded stops the run (it throws); a failing line does not.
-  const fn = await load(spec.module, spec.name)
+  const fn = await loadTaskOnce(spec.module, spec.name)
   try {
     let value = fn(spec.json ? JSON.parse(text) : text)
     if (value instanceof Promise) value = await value
@@ -111,7 +82,7 @@ export async function runLine(item: LineItem): Promise<LineOutcome> {
 
 export async function runLineBatch(job: LineBatchJob): Promise<LineBatchResult> {
   const start = performance.now()
-  const fn = await load(job.module, job.name)
+  const fn = await loadTaskOnce(job.module, job.name)
   let text = ''
   let failures: LineFailure[] | undefined
   let count = 0

@@ -1,5 +1,6 @@
 /**
- * The task loop that runs inside every worker (thread, child process, inline).
+ * The task loop that runs inside every worker (thread, child process, inline),
+ * and for a cluster worker's units inside its threads (backends/nats/run_task.ts).
  *
  *   run messages ──▶ batches (FIFO) ──▶ drain(): for each task
  *                                        ├─ look up the function (import once per module)
@@ -49,7 +50,8 @@ import {
 } from '../wire/messages.js'
 import { serializeError, type SerializedError } from '../wire/remote_error.js'
 import { findUncloneable, isTransfer, type Transferable } from '../wire/codec.js'
-import { SerializationError, TaskNotFoundError, taskImportError } from '../errors.js'
+import { SerializationError } from '../errors.js'
+import { loadTask, type LoadedTask } from './task_loader.js'
 import { Deque } from '../internal/deque.js'
 import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
 import { onBlocking } from '../sync/monitor.js'
@@ -97,8 +99,6 @@ interface ChunkPart {
   base: number
 }
 
-type Loaded = (...args: unknown[]) => unknown
-
 /** Runners running a task while holding finished results (several only with inline executors). */
 const holding = new Set<TaskRunner>()
 // A task that blocks its thread (a worker's Event.waitSync) sends what is finished first.
@@ -113,7 +113,7 @@ export class TaskRunner {
   readonly #batches = new Deque<unknown[]>()
   #pos = 0
   readonly #decls: ({ module: string; name: string } | undefined)[] = []
-  readonly #fns: (Loaded | undefined)[] = []
+  readonly #fns: (LoadedTask | undefined)[] = []
   #results: unknown[] = []
   /** The running chunk's values not sent yet, or null when no chunk is running. */
   #part: ChunkPart | null = null
@@ -222,7 +222,7 @@ export class TaskRunner {
       return true
     }
     try {
-      const fn = await this.#load(init.module, init.name)
+      const fn = await loadTask(init.module, init.name)
       const initargs = this.#init.initargsShared
         ? ((await reviveShareables(this.#init.initargs, this.#reviveContext)) as unknown[])
         : this.#init.initargs
@@ -234,30 +234,6 @@ export class TaskRunner {
     }
     this.#port.post({ t: 'ready' })
     return true
-  }
-
-  async #load(module: string, name: string): Promise<Loaded> {
-    let ns: Record<string, unknown>
-    try {
-      ns = (await import(module)) as Record<string, unknown>
-    } catch (error) {
-      const err = error as NodeJS.ErrnoException
-      if (err?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(module)) {
-        err.message +=
-          '. The task module is TypeScript: run your program with tsx (`npx tsx main.ts` or `node --import tsx main.ts`); workers inherit it'
-      }
-      throw taskImportError(module, error)
-    }
-    const fn = ns[name]
-    if (typeof fn !== 'function') {
-      const exported = Object.keys(ns).filter((k) => typeof ns[k] === 'function')
-      throw new TaskNotFoundError(
-        fn === undefined
-          ? `Module ${module} has no export named \`${name}\` (its exported functions: ${exported.join(', ') || 'none'})`
-          : `Export \`${name}\` of module ${module} is not a function but ${typeof fn}`,
-      )
-    }
-    return fn as Loaded
   }
 
   async #drain(): Promise<void> {
@@ -308,7 +284,7 @@ export class TaskRunner {
           const decl = this.#decls[index]
           try {
             if (decl === undefined) throw new Error(`internal: task function #${index} was never declared to this worker`)
-            fn = await this.#load(decl.module, decl.name)
+            fn = await loadTask(decl.module, decl.name)
             this.#fns[index] = fn
           } catch (error) {
             if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)

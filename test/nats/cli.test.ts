@@ -107,10 +107,10 @@ describe('multiproc map --backend nats', () => {
 
   it('of the library, the worker runs listed tasks only, and checks the module a line job names', async () => {
     await using ex = new NatsExecutor({ servers: server.url })
-    const internal = task(new URL('../../src/backends/nats/run_task.ts', import.meta.url), 'runTask')
+    const internal = task(new URL('../../src/backends/nats/run_task.ts', import.meta.url), 'runUnits')
     const refused = await rejection(ex.submit(internal, 'file:///etc/x.js', 'f', 0, [], false))
     assert.ok(refused instanceof ModuleNotAllowedError, String(refused))
-    assert.match(refused.message, /multiproc:backends\/nats\/run_task\.js#runTask is not a library task that nats worker/)
+    assert.match(refused.message, /multiproc:backends\/nats\/run_task\.js#runUnits is not a library task that nats worker/)
     const lineTask = task(new URL('../../src/cli/line_task.ts', import.meta.url), 'runLineBatch')
     const job = (module: unknown) => ({ module, name: 'upper', json: false, stopOnError: true, first: 1, lines: ['a'] })
     const ok = await ex.submit(lineTask, job(new URL(`../../${TASKS}`, import.meta.url).href) as never)

@@ -5,7 +5,7 @@
  *   caller ◀──request {prefix}.s.{session} (results, ping)── worker   (the caller's reply confirms)
  *   caller ──core {prefix}.cancel──▶ every worker
  *
- * Every payload is a V8-serialized object with a protocol version `v`, so a
+ * Every payload is a serialized object (wire/serializer.ts) with a protocol version `v`, so a
  * caller and a worker of different versions refuse each other clearly
  * instead of misreading. One task message carries a batch of tasks (a burst
  * of submits travels as one JetStream message); a worker acks the message
@@ -13,28 +13,29 @@
  * lost between the two, and a redelivered task that already reported is
  * de-duplicated by the caller (it knows each task id once).
  */
-import { serialize, deserialize } from 'node:v8'
-import type { SerializedValue } from '../../wire/remote_error.js'
+import { toBytes, fromBytes } from '../../wire/serializer.js'
+import { KIND_CALL, KIND_CHUNK, STATUS_OK, type ChunkOutcome } from '../../wire/messages.js'
 
 /** Bumped whenever a cluster message changes shape. */
-export const NATS_PROTOCOL_VERSION = 1
+export const NATS_PROTOCOL_VERSION = 2
 
-export const UNIT_CALL = 0
-export const UNIT_CHUNK = 1
-
-/** One task inside a task message. */
+/**
+ * One task inside a task message. Its kind word `k` is the one a local
+ * worker's 'run' queue entry carries (wire/messages.ts): KIND_CALL or
+ * KIND_CHUNK, or-ed with FLAG_SHARED (the arguments hold share
+ * descriptors) and FLAG_FLAT (a chunk whose `a` is the items themselves,
+ * each the single argument of its call), so a worker hands it to its task
+ * runner unchanged.
+ */
 export interface TaskUnit {
   /** Task id, unique per caller session. */
   id: string
-  /** UNIT_CALL or UNIT_CHUNK. */
   k: number
-  /** Module URL and export name. */
+  /** Module URL (or library id) and export name. */
   m: string
   n: string
-  /** Arguments (a call) or a list of argument lists (a chunk). */
+  /** Arguments (a call), a list of argument lists (a chunk), or the items (a flat chunk). */
   a: unknown[]
-  /** Arguments hold share descriptors. */
-  sh: boolean
   /** Runs of the task again if its local worker thread crashes. */
   r: number
 }
@@ -47,16 +48,6 @@ export interface TaskMessage {
   q: TaskUnit[]
 }
 
-export const RESULT_OK = 0
-export const RESULT_ERROR = 1
-
-/** The outcome of a chunk: a value per item, serialized errors where items threw. */
-export interface ChunkWireOutcome {
-  v: unknown[]
-  e: [index: number, error: SerializedValue][] | undefined
-  d: number
-}
-
 /** Worker → caller, as a request the caller answers (`ok`). */
 export type ToCaller =
   | {
@@ -64,7 +55,11 @@ export type ToCaller =
       t: 'results'
       /** Who ran them: `nats worker host:pid`. */
       w: string
-      /** Flattened: id, status, value (RESULT_OK: the value or a ChunkWireOutcome; RESULT_ERROR: SerializedValue), ms. */
+      /**
+       * Flattened, four slots per task: id, status (STATUS_OK, STATUS_ERROR),
+       * value (the value, a ChunkOutcome for a chunk, or the SerializedValue
+       * of the error), ms.
+       */
       r: unknown[]
     }
   | { v: number; t: 'ping' }
@@ -78,12 +73,13 @@ export interface CancelMessage {
   all: boolean
 }
 
+/** A cluster message as bytes (wire/serializer.ts, like every byte channel). */
 export function encode(value: unknown): Uint8Array {
-  return serialize(value)
+  return toBytes(value)
 }
 
 export function decode<T>(data: Uint8Array): T {
-  return deserialize(data) as T
+  return fromBytes<T>(data)
 }
 
 /** The subjects and names used under one prefix. */
@@ -108,3 +104,12 @@ export function names(prefix: string, stream: string): Names {
     cancelSubject: `${prefix}.cancel`,
   }
 }
+
+/** @deprecated kept until the caller side moves: KIND_CALL of wire/messages.ts */
+export const UNIT_CALL = KIND_CALL
+/** @deprecated kept until the caller side moves: KIND_CHUNK of wire/messages.ts */
+export const UNIT_CHUNK = KIND_CHUNK
+/** @deprecated kept until the caller side moves: STATUS_OK of wire/messages.ts */
+export const RESULT_OK = STATUS_OK
+/** @deprecated kept until the caller side moves: ChunkOutcome of wire/messages.ts */
+export type ChunkWireOutcome = ChunkOutcome

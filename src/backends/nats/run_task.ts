@@ -1,117 +1,120 @@
 /**
- * Runs one cluster task inside a worker thread of a NatsWorker.
+ * Runs cluster tasks inside a worker thread of a NatsWorker, on the task
+ * runner every local worker uses (worker/runtime.ts).
  *
- * The worker's local ThreadPoolExecutor calls `runTask` with the task's
- * module and export name (already checked against the allowlist by the
- * worker). Errors are serialized here, in the thread where they were
- * thrown, and travel to the caller as they are: one hop, so nothing of
- * them (class, properties, cause) is lost on the way through the worker.
- * A result that cannot be cloned fails the task with SerializationError
- * (the thread runtime checks it when it sends the outcome).
+ * The worker's local ThreadPoolExecutor calls `runUnits` with units already
+ * checked against the allowlist. They go to this thread's own TaskRunner as
+ * one 'run' message, each unit's kind word unchanged (it is the word of a
+ * local queue entry): the runner loads the module (worker/task_loader.ts),
+ * revives shareables, calls, unwraps transfers and runs chunks item by
+ * item, and serializes every error where it was thrown. Its results come
+ * back as values, so those errors travel to the caller as they are: one
+ * hop, nothing of them (class, properties, cause) is rebuilt on the way.
+ * A result that cannot be cloned fails the whole call with
+ * SerializationError (the thread's own runtime checks it when it sends).
  */
-import { TaskNotFoundError, taskImportError } from '../../errors.js'
-import { isTransfer, transfer, type Transferable } from '../../wire/codec.js'
-import { serializeError, type SerializedValue } from '../../wire/remote_error.js'
-import { resolveModule } from '../../wire/library_module.js'
-import { reviveShareables } from '../../wire/shareable.js'
-import { UNIT_CHUNK, type ChunkWireOutcome } from './protocol.js'
+import { KIND_CHUNK, KIND_MASK, PROTOCOL_VERSION, STATUS_OK, type ChunkOutcome, type FromWorker, type FunctionDecl } from '../../wire/messages.js'
+import { transfer, type Transferable } from '../../wire/codec.js'
+import { TaskRunner } from '../../worker/runtime.js'
 
-type Loaded = (...args: unknown[]) => unknown
+/** A unit as the worker sends it here: kind word, module, export name, arguments. */
+export type UnitCall = [k: number, m: string, n: string, a: unknown[]]
 
-/** What runTask returns: ok with a value (or a chunk outcome), or a serialized error. */
-export type RunOutcome = { ok: true; v: unknown; ms: number } | { ok: false; e: SerializedValue; ms: number }
-
-const loaded = new Map<string, Loaded>()
-
-async function load(module: string, name: string): Promise<Loaded> {
-  const key = `${module}#${name}`
-  const cached = loaded.get(key)
-  if (cached !== undefined) return cached
-  let ns: Record<string, unknown>
-  try {
-    ns = (await import(resolveModule(module))) as Record<string, unknown>
-  } catch (error) {
-    const err = error as NodeJS.ErrnoException
-    if (err?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(module)) {
-      err.message += '. The task module is TypeScript: start the worker under tsx (`node --import tsx ...`)'
-    }
-    throw taskImportError(module, error)
-  }
-  const fn = ns[name]
-  if (typeof fn !== 'function') {
-    const exported = Object.keys(ns).filter((k) => typeof ns[k] === 'function')
-    throw new TaskNotFoundError(
-      fn === undefined
-        ? `Module ${module} has no export named \`${name}\` (its exported functions: ${exported.join(', ') || 'none'})`
-        : `Export \`${name}\` of module ${module} is not a function but ${typeof fn}`,
-    )
-  }
-  loaded.set(key, fn as Loaded)
-  return fn as Loaded
+/** One call of `runUnits` while the runner runs its units. */
+interface Run {
+  /** The kind word of each unit. */
+  kinds: number[]
+  /** Flattened: status, value (or ChunkOutcome), ms; three slots per unit. */
+  out: unknown[]
+  /** The values sent ahead of the chunk that runs next (its outcome holds only the rest). */
+  part: ChunkOutcome | null
+  moved: Transferable[]
+  done: () => void
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
-}
+let run: Run | null = null
+/** Runs of `runUnits` wait for the one before: the runner answers in order, one run at a time. */
+let last: Promise<unknown> = Promise.resolve()
+const indexes = new Map<string, number>()
 
-export async function runTask(module: string, name: string, kind: number, args: unknown[], shared: boolean): Promise<unknown> {
-  const t0 = performance.now()
-  const moved: Transferable[] = []
-  const unwrap = (value: unknown): unknown => {
-    if (!isTransfer(value)) return value
-    for (const item of value.transferList) moved.push(item)
-    return value.value
-  }
-  let outcome: RunOutcome
-  try {
-    const fn = await load(module, name)
-    if (shared) args = (await reviveShareables(args, { backend: 'nats' })) as unknown[]
-    if (kind === UNIT_CHUNK) {
-      const chunk: ChunkWireOutcome = { v: new Array(args.length), e: undefined, d: 0 }
-      for (let i = 0; i < args.length; i++) {
-        try {
-          let value = fn(...(args[i] as unknown[]))
-          if (isThenable(value)) value = await value
-          chunk.v[i] = unwrap(value)
-        } catch (error) {
-          chunk.v[i] = undefined
-          ;(chunk.e ??= []).push([i, serializeError(error)])
+const runner = new TaskRunner(
+  {
+    post(message: FromWorker, moved?: Transferable[]) {
+      if (message.t !== 'done' || run === null) return
+      const current = run
+      if (moved !== undefined) for (const item of moved) current.moved.push(item)
+      const r = message.r
+      // Tasks finished in this message share its busy time.
+      const ms = r.length > 0 ? message.b / (r.length / 2) : 0
+      for (let i = 0; i < r.length; i += 2) {
+        const status = r[i] as number
+        let value = r[i + 1]
+        let unitMs = ms
+        const part = current.part
+        if (part !== null) {
+          current.part = null
+          if (status === STATUS_OK) value = joined(part, value as ChunkOutcome)
         }
+        if (status === STATUS_OK && (current.kinds[current.out.length / 3]! & KIND_MASK) === KIND_CHUNK) {
+          const outcome = value as ChunkOutcome
+          unitMs = outcome.d / Math.max(1, outcome.v.length)
+        }
+        current.out.push(status, value, unitMs)
       }
-      chunk.d = performance.now() - t0
-      outcome = { ok: true, v: chunk, ms: chunk.d / Math.max(1, args.length) }
-    } else {
-      let value = fn(...args)
-      if (isThenable(value)) value = await value
-      outcome = { ok: true, v: unwrap(value), ms: performance.now() - t0 }
+      if (message.p !== undefined) current.part = current.part === null ? message.p : joined(current.part, message.p)
+      if (current.out.length === 3 * current.kinds.length) current.done()
+    },
+  },
+  { v: PROTOCOL_VERSION, label: 'nats worker thread', initializer: null, initargs: [], backend: 'nats', counters: null },
+)
+void runner.start()
+
+function joined(first: ChunkOutcome, rest: ChunkOutcome): ChunkOutcome {
+  const e = first.e === undefined ? rest.e : rest.e === undefined ? first.e : [...first.e, ...rest.e]
+  return { v: [...first.v, ...rest.v], e, d: rest.d }
+}
+
+/**
+ * Runs units in order, in this thread. Returns, flattened, a status
+ * (STATUS_OK or STATUS_ERROR), a value (a ChunkOutcome for a chunk, the
+ * SerializedValue of an error) and the milliseconds it took, per unit.
+ */
+export function runUnits(units: UnitCall[]): Promise<unknown> {
+  const next = last.then(() => runNow(units))
+  last = next.catch(() => {})
+  return next
+}
+
+function runNow(units: UnitCall[]): Promise<unknown> {
+  return new Promise((resolve) => {
+    const f: FunctionDecl[] = []
+    const q: unknown[] = []
+    for (const [k, m, n, a] of units) {
+      const key = `${m}#${n}`
+      let index = indexes.get(key)
+      if (index === undefined) {
+        index = indexes.size
+        indexes.set(key, index)
+        f.push([index, m, n])
+      }
+      q.push(k, index, a)
     }
-  } catch (error) {
-    outcome = { ok: false, e: serializeError(error), ms: performance.now() - t0 }
-  }
-  return moved.length > 0 ? transfer(outcome, moved) : outcome
+    const current: Run = {
+      kinds: units.map((unit) => unit[0]),
+      out: [],
+      part: null,
+      moved: [],
+      done: () => {
+        run = null
+        resolve(current.moved.length > 0 ? transfer(current.out, current.moved) : current.out)
+      },
+    }
+    run = current
+    runner.receive({ t: 'run', f: f.length > 0 ? f : undefined, q })
+  })
 }
 
 /** Does nothing: the worker runs it once per thread at start, so every thread is up before tasks come. */
 export function warmUp(): boolean {
   return true
-}
-
-/**
- * Runs the tasks of one message in order, in this thread: a burst of tiny
- * tasks costs one hop to a thread instead of one each. Returns an outcome
- * per task (units: module, name, kind, args, shared).
- */
-export async function runBatch(units: [string, string, number, unknown[], boolean][]): Promise<unknown> {
-  const outcomes: RunOutcome[] = new Array(units.length)
-  const moved: Transferable[] = []
-  for (let i = 0; i < units.length; i++) {
-    const [m, n, k, a, sh] = units[i]!
-    let out = await runTask(m, n, k, a, sh)
-    if (isTransfer(out)) {
-      for (const item of out.transferList) moved.push(item)
-      out = out.value
-    }
-    outcomes[i] = out as RunOutcome
-  }
-  return moved.length > 0 ? transfer(outcomes, moved) : outcomes
 }
