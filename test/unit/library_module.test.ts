@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { libraryModuleId, resolveModule, isLibraryModuleId } from '../../src/wire/library_module.js'
 import { isLibraryShareableModule, libraryTaskImports } from '../../src/backends/nats/library_tasks.js'
-import { UNIT_CALL, UNIT_CHUNK } from '../../src/backends/nats/protocol.js'
+import { KIND_CALL, KIND_CHUNK } from '../../src/wire/messages.js'
 
 const proxies = new URL('../../src/manager/proxies.ts', import.meta.url).href
 
@@ -32,17 +32,17 @@ describe('library module ids', () => {
 describe('library tasks of a cluster worker', () => {
   it('runLineBatch is one, and names the user module of each job', () => {
     const job = { module: 'file:///x/tasks.js', name: 'f' }
-    assert.deepEqual(libraryTaskImports('multiproc:cli/line_task.js', 'runLineBatch', UNIT_CALL, [job]), ['file:///x/tasks.js'])
+    assert.deepEqual(libraryTaskImports('multiproc:cli/line_task.js', 'runLineBatch', KIND_CALL, [job]), ['file:///x/tasks.js'])
     assert.deepEqual(
-      libraryTaskImports('multiproc:cli/line_task.js', 'runLineBatch', UNIT_CHUNK, [[job], [{ module: 'file:///y.js' }], 'junk']),
+      libraryTaskImports('multiproc:cli/line_task.js', 'runLineBatch', KIND_CHUNK, [[job], [{ module: 'file:///y.js' }], 'junk']),
       ['file:///x/tasks.js', 'file:///y.js', undefined],
     )
-    assert.deepEqual(libraryTaskImports('multiproc:cli/line_task.js', 'runLineBatch', UNIT_CALL, [null]), [undefined])
+    assert.deepEqual(libraryTaskImports('multiproc:cli/line_task.js', 'runLineBatch', KIND_CALL, [null]), [undefined])
   })
 
   it('library internals are not tasks; only modules that register shareable types are shareable', () => {
-    assert.equal(libraryTaskImports('multiproc:backends/nats/run_task.js', 'runTask', UNIT_CALL, []), null)
-    assert.equal(libraryTaskImports('multiproc:cli/line_task.js', 'load', UNIT_CALL, []), null)
+    assert.equal(libraryTaskImports('multiproc:backends/nats/run_task.js', 'runTask', KIND_CALL, []), null)
+    assert.equal(libraryTaskImports('multiproc:cli/line_task.js', 'load', KIND_CALL, []), null)
     assert.equal(isLibraryShareableModule('multiproc:manager/proxies.js'), true)
     assert.equal(isLibraryShareableModule('multiproc:manager/server_entry.js'), false)
   })

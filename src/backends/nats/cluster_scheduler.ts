@@ -209,13 +209,12 @@ export class ClusterScheduler implements Scheduler {
     const untrack = (): void => {
       for (const f of batch) this.#inflight.delete(f.placed as string)
     }
-    const units: TaskUnit[] = batch.map((f) => ({
+    const units = batch.map((f): TaskUnit => ({
       id: f.placed as string,
       k: f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0),
       m: libraryModuleId(f.task.module),
       n: f.task.name,
       a: f.args!,
-      sh: f.shared,
       r: f.retries,
     }))
     let data: Uint8Array

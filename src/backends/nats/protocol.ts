@@ -14,7 +14,6 @@
  * de-duplicated by the caller (it knows each task id once).
  */
 import { toBytes, fromBytes } from '../../wire/serializer.js'
-import { KIND_CALL, KIND_CHUNK, STATUS_OK, type ChunkOutcome } from '../../wire/messages.js'
 
 /** Bumped whenever a cluster message changes shape. */
 export const NATS_PROTOCOL_VERSION = 2
@@ -104,12 +103,3 @@ export function names(prefix: string, stream: string): Names {
     cancelSubject: `${prefix}.cancel`,
   }
 }
-
-/** @deprecated kept until the caller side moves: KIND_CALL of wire/messages.ts */
-export const UNIT_CALL = KIND_CALL
-/** @deprecated kept until the caller side moves: KIND_CHUNK of wire/messages.ts */
-export const UNIT_CHUNK = KIND_CHUNK
-/** @deprecated kept until the caller side moves: STATUS_OK of wire/messages.ts */
-export const RESULT_OK = STATUS_OK
-/** @deprecated kept until the caller side moves: ChunkOutcome of wire/messages.ts */
-export type ChunkWireOutcome = ChunkOutcome

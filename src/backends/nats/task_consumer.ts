@@ -5,7 +5,6 @@
  * be read or speaks another protocol version is terminated with a log line.
  */
 import { ClusterError } from '../../errors.js'
-import { FLAG_SHARED } from '../../wire/messages.js'
 import { loadNats, type NatsConnection } from './nats_client.js'
 import { NATS_PROTOCOL_VERSION, decode, type Names, type TaskMessage } from './protocol.js'
 
@@ -117,9 +116,6 @@ export class TaskConsumer {
       msg.term('protocol version')
       return
     }
-    // TEMPORARY, until the caller side sends kind words: a unit of the caller that still says
-    // `sh: true` for shareable arguments instead of FLAG_SHARED in `k`.
-    for (const unit of message.q) if ((unit as { sh?: unknown }).sh === true) unit.k |= FLAG_SHARED
     this.#options.onMessage(msg, message)
   }
 }
