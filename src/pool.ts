@@ -24,7 +24,8 @@
 import { AsyncResult, kSettle } from './async_result.js'
 import { PoolIteration } from './pool_iteration.js'
 import { CancelledError, InvalidStateError, invalidArgType } from './errors.js'
-import { Context, getContext, type StartMethod } from './context.js'
+import type { Context } from './context.js'
+import { contextFor, type StartMethod } from './start_method.js'
 import { zipArgs, type AnyIterable, type ChunkResult, type Executor } from './futures/executor.js'
 import { kOutcome, type Future } from './futures/future.js'
 import { func, knownKeys, plainObject, positiveInteger, typeFail } from './internal/validate.js'
@@ -78,13 +79,25 @@ export interface PoolImapOptions {
 
 type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 
-/** What a Pool runs on: a PoolExecutor, or the cluster's NatsExecutor. */
-export type PoolBackend = Executor & {
+/**
+ * The executor of a backend, any of the four: what a Pool runs on and what a
+ * context's `Executor` makes (a PoolExecutor, or the cluster's NatsExecutor).
+ */
+export type BackendExecutor = Executor & {
+  /** The backend's name: 'thread', 'process', 'inline' or 'nats'. */
+  readonly backend: string
   /** Stops every worker now; pending Futures fail with `CancelledError`. */
   terminateWorkers(): Promise<void>
-  /** One-argument items sent as one flat array (local executors); others get `submitChunk` with one-item argument lists. */
+  /**
+   * One-argument items sent as one flat array (local executors); others get
+   * `submitChunk` with one-item argument lists. Optional until every executor
+   * shares one submission layer, which has it.
+   */
   submitItems?(task: ResolvedTask, items: unknown[]): Future<ChunkResult>
 }
+
+/** @deprecated The old name of `BackendExecutor` (it is an executor, not a backend). */
+export type PoolBackend = BackendExecutor
 
 const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries'] as const
 
@@ -122,7 +135,7 @@ interface Lease {
  * for await (const y of pool.imapUnordered(square, [4, 5])) console.log(y) // 16 25, as they finish
  */
 export class Pool {
-  readonly #executor: PoolBackend
+  readonly #executor: BackendExecutor
   readonly #context: Context
   #state: PoolState = 'RUN'
   readonly #leases = new Set<Lease>()
@@ -511,9 +524,8 @@ export class Pool {
 }
 
 function resolveContext(value: unknown): Context {
-  if (value === undefined || value === null) return getContext()
-  if (value instanceof Context) return value
-  if (typeof value === 'string') return getContext(value as StartMethod)
+  const context = contextFor(value)
+  if (context !== undefined) return context
   throw invalidArgType(`Expected \`context\` to be 'thread', 'process', 'inline' or a context from getContext(), got ${typeof value}`)
 }
 

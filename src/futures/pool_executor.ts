@@ -377,7 +377,7 @@ export class PoolExecutor extends Executor {
 
   /** What shareable arguments (wire/shareable.ts) are encoded for. */
   get #shareTarget(): ShareTarget {
-    return { backend: this.#backend.name, sharedMemory: this.#backend.capabilities.sharedMemory }
+    return { ...this.#backend.capabilities, backend: this.#backend.name }
   }
 
   async shutdown(options: ShutdownOptions = {}): Promise<void> {

@@ -14,7 +14,14 @@ import { AuthenticationError, CancelledError, ConnectionClosedError, TimeoutErro
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
 import { encodeShareables, reviveShareables, type ShareTarget } from '../wire/shareable.js'
 
-const managerTarget: ShareTarget = { backend: 'manager', sharedMemory: false }
+/**
+ * What arguments of a manager call are encoded for: the manager's server, a
+ * process that is not one of this process's workers. It is taken to be on
+ * this machine (a proxy on a Unix socket and a SharedMemory block by name
+ * reach it); it shares no memory with the caller and reaches no broker here,
+ * so a Lock or a Queue is refused.
+ */
+const MANAGER_TARGET: ShareTarget = Object.freeze({ backend: 'manager', sameMachine: true, isolated: true, sharedMemory: false, ownProcess: true, ownWorkers: false })
 
 type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedValue }
 
@@ -115,7 +122,7 @@ export class ManagerLink {
     const args = message.args as unknown[] | undefined
     // Only arguments that hold objects can hold a proxy to encode.
     const plain = args === undefined || args.every((a) => typeof a !== 'object' || a === null)
-    const payload = plain ? { ...message, id } : { ...message, id, args: encodeShareables(args, managerTarget) }
+    const payload = plain ? { ...message, id } : { ...message, id, args: encodeShareables(args, MANAGER_TARGET) }
     return new Promise((resolve, reject) => {
       try {
         this.#conn.send(payload)

@@ -35,6 +35,7 @@ import { findUncloneable, type Transferable } from '../../wire/codec.js'
 import { deserializeError, type SerializedValue } from '../../wire/remote_error.js'
 import { libraryModuleId } from '../../wire/library_module.js'
 import { encodeShareables, type ShareTarget } from '../../wire/shareable.js'
+import { CLUSTER_CAPABILITIES } from './capabilities.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from '../../futures/executor.js'
 import { Future, kForceCancel } from '../../futures/future.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
@@ -602,7 +603,7 @@ export class NatsExecutor extends Executor {
   }
 }
 
-const SHARE_TARGET: ShareTarget = { backend: 'nats', sharedMemory: false }
+const SHARE_TARGET: ShareTarget = { ...CLUSTER_CAPABILITIES, backend: 'nats' }
 
 function serializationError(problem: { path: string; reason: string }, index: number, task: ResolvedTask): SerializationError {
   return new SerializationError(`Cannot send argument ${index} of task ${task.label} to a worker: ${problem.reason}`, {
