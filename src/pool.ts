@@ -86,6 +86,8 @@ type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 export type BackendExecutor = Executor & {
   /** The backend's name: 'thread', 'process', 'inline' or 'nats'. */
   readonly backend: string
+  /** A snapshot of the executor's activity: tasks queued, running, and Futures not settled yet. */
+  stats(): { queued: number; running: number; pending: number; state: string }
   /** Stops every worker now; pending Futures fail with `CancelledError`. */
   terminateWorkers(): Promise<void>
   /**

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { getAllStartMethods, getContext, Pool, UnsupportedBackendError, Lock, Value, type Capabilities } from '../../src/index.js'
 import { CLUSTER_CAPABILITIES } from '../../src/backends/nats/capabilities.js'
 import { kShare, type ShareTarget } from '../../src/wire/shareable.js'
+import { increment } from '../fixtures/primitives.js'
 
 const FLAGS = ['sameMachine', 'isolated', 'preemptive', 'sharedMemory', 'ownProcess', 'ownWorkers'] as const satisfies readonly (keyof Capabilities)[]
 
@@ -49,5 +50,16 @@ describe('capabilities', () => {
     assert.equal(byName.context, ctx)
     assert.equal(byContext.context, ctx)
     assert.throws(() => new Pool({ context: 42 as never }), /Expected `context` to be 'thread', 'process', 'inline' or a context from getContext\(\), got number/)
+  })
+
+  it('a context whose workers the executor does not start (the cluster) refuses a Process; its Value is not kept in a file', () => {
+    const cluster = getContext('nats')
+    assert.throws(
+      () => new cluster.Process({ target: increment, args: [] as never }),
+      (e: unknown) => e instanceof UnsupportedBackendError && /the nats context runs tasks on the cluster: use getContext\('nats'\)\.Executor or Pool/.test(e.message),
+    )
+    assert.equal(cluster.Value, Value)
+    assert.equal(getContext('thread').Value, Value)
+    assert.notEqual(getContext('process').Value, Value)
   })
 })
