@@ -60,7 +60,7 @@ const CAPABILITIES: Readonly<Record<StartMethod, Capabilities>> = {
 }
 
 /** The backends that launch workers on this machine; the cluster's workers are started by `multiproc worker`. */
-const LOCAL_BACKENDS: Readonly<Record<Exclude<StartMethod, 'nats'>, Backend>> = { thread: threadBackend, process: processBackend, inline: inlineBackend }
+const LOCAL_BACKENDS: Readonly<Partial<Record<StartMethod, Backend>>> = { thread: threadBackend, process: processBackend, inline: inlineBackend }
 
 /** The options of `PoolExecutorOptions` an InlineExecutor takes (it has one worker and no process-level options). */
 const INLINE_KEYS = ['initializer', 'initargs', 'maxTasksPerChild', 'retries'] as const satisfies readonly (keyof InlineExecutorOptions)[]
@@ -108,7 +108,7 @@ export class Context {
 
   /** @internal The backend that launches this context's workers on this machine; null for the cluster. */
   get backend(): Backend | null {
-    return this.#name === 'nats' ? null : LOCAL_BACKENDS[this.#name]
+    return LOCAL_BACKENDS[this.#name] ?? null
   }
 
   /**
