@@ -45,6 +45,19 @@ export function runtimeImports(file, text) {
   return edges
 }
 
+/** The modules `file` loads at run time, itself included, as paths relative to the root. */
+export function loadedBy(file) {
+  const seen = new Set()
+  const todo = [resolve(root, file)]
+  while (todo.length > 0) {
+    const next = todo.pop()
+    if (seen.has(next)) continue
+    seen.add(next)
+    todo.push(...runtimeImports(next, readFileSync(next, 'utf8')).filter((target) => target.startsWith(join(root, 'src'))))
+  }
+  return [...seen].map((f) => relative(root, f)).sort()
+}
+
 /** The cycles among the modules under `dir`, each as a list of paths relative to the root. */
 export function importCycles(dir = join(root, 'src')) {
   const files = sources(dir)

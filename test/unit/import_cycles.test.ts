@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { importCycles } from '../../scripts/import_cycles.mjs'
+import { importCycles, loadedBy } from '../../scripts/import_cycles.mjs'
 
 function cyclesIn(files: Record<string, string>): string[][] {
   const dir = mkdtempSync(join(tmpdir(), 'mp-cycles-'))
@@ -20,6 +20,14 @@ function cyclesIn(files: Record<string, string>): string[][] {
 describe('import cycles', () => {
   it('src/ has none', () => {
     assert.deepEqual(importCycles(), [])
+  })
+
+  it('Pool, Process and the worker runtime load neither the context module nor the cluster executor', () => {
+    for (const file of ['src/pool.ts', 'src/process.ts', 'src/worker/runtime.ts']) {
+      const loaded = loadedBy(file) as string[]
+      assert.ok(!loaded.includes('src/context.ts'), `${file} loads src/context.ts`)
+      assert.ok(!loaded.some((f) => f.startsWith('src/backends/nats/') && f !== 'src/backends/nats/capabilities.ts'), `${file} loads the cluster: ${loaded.join(', ')}`)
+    }
   })
 
   it('a cycle of imports and re-exports is found, over several modules', () => {
