@@ -14,20 +14,24 @@
  * as getters of this class.
  */
 import type { Backend } from './backends/backend.js'
+import type { Capabilities } from './backends/capabilities.js'
 import { threadBackend } from './backends/thread/thread_backend.js'
 import { processBackend } from './backends/child_process/child_process_backend.js'
 import { inlineBackend } from './backends/inline/inline_backend.js'
+import { CLUSTER_CAPABILITIES } from './backends/nats/capabilities.js'
 import { cpuCount } from './cpu_count.js'
-import type { PoolExecutor, PoolExecutorOptions } from './futures/pool_executor.js'
+import type { PoolExecutorOptions } from './futures/pool_executor.js'
 import { ThreadPoolExecutor } from './futures/thread_pool_executor.js'
 import { ProcessPoolExecutor } from './futures/process_pool_executor.js'
-import { InlineExecutor } from './futures/inline_executor.js'
+import { InlineExecutor, type InlineExecutorOptions } from './futures/inline_executor.js'
 import { knownKeys, oneOf, plainObject } from './internal/validate.js'
 import { invalidArgType } from './errors.js'
 import { CONNECTION_KEYS, checkConnectionOptions, type NatsConnectionOptions } from './backends/nats/nats_options.js'
-import { Pool, type PoolOptions, type PoolBackend } from './pool.js'
+import { Pool, type PoolOptions } from './pool.js'
+import type { TaskExecutor } from './futures/task_executor.js'
 import { NatsExecutor, type NatsExecutorOptions } from './backends/nats/nats_executor.js'
 import { boundClasses, type ContextProcess, type ContextValue, type ContextArray } from './context_primitives.js'
+import { START_METHODS, bindContexts, type StartMethod } from './start_method.js'
 import { Queue } from './queues/queue.js'
 import { JoinableQueue } from './queues/joinable_queue.js'
 import { SimpleQueue } from './queues/simple_queue.js'
@@ -40,27 +44,27 @@ import { Barrier } from './sync/barrier.js'
 import { RawArray, RawValue } from './sharedctypes.js'
 import { Pipe } from './connection/pipe.js'
 
-/** The backends a context can be bound to (Python's start methods). */
-export type StartMethod = 'thread' | 'process' | 'inline' | 'nats'
-
-const START_METHODS: readonly StartMethod[] = ['thread', 'process', 'inline', 'nats']
+export type { StartMethod } from './start_method.js'
 
 /** A Pool class bound to a context: its options have no `context`. */
 export type ContextPool = new (options?: Omit<PoolOptions, 'context'>) => Pool
 
-/** An executor class bound to a context. */
-export type ContextExecutor = new (options?: PoolExecutorOptions) => PoolExecutor
+/** An executor class bound to a context: ThreadPoolExecutor, ProcessPoolExecutor, InlineExecutor or NatsExecutor. */
+export type ContextExecutor = new (options?: PoolExecutorOptions) => TaskExecutor
 
-const BACKENDS: Record<Exclude<StartMethod, 'nats'>, Backend> = { thread: threadBackend, process: processBackend, inline: inlineBackend }
-
-/** The cluster has no local Backend; its scheduler is NatsExecutor. */
-const natsBackend: Backend = {
-  name: 'nats',
-  capabilities: { isolated: true, preemptive: true, sharedMemory: false },
-  launch() {
-    throw new TypeError('The nats backend launches no local workers: use NatsExecutor')
-  },
+/** What the workers of each backend can do: the one table that code outside `backends/` asks. */
+const CAPABILITIES: Readonly<Record<StartMethod, Capabilities>> = {
+  thread: threadBackend.capabilities,
+  process: processBackend.capabilities,
+  inline: inlineBackend.capabilities,
+  nats: CLUSTER_CAPABILITIES,
 }
+
+/** The backends that launch workers on this machine; the cluster's workers are started by `multiproc worker`. */
+const LOCAL_BACKENDS: Readonly<Partial<Record<StartMethod, Backend>>> = { thread: threadBackend, process: processBackend, inline: inlineBackend }
+
+/** The options of `PoolExecutorOptions` an InlineExecutor takes (it has one worker and no process-level options). */
+const INLINE_KEYS = ['initializer', 'initargs', 'maxTasksPerChild', 'retries'] as const satisfies readonly (keyof InlineExecutorOptions)[]
 
 /**
  * A backend bound to Python's `multiprocessing` names (Python's context
@@ -98,14 +102,20 @@ export class Context {
     return this.#name
   }
 
-  /** @internal The backend behind this context. */
-  get backend(): Backend {
-    return this.#name === 'nats' ? natsBackend : BACKENDS[this.#name]
+  /** What the workers of this context can do (same machine, shared memory, own processes...). */
+  get capabilities(): Capabilities {
+    return CAPABILITIES[this.#name]
+  }
+
+  /** @internal The backend that launches this context's workers on this machine; null for the cluster. */
+  get backend(): Backend | null {
+    return LOCAL_BACKENDS[this.#name] ?? null
   }
 
   /**
    * The executor class of this context: ThreadPoolExecutor,
-   * ProcessPoolExecutor or InlineExecutor.
+   * ProcessPoolExecutor, InlineExecutor, or NatsExecutor bound to the
+   * context's servers.
    *
    * @example
    * await using ex = new (getContext('process').Executor)({ maxWorkers: 2 })
@@ -117,7 +127,7 @@ export class Context {
       case 'process':
         return ProcessPoolExecutor
       case 'inline':
-        return InlineExecutor as unknown as ContextExecutor
+        return InlineExecutor
       case 'nats': {
         // NatsExecutor bound to this context's servers and credentials.
         const nats = this.#nats
@@ -125,7 +135,7 @@ export class Context {
           constructor(options: NatsExecutorOptions = {}) {
             super({ ...nats, ...options })
           }
-        } as unknown as ContextExecutor
+        }
         return this.#executor
       }
     }
@@ -213,12 +223,8 @@ export class Context {
    * @internal Creates this context's executor. The inline backend has a
    * single worker and no process-level options, so those are dropped.
    */
-  createExecutor(options: PoolExecutorOptions): PoolBackend {
-    if (this.#name === 'nats') return new NatsExecutor({ ...this.#nats, ...(options as NatsExecutorOptions) })
-    if (this.#name === 'inline') {
-      const { initializer, initargs, maxTasksPerChild, retries } = options
-      return new InlineExecutor(definedOnly({ initializer, initargs, maxTasksPerChild, retries }))
-    }
+  createExecutor(options: PoolExecutorOptions): TaskExecutor {
+    if (this.#name === 'inline') return new InlineExecutor(definedOnly(options, INLINE_KEYS))
     return new this.Executor(options)
   }
 
@@ -228,8 +234,8 @@ export class Context {
   }
 }
 
-function definedOnly<T extends object>(object: T): T {
-  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as T
+function definedOnly<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.filter((k) => object[k] !== undefined).map((k) => [k, object[k]])) as Pick<T, K>
 }
 
 const contexts = new Map<StartMethod, Context>()
@@ -275,3 +281,12 @@ export function getContext(name: StartMethod = 'thread', options?: NatsConnectio
 export function getAllStartMethods(): StartMethod[] {
   return [...START_METHODS]
 }
+
+// Pool and Process resolve their `context` option through start_method.ts,
+// which cannot import this module (it imports them).
+bindContexts((value) => {
+  if (value === undefined || value === null) return getContext()
+  if (value instanceof Context) return value
+  if (typeof value === 'string') return getContext(value as StartMethod)
+  return undefined
+})

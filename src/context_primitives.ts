@@ -29,7 +29,10 @@ const cache = new WeakMap<Context, BoundClasses>()
 export function boundClasses(context: Context): BoundClasses {
   let bound = cache.get(context)
   if (bound !== undefined) return bound
-  const processShared = context.name === 'process'
+  // Workers on this machine that share no memory with the caller (child
+  // processes) reach a Value only through a shared file.
+  const { sameMachine, sharedMemory } = context.capabilities
+  const processShared = sameMachine && !sharedMemory
   bound = {
     Process: class BoundProcess<T extends Task> extends Process<T> {
       constructor(options: Omit<ProcessOptions<T>, 'context'>) {

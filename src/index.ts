@@ -13,6 +13,7 @@ export {
   type Completed,
 } from './futures/wait.js'
 export { Executor, type SubmitOptions, type MapOptions, type ShutdownOptions, type AnyIterable } from './futures/executor.js'
+export { TaskExecutor, type ExecutorStats } from './futures/task_executor.js'
 export { PoolExecutor, type PoolExecutorOptions } from './futures/pool_executor.js'
 export { ThreadPoolExecutor, type ThreadPoolExecutorOptions } from './futures/thread_pool_executor.js'
 export { InlineExecutor, type InlineExecutorOptions } from './futures/inline_executor.js'
@@ -76,6 +77,7 @@ export { NatsExecutor, type NatsExecutorOptions } from './backends/nats/nats_exe
 export { NatsWorker, type NatsWorkerOptions } from './backends/nats/nats_worker.js'
 export type { NatsConnectionOptions } from './backends/nats/nats_options.js'
 export type { PoolBackend } from './pool.js'
+export type { Capabilities } from './backends/capabilities.js'
 export { Process, type ProcessOptions } from './process.js'
 export { currentProcess, parentProcess, activeChildren, type ProcessInfo } from './process_info.js'
 export { type ContextProcess, type ContextValue, type ContextArray } from './context_primitives.js'

@@ -24,8 +24,9 @@
 import { AsyncResult, kSettle } from './async_result.js'
 import { PoolIteration } from './pool_iteration.js'
 import { CancelledError, InvalidStateError, invalidArgType } from './errors.js'
-import { Context, getContext, type StartMethod } from './context.js'
-import type { Executor } from './futures/executor.js'
+import type { Context } from './context.js'
+import { contextFor, type StartMethod } from './start_method.js'
+import type { TaskExecutor } from './futures/task_executor.js'
 import { zipArgs, type AnyIterable, type ChunkResult } from './futures/map_engine.js'
 import { kOutcome, type Future } from './futures/future.js'
 import { func, knownKeys, plainObject, positiveInteger, typeFail } from './internal/validate.js'
@@ -79,13 +80,8 @@ export interface PoolImapOptions {
 
 type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 
-/** What a Pool runs on: a PoolExecutor, or the cluster's NatsExecutor. */
-export type PoolBackend = Executor & {
-  /** Stops every worker now; pending Futures fail with `CancelledError`. */
-  terminateWorkers(): Promise<void>
-  /** One-argument items sent as one flat array (local executors); others get `submitChunk` with one-item argument lists. */
-  submitItems?(task: ResolvedTask, items: unknown[]): Future<ChunkResult>
-}
+/** @deprecated The old name of `TaskExecutor`, the executor of any backend (it is an executor, not a backend). */
+export type PoolBackend = TaskExecutor
 
 const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries'] as const
 
@@ -123,7 +119,7 @@ interface Lease {
  * for await (const y of pool.imapUnordered(square, [4, 5])) console.log(y) // 16 25, as they finish
  */
 export class Pool {
-  readonly #executor: PoolBackend
+  readonly #executor: TaskExecutor
   readonly #context: Context
   #state: PoolState = 'RUN'
   readonly #leases = new Set<Lease>()
@@ -434,11 +430,6 @@ export class Pool {
   }
 
   /** Submits every chunk; settles `result` once all are done, with the first error in input order if any. */
-  #submitItems(task: ResolvedTask, items: unknown[]): Future<ChunkResult> {
-    const executor = this.#executor
-    return executor.submitItems !== undefined ? executor.submitItems(task, items) : executor.submitChunk(task, items.map((item) => [item]))
-  }
-
   #submitAll(task: ResolvedTask, items: unknown[], star: boolean, chunksize: number | undefined, result: AsyncResult<unknown[]>, callerStack: string | undefined): void {
     // map sends the items themselves (one flat array per chunk); starmap an argument list per item.
     let argsList: unknown[] = items
@@ -460,7 +451,7 @@ export class Pool {
     try {
       for (let i = 0; i < argsList.length; i += size) {
         const slice = argsList.slice(i, i + size)
-        chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][]) : this.#submitItems(task, slice))
+        chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][]) : this.#executor.submitItems(task, slice))
       }
     } catch (error) {
       for (const chunk of chunks) chunk.cancel()
@@ -512,9 +503,8 @@ export class Pool {
 }
 
 function resolveContext(value: unknown): Context {
-  if (value === undefined || value === null) return getContext()
-  if (value instanceof Context) return value
-  if (typeof value === 'string') return getContext(value as StartMethod)
+  const context = contextFor(value)
+  if (context !== undefined) return context
   throw invalidArgType(`Expected \`context\` to be 'thread', 'process', 'inline' or a context from getContext(), got ${typeof value}`)
 }
 

@@ -19,14 +19,14 @@ import { inspect } from 'node:util'
 import { InvalidStateError, SerializationError, UnsupportedBackendError, invalidArgType } from './errors.js'
 import { boolean, describe, keysOf, knownKeys, plainObject, string, timeoutOption } from './internal/validate.js'
 import { resolveTask, type Task, type TaskArgs, type ResolvedTask } from './task_ref.js'
-import type { WorkerHandle } from './backends/backend.js'
+import type { Backend, WorkerHandle } from './backends/backend.js'
 import { findUncloneable } from './wire/codec.js'
 import { FLAG_SHARED, KIND_CALL, PROTOCOL_VERSION, STATUS_ERROR, type FromWorker } from './wire/messages.js'
 import { deserializeError, type SerializedValue } from './wire/remote_error.js'
 import { encodeShareables } from './wire/shareable.js'
 import { addChild, currentProcess, type ProcessInfoData } from './process_info.js'
-import type { Context, StartMethod } from './context.js'
-import { getContext } from './context.js'
+import type { Context } from './context.js'
+import { contextFor, type StartMethod } from './start_method.js'
 
 const entryModule = new URL(`./process_entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href
 
@@ -64,6 +64,7 @@ export class Process<T extends Task = Task> {
   readonly #task: ResolvedTask
   readonly #args: unknown[]
   readonly #context: Context
+  readonly #backend: Backend
   #name: string
   #daemon: boolean
   #state: State = 'initial'
@@ -91,13 +92,15 @@ export class Process<T extends Task = Task> {
     counter++
     this.#name = o.name === undefined ? `Process-${counter}` : string('options.name', o.name)
     this.#daemon = o.daemon === undefined ? false : boolean('options.daemon', o.daemon)
-    this.#context = o.context === undefined ? getContext() : typeof o.context === 'string' ? getContext(o.context as StartMethod) : (o.context as Context)
-    if (this.#context.name === 'nats') {
-      // A Process is one local thread or child process; the cluster runs tasks, not processes.
+    this.#context = contextFor(o.context) ?? (o.context as Context)
+    const backend = this.#context.backend
+    if (!this.#context.capabilities.ownWorkers || backend === null) {
+      // A Process is one worker its caller starts; the cluster's workers are started elsewhere and run tasks, not processes.
       throw new UnsupportedBackendError(
-        "A Process runs on this machine (context 'thread', 'process' or 'inline'); the nats context runs tasks on the cluster: use getContext('nats').Executor or Pool",
+        `A Process runs on this machine (context 'thread', 'process' or 'inline'); the ${this.#context.name} context runs tasks on the cluster: use getContext('${this.#context.name}').Executor or Pool`,
       )
     }
+    this.#backend = backend
     this.#exited = new Promise((resolve) => (this.#resolveExited = resolve))
   }
 
@@ -130,7 +133,7 @@ export class Process<T extends Task = Task> {
   /** The child's pid (process context); this process's pid for a thread (see `ident`). Undefined before start. */
   get pid(): number | undefined {
     if (this.#handle === null) return undefined
-    return this.#context.name === 'process' ? this.#handle.id : process.pid
+    return this.#backend.capabilities.ownProcess ? this.#handle.id : process.pid
   }
 
   /** The thread id (thread context) or pid (process context). */
@@ -150,8 +153,8 @@ export class Process<T extends Task = Task> {
    */
   start(): void {
     if (this.#state !== 'initial') throw new InvalidStateError(`Process ${this.#name} was already started`)
-    const backend = this.#context.backend
-    const target = { backend: backend.name, sharedMemory: backend.capabilities.sharedMemory }
+    const backend = this.#backend
+    const target = { ...backend.capabilities, backend: backend.name }
     const found = { shareables: 0 }
     for (let i = 0; i < this.#args.length; i++) {
       const problem = findUncloneable(this.#args[i], `args[${i}]`, undefined, target.sharedMemory, found)
@@ -238,7 +241,8 @@ export class Process<T extends Task = Task> {
   #stop(signal: NodeJS.Signals): void {
     if (this.#state !== 'started' || this.#handle === null) return
     this.#stoppedBy ??= signal
-    if (this.#context.name === 'process' && signal === 'SIGKILL') {
+    // A worker that is a process of its own is killed outright; a thread can only be terminated.
+    if (this.#backend.capabilities.ownProcess && signal === 'SIGKILL') {
       try {
         process.kill(this.#handle.id, 'SIGKILL')
         return
@@ -266,7 +270,7 @@ export class Process<T extends Task = Task> {
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
     let exitCode: number
     if (signal !== null) exitCode = -(constants.signals[signal] ?? 0)
-    else if (this.#stoppedBy !== null && this.#context.name !== 'process') exitCode = -constants.signals[this.#stoppedBy]
+    else if (this.#stoppedBy !== null && !this.#backend.capabilities.ownProcess) exitCode = -constants.signals[this.#stoppedBy]
     else if (code !== null && code !== 0) exitCode = code
     else exitCode = this.#error !== undefined ? 1 : (code ?? 1)
     this.#exitCode = exitCode

@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { UnsupportedBackendError, invalidArgType, invalidArgValue } from './errors.js'
 import { describe, plainObject, knownKeys } from './internal/validate.js'
-import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from './wire/shareable.js'
+import { kShare, registerShareable, targetName, type ShareDescriptor, type ShareTarget } from './wire/shareable.js'
 import { Lock } from './sync/lock.js'
 import { RLock } from './sync/rlock.js'
 import { reviveAs, type PrimitiveData } from './sync/primitive.js'
@@ -80,7 +80,7 @@ class MemoryStorage implements Storage {
   share(target: ShareTarget): unknown {
     if (!target.sharedMemory) {
       throw new UnsupportedBackendError(
-        `This shared value lives in memory that a ${target.backend} worker cannot reach; create it with getContext('process').Value / .Array (or the option processShared: true) to share it with child processes`,
+        `This shared value lives in memory that a ${targetName(target)} worker cannot reach; create it with getContext('process').Value / .Array (or the option processShared: true) to share it with child processes`,
       )
     }
     return { m: this.#buffer }
@@ -165,8 +165,9 @@ class FileStorage implements Storage {
   }
 
   share(target: ShareTarget): unknown {
-    if (target.backend !== 'thread' && target.backend !== 'process' && target.backend !== 'inline') {
-      throw new UnsupportedBackendError(`A shared value lives on this machine and cannot be passed to the ${target.backend} backend`)
+    // A file on this machine's disk: any worker on this machine can open it.
+    if (!target.sameMachine) {
+      throw new UnsupportedBackendError(`A shared value lives on this machine and cannot be passed to the ${targetName(target)} backend`)
     }
     return { f: this.#path }
   }

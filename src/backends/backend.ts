@@ -6,6 +6,7 @@
 import type { Transferable } from '../wire/codec.js'
 import type { ResourceLimits } from 'node:worker_threads'
 import type { FromWorker, ToWorker, WorkerInit } from '../wire/messages.js'
+import type { Capabilities } from './capabilities.js'
 
 /** How a worker ended. */
 export interface WorkerExit {
@@ -51,17 +52,8 @@ export interface WorkerHandle {
   unref(): void
 }
 
-export interface BackendCapabilities {
-  /** Workers are separate from the caller: a crash or `process.exit` in a task cannot hurt it. */
-  isolated: boolean
-  /** A running task can be stopped (its worker terminated) without waiting for it. */
-  preemptive: boolean
-  /** SharedArrayBuffers are shared with workers (false: they could only be copied, so they are refused). */
-  sharedMemory: boolean
-}
-
 export interface Backend {
   readonly name: string
-  readonly capabilities: BackendCapabilities
+  readonly capabilities: Capabilities
   launch(options: LaunchOptions, callbacks: WorkerCallbacks): WorkerHandle
 }

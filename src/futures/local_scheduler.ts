@@ -91,7 +91,7 @@ export class LocalScheduler implements Scheduler {
   constructor(backend: Backend, options: LocalSchedulerOptions) {
     this.#backend = backend
     this.#options = options
-    this.capabilities = { sameMachine: true, ownWorkers: true, ownProcess: backend.name === 'process', ...backend.capabilities }
+    this.capabilities = backend.capabilities
   }
 
   get name(): string {

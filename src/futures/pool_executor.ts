@@ -66,7 +66,7 @@ export class PoolExecutor extends TaskExecutor {
     const initargs = (opts.initargs as unknown[] | undefined) ?? []
     const found = { shareables: 0 }
     const capabilities = backend.capabilities
-    initargs.forEach((arg, i) => checkArgument(arg, i, 'initargs', { sameMachine: true, ownWorkers: true, ownProcess: false, ...capabilities }, undefined, undefined, found))
+    initargs.forEach((arg, i) => checkArgument(arg, i, 'initargs', capabilities, undefined, undefined, found))
     const retries = opts.retries === undefined ? 0 : nonNegativeInteger('retries', opts.retries)
     if (opts.execArgv !== undefined && (!Array.isArray(opts.execArgv) || !opts.execArgv.every((a) => typeof a === 'string'))) {
       throw invalidArgType('Expected `execArgv` to be an array of strings')
@@ -75,7 +75,7 @@ export class PoolExecutor extends TaskExecutor {
       // Inside a worker, nested executors get the worker's share (internal/worker_budget.ts).
       maxWorkers: capabilities.isolated ? workerBudget.cap(requested) : requested,
       initializer,
-      initargs: found.shareables > 0 ? (encodeShareables(initargs, { backend: backend.name, sharedMemory: capabilities.sharedMemory }) as unknown[]) : initargs,
+      initargs: found.shareables > 0 ? (encodeShareables(initargs, { ...capabilities, backend: backend.name }) as unknown[]) : initargs,
       initargsShared: found.shareables > 0,
       maxTasksPerChild: opts.maxTasksPerChild === undefined ? Infinity : positiveInteger('maxTasksPerChild', opts.maxTasksPerChild),
       resourceLimits: opts.resourceLimits as ResourceLimits | undefined,

@@ -82,7 +82,8 @@ export abstract class TaskExecutor extends Executor {
     super()
     this.#scheduler = scheduler
     this.#capabilities = scheduler.capabilities
-    this.#shareTarget = { backend: scheduler.name, sharedMemory: scheduler.capabilities.sharedMemory }
+    // The name only words errors ("cannot be passed to the nats backend"); the flags decide.
+    this.#shareTarget = { ...scheduler.capabilities, backend: scheduler.name }
     this.#retries = retries
     this.#what = what
     this.#taskDone = scheduler.taskDone?.bind(scheduler)

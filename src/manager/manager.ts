@@ -21,7 +21,7 @@ import { address as checkAddress, arbitraryAddress, formatAddress, type Address 
 import { DEFAULT_CONNECT_TIMEOUT } from '../connection/client.js'
 import { authkey as checkAuthkey } from '../connection/auth.js'
 import { builtinTypes } from './builtins.js'
-import { ManagerLink } from './link.js'
+import { ManagerClient } from './client.js'
 import type { Registration } from './server.js'
 import {
   makeProxy,
@@ -190,14 +190,14 @@ export class Manager {
     if (this.#state !== 'initial') throw new InvalidStateError(`connect() on a manager that is ${this.#state}`)
     const shown = formatAddress(this.#address)
     const start = performance.now()
-    const link = await ManagerLink.get(this.#address, this.#authkey, { timeout, ...(signal !== undefined ? { signal } : {}) })
+    const client = await ManagerClient.get(this.#address, this.#authkey, { timeout, ...(signal !== undefined ? { signal } : {}) })
     // The handshake passed; a server that then never answers (not a manager) must not hang us either.
     const left = Math.max(0, timeout - (performance.now() - start))
     let timer: NodeJS.Timeout | undefined
     let onAbort: (() => void) | undefined
     try {
       await Promise.race([
-        link.request({ op: 'ping' }),
+        client.request({ op: 'ping' }),
         new Promise<never>((_, reject) => {
           if (Number.isFinite(left)) {
             timer = setTimeout(
@@ -211,7 +211,7 @@ export class Manager {
         }),
       ])
     } catch (error) {
-      await ManagerLink.forget(this.#address)
+      await ManagerClient.forget(this.#address)
       throw error
     } finally {
       clearTimeout(timer)
@@ -228,7 +228,7 @@ export class Manager {
     }
     const started = this.#state === 'started'
     this.#state = 'shutdown'
-    await ManagerLink.forget(this.#address)
+    await ManagerClient.forget(this.#address)
     if (started && this.#worker !== null) {
       const worker = this.#worker
       worker.ref()
@@ -254,8 +254,8 @@ export class Manager {
 
   async #create(typeid: string, args: unknown[]): Promise<BaseProxy> {
     if (this.#state !== 'started' && this.#state !== 'connected') throw new InvalidStateError(`The manager is ${this.#state}: call start() or connect() first`)
-    const link = await ManagerLink.get(this.#address, this.#authkey)
-    const made = (await link.request({ op: 'create', typeid, args })) as { oid: number; typeid: string; methods: string[] }
+    const client = await ManagerClient.get(this.#address, this.#authkey)
+    const made = (await client.request({ op: 'create', typeid, args })) as { oid: number; typeid: string; methods: string[] }
     const token: ProxyToken = { address: this.#address, authkey: new Uint8Array(this.#authkey), typeid: made.typeid, oid: made.oid, methods: made.methods }
     return makeProxy(token)
   }

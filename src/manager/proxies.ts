@@ -7,9 +7,9 @@
  */
 import type { Address } from '../connection/address.js'
 import { UnsupportedBackendError } from '../errors.js'
-import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
+import { kShare, registerShareable, targetName, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
-import { ManagerLink } from './link.js'
+import { ManagerClient } from './client.js'
 import { boolean, keysOf, knownKeys, plainObject, timeoutOption } from '../internal/validate.js'
 
 /** What identifies a shared object: where its server is and its id there. */
@@ -30,9 +30,9 @@ const tokens = new WeakMap<object, ProxyToken>()
 
 function call(proxy: object, method: string, args: unknown[]): Promise<any> {
   const token = tokens.get(proxy)!
-  const link = ManagerLink.ready(token.address, token.authkey)
-  if (link !== undefined) return link.request({ op: 'call', oid: token.oid, method, args })
-  return ManagerLink.get(token.address, token.authkey).then((l) => l.request({ op: 'call', oid: token.oid, method, args }))
+  const client = ManagerClient.ready(token.address, token.authkey)
+  if (client !== undefined) return client.request({ op: 'call', oid: token.oid, method, args })
+  return ManagerClient.get(token.address, token.authkey).then((l) => l.request({ op: 'call', oid: token.oid, method, args }))
 }
 
 /** Options of blocking calls. `timeout` in ms; default: wait as long as it takes. */
@@ -71,10 +71,10 @@ export class BaseProxy {
   /** @internal How the object travels to a worker. */
   [kShare](target: ShareTarget): ShareDescriptor {
     const t = tokens.get(this)!
-    // A Unix socket is reachable only on this machine; cluster workers run elsewhere.
-    if (target.backend === 'nats' && typeof t.address === 'string') {
+    // A Unix socket is reachable only on this machine; workers elsewhere (the cluster's) cannot connect to it.
+    if (!target.sameMachine && typeof t.address === 'string') {
       throw new UnsupportedBackendError(
-        `A ${t.typeid} proxy cannot reach the nats backend: its Manager listens on the Unix socket ${t.address}, which only this machine reaches. ` +
+        `A ${t.typeid} proxy cannot reach the ${targetName(target)} backend: its Manager listens on the Unix socket ${t.address}, which only this machine reaches. ` +
           'Start the Manager on a TCP address the workers can reach: new Manager({ address: { host, port: 0 } }).',
       )
     }

@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto'
 import { BroadcastChannel } from 'node:worker_threads'
 import { InvalidStateError, UnsupportedBackendError } from '../errors.js'
 import { keysOf, knownKeys, plainObject, positiveInteger, typeFail, rangeFail, boolean } from '../internal/validate.js'
-import { kShare, registerShareable, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
+import { kShare, registerShareable, targetName, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { libraryModuleId } from '../wire/library_module.js'
 import { nativeShm, nativeShmHelp, nativeShmStatus, type NativeShmStatus } from './native.js'
 
@@ -273,11 +273,11 @@ export class SharedMemory {
   [kShare](target: ShareTarget): ShareDescriptor {
     if (this.#buffer === null) throw new InvalidStateError(`SharedMemory ${this.#name} is closed and cannot be passed to a worker`)
     const data: ShareData = { name: this.#name, size: this.#size }
-    if (nativeShm === null || target.backend === 'nats') {
-      if (!target.sharedMemory || target.backend === 'nats') {
+    if (nativeShm === null || !target.sameMachine) {
+      if (!target.sharedMemory || !target.sameMachine) {
         throw new UnsupportedBackendError(
-          `SharedMemory ${this.#name} cannot reach the ${target.backend} backend: ` +
-            (target.backend === 'nats'
+          `SharedMemory ${this.#name} cannot reach the ${targetName(target)} backend: ` +
+            (!target.sameMachine
               ? 'shared memory does not span machines.'
               : 'without the native addon a block is a SharedArrayBuffer, which only worker threads share. ' +
                 `${nativeShmHelp()} Or use the thread backend, or pass the data itself (it is then copied).`),

@@ -12,7 +12,7 @@
  * child (`owner` = -pid, see monitor.selfOwner).
  */
 import { UnsupportedBackendError } from '../errors.js'
-import { kShare, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
+import { kShare, targetName, type ShareDescriptor, type ShareTarget } from '../wire/shareable.js'
 import { brokerId, kBrokerCall, type Brokered } from './broker.js'
 import { remoteCall, remoteCast } from './broker_client.js'
 
@@ -84,18 +84,20 @@ export abstract class Primitive implements Brokered {
     const name = type.replace(/^multiproc\./, '')
     let data: PrimitiveData
     if (this.remote !== null) {
-      // The IPC channel to the owner is this thread's: only inline workers may use it too.
-      if (target.backend !== 'inline') {
-        throw new UnsupportedBackendError(`A ${name} received from a parent process cannot be passed on to a ${target.backend} worker; create it in the process that starts the workers`)
+      // The IPC channel to the owner is this thread's: only a worker that is
+      // not isolated from the caller (it runs in the caller's thread) may use it too.
+      if (target.isolated) {
+        throw new UnsupportedBackendError(`A ${name} received from a parent process cannot be passed on to a ${targetName(target)} worker; create it in the process that starts the workers`)
       }
       data = { b: this.remote, x: this.shareExtra(target) }
     } else if (target.sharedMemory) {
       data = { s: this.cells.buffer as SharedArrayBuffer, x: this.shareExtra(target) }
-    } else if (target.backend === 'process') {
+    } else if (target.sameMachine && target.ownProcess && target.ownWorkers) {
+      // This process's own child processes: they reach the cells through it as broker.
       data = { b: brokerId(this), x: this.shareExtra(target) }
     } else {
       throw new UnsupportedBackendError(
-        `A ${name} cannot be passed to the ${target.backend} backend: it lives in this machine's memory and the ${target.backend} workers cannot reach it`,
+        `A ${name} cannot be passed to the ${targetName(target)} backend: it lives in this machine's memory and the ${targetName(target)} workers cannot reach it`,
       )
     }
     return { $: 'mp-share', module, type, data }

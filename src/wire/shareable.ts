@@ -12,20 +12,32 @@
  * a reviver, and rebuilds a twin attached to the same state before the task
  * runs.
  *
- *   caller: Lock ──[kShare]({ backend: 'thread' })──▶ { $: 'mp-share', module, type: 'Lock', data: SAB }
+ * Each object decides from the target's capabilities (same machine? shared
+ * memory? the caller's own child processes?), never from a backend's name:
+ * an executor passes its `Capabilities`, which satisfy `ShareTarget`.
+ *
+ *   caller: Lock ──[kShare](thread capabilities)──▶ { $: 'mp-share', module, type: 'Lock', data: SAB }
  *   worker: import(module) registers 'Lock' ──▶ revive(data) ──▶ Lock over the same SAB
  */
 import { types } from 'node:util'
 import { resolveModule } from './library_module.js'
+import type { Capabilities } from '../backends/capabilities.js'
 
 export const kShare = Symbol.for('multiproc.share')
 
-/** Where a shareable object is going. */
-export interface ShareTarget {
-  /** The backend's name: 'thread', 'process', 'inline', 'nats'. */
-  readonly backend: string
-  /** Whether SharedArrayBuffers reach the worker as the same memory. */
-  readonly sharedMemory: boolean
+/**
+ * Where a shareable object is going: the capabilities of the workers that
+ * receive it (an executor's `Capabilities` are one), and optionally a name
+ * for error messages.
+ */
+export interface ShareTarget extends Pick<Capabilities, 'sameMachine' | 'sharedMemory' | 'isolated' | 'ownProcess' | 'ownWorkers'> {
+  /** The backend's name ('thread', 'nats', 'manager'...), for error messages only: decisions read the capabilities. */
+  readonly backend?: string
+}
+
+/** How an error message names a target: its backend's name, or what it is. */
+export function targetName(target: ShareTarget): string {
+  return target.backend ?? (target.sameMachine ? 'local' : 'remote')
 }
 
 /** What travels in place of a shareable object. */
@@ -43,11 +55,12 @@ export interface Shareable {
   [kShare](target: ShareTarget): ShareDescriptor
 }
 
-/** What a reviver gets besides the data: where it runs. */
-export interface ReviveContext {
-  /** The backend the worker belongs to. */
-  readonly backend: string
-}
+/**
+ * What a reviver gets besides the data: the capabilities of the worker it
+ * runs in, as far as the caller states them (no reviver needs one yet, so
+ * every field is optional; `backend` is a name for messages only).
+ */
+export type ReviveContext = Partial<ShareTarget>
 
 export type Reviver = (data: unknown, context: ReviveContext) => unknown
 

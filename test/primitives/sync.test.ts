@@ -2,6 +2,7 @@
 // in one thread (async forms), then across workers on every context.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { CLUSTER_CAPABILITIES } from '../../src/backends/nats/capabilities.js'
 import {
   Barrier,
   BoundedSemaphore,
@@ -280,7 +281,7 @@ describe('Value', () => {
 
 describe('primitives and backends that cannot reach them', () => {
   it('passing one to a backend without this machine\'s memory (a cluster) is an UnsupportedBackendError', async () => {
-    const cluster = { backend: 'nats', sharedMemory: false }
+    const cluster = { ...CLUSTER_CAPABILITIES, backend: 'nats' }
     const objects: unknown[] = [new Lock(), new RLock(), new Semaphore(), new Event(), new Condition(), new Barrier(2), new Queue(), new Value('i32', 0)]
     objects.push(new (getContext('process').Value)('i32', 0))
     for (const object of objects) {

@@ -20,6 +20,7 @@
 import { hostname } from 'node:os'
 import { ClusterError, SerializationError } from '../../errors.js'
 import type { Capabilities } from '../capabilities.js'
+import { CLUSTER_CAPABILITIES } from './capabilities.js'
 import { takeBatch, type Scheduler, type SchedulerHost } from '../../futures/scheduler.js'
 import type { TaskFuture } from '../../futures/task_future.js'
 import { libraryModuleId } from '../../wire/library_module.js'
@@ -33,8 +34,6 @@ const MAX_BATCH = 256
 const BACKLOG_MS = 2
 /** Room left in a message for headers and framing. */
 const PAYLOAD_SLACK = 4096
-
-const CAPABILITIES: Capabilities = { sameMachine: false, isolated: true, preemptive: true, sharedMemory: false, ownProcess: true, ownWorkers: false }
 
 /** The open connection of a caller: core NATS, its JetStream client, and the server's max payload. */
 interface CallerConnection {
@@ -54,7 +53,7 @@ export interface ClusterSchedulerOptions {
 
 export class ClusterScheduler implements Scheduler {
   readonly name = 'nats'
-  readonly capabilities = CAPABILITIES
+  readonly capabilities: Capabilities = CLUSTER_CAPABILITIES
   readonly #options: ClusterSchedulerOptions
   #host!: SchedulerHost
   /** Tasks published (or about to be, once connected) and not settled, by id. */

@@ -74,7 +74,7 @@ class ThreadWorker implements WorkerHandle {
 
 export const threadBackend: Backend = {
   name: 'thread',
-  capabilities: { isolated: true, preemptive: true, sharedMemory: true },
+  capabilities: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: true, ownProcess: false, ownWorkers: true },
   launch(options, callbacks) {
     return new ThreadWorker(options, callbacks)
   },

@@ -1,7 +1,7 @@
 /**
  * One connection per thread to each Manager server, shared by every proxy
  * of that server in the thread. Calls are multiplexed by id, so a blocking
- * call (a Queue.get) does not hold up the others. The link keeps the program
+ * call (a Queue.get) does not hold up the others. The client keeps the program
  * alive only while calls are outstanding.
  *
  * Values travel through the shareable protocol: a proxy put into a dict or a
@@ -14,11 +14,18 @@ import { AuthenticationError, CancelledError, ConnectionClosedError, TimeoutErro
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
 import { encodeShareables, reviveShareables, type ShareTarget } from '../wire/shareable.js'
 
-const managerTarget: ShareTarget = { backend: 'manager', sharedMemory: false }
+/**
+ * What arguments of a manager call are encoded for: the manager's server, a
+ * process that is not one of this process's workers. It is taken to be on
+ * this machine (a proxy on a Unix socket and a SharedMemory block by name
+ * reach it); it shares no memory with the caller and reaches no broker here,
+ * so a Lock or a Queue is refused.
+ */
+const MANAGER_TARGET: ShareTarget = Object.freeze({ backend: 'manager', sameMachine: true, isolated: true, sharedMemory: false, ownProcess: true, ownWorkers: false })
 
 type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedValue }
 
-export class ManagerLink {
+export class ManagerClient {
   readonly #conn: SocketConnection
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>()
   readonly #key: string
@@ -35,30 +42,30 @@ export class ManagerLink {
     )
   }
 
-  static #links = new Map<string, Promise<ManagerLink>>()
-  static #ready = new Map<string, ManagerLink>()
+  static #clients = new Map<string, Promise<ManagerClient>>()
+  static #ready = new Map<string, ManagerClient>()
 
   static #keyOf(address: Address, authkey: Uint8Array): string {
     return `${formatAddress(address)}#${Buffer.from(authkey).toString('hex')}`
   }
 
-  /** The thread's link to `address` if it is already connected (the fast path of every call). */
-  static ready(address: Address, authkey: Uint8Array): ManagerLink | undefined {
-    return ManagerLink.#ready.get(ManagerLink.#keyOf(address, authkey))
+  /** The thread's client of `address` if it is already connected (the fast path of every call). */
+  static ready(address: Address, authkey: Uint8Array): ManagerClient | undefined {
+    return ManagerClient.#ready.get(ManagerClient.#keyOf(address, authkey))
   }
 
   /**
-   * The thread's link to the server at `address` (connected on first use,
+   * The thread's client of the server at `address` (connected on first use,
    * within `connect.timeout`, default 20 s; `connect.signal` aborts that first connect).
    */
-  static get(address: Address, authkey: Uint8Array, connect: Pick<ClientOptions, 'timeout' | 'signal'> = {}): Promise<ManagerLink> {
-    const key = ManagerLink.#keyOf(address, authkey)
-    let link = ManagerLink.#links.get(key)
-    if (link === undefined) {
-      link = Client(address, { authkey, ...connect }).then(
+  static get(address: Address, authkey: Uint8Array, connect: Pick<ClientOptions, 'timeout' | 'signal'> = {}): Promise<ManagerClient> {
+    const key = ManagerClient.#keyOf(address, authkey)
+    let client = ManagerClient.#clients.get(key)
+    if (client === undefined) {
+      client = Client(address, { authkey, ...connect }).then(
         (conn) => {
-          const made = new ManagerLink(conn, key)
-          ManagerLink.#ready.set(key, made)
+          const made = new ManagerClient(conn, key)
+          ManagerClient.#ready.set(key, made)
           return made
         },
         (error: unknown) => {
@@ -66,21 +73,21 @@ export class ManagerLink {
           throw new ConnectionClosedError(`Cannot reach the manager at ${formatAddress(address)} (shut down, or never started): ${(error as Error).message}`, { cause: error })
         },
       )
-      link.catch(() => ManagerLink.#links.delete(key))
-      ManagerLink.#links.set(key, link)
+      client.catch(() => ManagerClient.#clients.delete(key))
+      ManagerClient.#clients.set(key, client)
     }
-    return link
+    return client
   }
 
-  /** Closes every link of this thread to `address` (after the server shut down). */
+  /** Closes every client of this thread to `address` (after the server shut down). */
   static async forget(address: Address): Promise<void> {
     const prefix = `${formatAddress(address)}#`
-    for (const [key, link] of ManagerLink.#links) {
+    for (const [key, client] of ManagerClient.#clients) {
       if (!key.startsWith(prefix)) continue
-      ManagerLink.#links.delete(key)
-      ManagerLink.#ready.delete(key)
+      ManagerClient.#clients.delete(key)
+      ManagerClient.#ready.delete(key)
       try {
-        ;(await link).close()
+        ;(await client).close()
       } catch {}
     }
   }
@@ -98,9 +105,9 @@ export class ManagerLink {
 
   #fail(error: unknown): void {
     if (this.#closed === null) this.#closed = new ConnectionClosedError('The connection to the manager was lost', { cause: error })
-    if (ManagerLink.#ready.get(this.#key) === this) {
-      ManagerLink.#links.delete(this.#key)
-      ManagerLink.#ready.delete(this.#key)
+    if (ManagerClient.#ready.get(this.#key) === this) {
+      ManagerClient.#clients.delete(this.#key)
+      ManagerClient.#ready.delete(this.#key)
     }
     for (const [, p] of this.#pending) {
       this.#conn.unhold()
@@ -115,7 +122,7 @@ export class ManagerLink {
     const args = message.args as unknown[] | undefined
     // Only arguments that hold objects can hold a proxy to encode.
     const plain = args === undefined || args.every((a) => typeof a !== 'object' || a === null)
-    const payload = plain ? { ...message, id } : { ...message, id, args: encodeShareables(args, managerTarget) }
+    const payload = plain ? { ...message, id } : { ...message, id, args: encodeShareables(args, MANAGER_TARGET) }
     return new Promise((resolve, reject) => {
       try {
         this.#conn.send(payload)
