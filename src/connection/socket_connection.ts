@@ -53,9 +53,9 @@ export class SocketConnection {
   #ended: Error | null = null
   #closedByUs = false
   #refCount = 0
-  /** Keep the program alive while a recv waits (default), or only while `hold()`s are outstanding. */
+  /** Keep the program alive while a recv waits (default), or only while requests are outstanding (`refForRequest()`). */
   #refWhileReceiving = true
-  #holds = 0
+  #requests = 0
   #handler: ((message: unknown) => void) | null = null
   #onEnd: ((reason: Error) => void) | null = null
 
@@ -151,28 +151,28 @@ export class SocketConnection {
 
   /**
    * @internal For a connection with a reader loop that always waits (a
-   * Manager link): keep the program alive only while `hold()` calls are
-   * outstanding, not merely because a recv waits.
+   * Manager link): keep the program alive only while a request waits for
+   * its reply (`refForRequest()`), not merely because a recv waits.
    */
-  refOnlyWhileHeld(): void {
+  refOnlyForRequests(): void {
     this.#refWhileReceiving = false
     this.#syncRef()
   }
 
   /** @internal */
-  hold(): void {
-    this.#holds++
+  refForRequest(): void {
+    this.#requests++
     this.#syncRef()
   }
 
   /** @internal */
-  unhold(): void {
-    this.#holds--
+  unrefForRequest(): void {
+    this.#requests--
     this.#syncRef()
   }
 
   #syncRef(): void {
-    const busy = this.#refWhileReceiving ? this.#waiters.length > 0 : this.#holds > 0
+    const busy = this.#refWhileReceiving ? this.#waiters.length > 0 : this.#requests > 0
     const want = busy && this.#ended === null ? 1 : 0
     if (want !== this.#refCount) {
       this.#refCount = want

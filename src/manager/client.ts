@@ -35,7 +35,7 @@ export class ManagerClient {
   private constructor(conn: SocketConnection, key: string) {
     this.#conn = conn
     this.#key = key
-    conn.refOnlyWhileHeld()
+    conn.refOnlyForRequests()
     conn.setHandler(
       (message) => this.#onMessage(message),
       (reason) => this.#fail(reason),
@@ -97,7 +97,7 @@ export class ManagerClient {
     const pending = this.#pending.get(response.id)
     if (pending === undefined) return
     this.#pending.delete(response.id)
-    this.#conn.unhold()
+    this.#conn.unrefForRequest()
     if (!response.ok) pending.reject(deserializeError(response.error))
     else if (typeof response.value !== 'object' || response.value === null) pending.resolve(response.value)
     else reviveShareables(response.value, { backend: 'manager' }).then(pending.resolve, pending.reject)
@@ -110,7 +110,7 @@ export class ManagerClient {
       ManagerClient.#ready.delete(this.#key)
     }
     for (const [, p] of this.#pending) {
-      this.#conn.unhold()
+      this.#conn.unrefForRequest()
       p.reject(this.#closed)
     }
     this.#pending.clear()
@@ -131,7 +131,7 @@ export class ManagerClient {
         return
       }
       this.#pending.set(id, { resolve, reject })
-      this.#conn.hold()
+      this.#conn.refForRequest()
     })
   }
 
