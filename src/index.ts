@@ -14,6 +14,7 @@ export {
 } from './futures/wait.js'
 export { Executor, type SubmitOptions, type MapOptions, type ShutdownOptions, type AnyIterable } from './futures/executor.js'
 export { TaskExecutor, type ExecutorStats } from './futures/task_executor.js'
+export type { ExecutorState } from './futures/scheduler.js'
 export { PoolExecutor, type PoolExecutorOptions } from './futures/pool_executor.js'
 export { ThreadPoolExecutor, type ThreadPoolExecutorOptions } from './futures/thread_pool_executor.js'
 export { InlineExecutor, type InlineExecutorOptions } from './futures/inline_executor.js'
@@ -73,7 +74,7 @@ export {
   type ProxyToken,
   type BlockingOptions,
 } from './manager/proxies.js'
-export { NatsExecutor, type NatsExecutorOptions } from './backends/nats/nats_executor.js'
+export { NatsExecutor, type NatsExecutorOptions, type NatsExecutorStats } from './backends/nats/nats_executor.js'
 export { NatsWorker, type NatsWorkerOptions } from './backends/nats/nats_worker.js'
 export type { NatsConnectionOptions } from './backends/nats/nats_options.js'
 export type { PoolBackend } from './pool.js'

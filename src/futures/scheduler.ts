@@ -18,6 +18,7 @@ import type { Deque } from '../internal/deque.js'
 import type { ChunkOutcome } from '../wire/messages.js'
 import type { TaskFuture } from './task_future.js'
 
+/** An executor's stage: accepting tasks, shutting down (`shutdown()` or `terminateWorkers()` called), or broken (its workers cannot start, or the cluster connection is gone). */
 export type ExecutorState = 'RUNNING' | 'SHUTDOWN' | 'BROKEN'
 
 /** What a scheduler may ask of the executor above it. */

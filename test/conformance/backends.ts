@@ -6,7 +6,7 @@
  * private nats-server with JetStream and two worker processes (2 threads
  * each) for the test file, and stops them when the file's process exits.
  */
-import { InlineExecutor, NatsExecutor, ProcessPoolExecutor, ThreadPoolExecutor, type PoolBackend, type PoolExecutorOptions } from '../../src/index.js'
+import { InlineExecutor, NatsExecutor, ProcessPoolExecutor, ThreadPoolExecutor, type TaskExecutor, type PoolExecutorOptions } from '../../src/index.js'
 import { TestServer, TestWorker } from '../nats/cluster.js'
 
 export interface BackendUnderTest {
@@ -29,7 +29,7 @@ export interface BackendUnderTest {
   maxTasksPerChild: boolean
   /** An executor left without shutdown() does not keep the program alive (a NATS connection does). */
   exitsWhenIdle: boolean
-  create(options?: PoolExecutorOptions): PoolBackend
+  create(options?: PoolExecutorOptions): TaskExecutor
 }
 
 const common = { sameMachine: true, initializer: true, maxTasksPerChild: true, exitsWhenIdle: true }

@@ -26,6 +26,12 @@ export interface NatsExecutorOptions extends NatsConnectionOptions {
   publishTimeout?: number
 }
 
+/** A snapshot of a cluster executor's activity. */
+export interface NatsExecutorStats extends ExecutorStats {
+  /** Whether the NATS connection is up. */
+  connected: boolean
+}
+
 const OWN_KEYS = ['maxInFlight', 'maxWorkers', 'retries', 'publishTimeout'] as const
 const LOCAL_ONLY = ['initializer', 'initargs', 'maxTasksPerChild', 'resourceLimits', 'idleTimeout', 'execArgv', 'env'] as const
 const DEFAULT_MAX_IN_FLIGHT = 64
@@ -91,7 +97,7 @@ export class NatsExecutor extends TaskExecutor {
   }
 
   /** A snapshot of the executor's activity, and whether the NATS connection is up. */
-  override stats(): ExecutorStats & { connected: boolean } {
+  override stats(): NatsExecutorStats {
     return { ...super.stats(), connected: this.#scheduler.connected }
   }
 }
