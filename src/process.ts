@@ -20,7 +20,7 @@ import { InvalidStateError, SerializationError, UnsupportedBackendError, invalid
 import { boolean, describe, keysOf, knownKeys, plainObject, string, timeoutOption } from './internal/validate.js'
 import { resolveTask, type Task, type TaskArgs, type ResolvedTask } from './task_ref.js'
 import type { Backend, WorkerHandle } from './backends/backend.js'
-import { findUncloneable } from './wire/codec.js'
+import { findUncloneable } from './wire/clone_check.js'
 import { FLAG_SHARED, KIND_CALL, PROTOCOL_VERSION, STATUS_ERROR, type FromWorker } from './wire/messages.js'
 import { deserializeError, type SerializedValue } from './wire/remote_error.js'
 import { encodeShareables } from './wire/shareable.js'

@@ -3,7 +3,7 @@
  * send it messages, hear its messages and its exit, terminate it.
  * Nothing outside `backends/` knows how a worker starts.
  */
-import type { Transferable } from '../wire/codec.js'
+import type { Transferable } from '../wire/transfer.js'
 import type { ResourceLimits } from 'node:worker_threads'
 import type { FromWorker, ToWorker, WorkerInit } from '../wire/messages.js'
 import type { Capabilities } from './capabilities.js'

@@ -8,7 +8,7 @@
  * generator works, and that sizes its chunks from measured task times
  * unless told otherwise: that engine is map_engine.ts.
  */
-import type { Transferable } from '../wire/codec.js'
+import type { Transferable } from '../wire/transfer.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
 import type { Future } from './future.js'
 import { mapInChunks, splitMapArgs, zipArgs, type AnyIterable, type ChunkResult } from './map_engine.js'

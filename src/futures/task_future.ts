@@ -5,7 +5,7 @@
  * (task_executor.ts) and moved around by a scheduler (scheduler.ts).
  */
 import type { ResolvedTask } from '../task_ref.js'
-import type { Transferable } from '../wire/codec.js'
+import type { Transferable } from '../wire/transfer.js'
 import type { TaskKind } from '../wire/messages.js'
 import type { ChunkProgress } from './chunk_progress.js'
 import { Future } from './future.js'

@@ -49,7 +49,8 @@ import {
   type WorkerInit,
 } from '../wire/messages.js'
 import { serializeError, type SerializedError } from '../wire/remote_error.js'
-import { findUncloneable, isTransfer, type Transferable } from '../wire/codec.js'
+import { findUncloneable } from '../wire/clone_check.js'
+import { isTransfer, type Transferable } from '../wire/transfer.js'
 import { SerializationError } from '../errors.js'
 import { loadTask, type LoadedTask } from './task_loader.js'
 import { Deque } from '../internal/deque.js'

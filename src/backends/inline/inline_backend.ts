@@ -12,7 +12,7 @@
  * settles its Future on time if it is asynchronous, and its result is then
  * discarded; a synchronous task blocks the thread until it returns.
  */
-import type { Transferable } from '../../wire/codec.js'
+import type { Transferable } from '../../wire/transfer.js'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
 import type { ToWorker } from '../../wire/messages.js'
 import { COUNTERS_BYTES, TaskRunner } from '../../worker/runtime.js'

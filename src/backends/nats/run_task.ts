@@ -14,7 +14,7 @@
  * SerializationError (the thread's own runtime checks it when it sends).
  */
 import { KIND_CHUNK, KIND_MASK, PROTOCOL_VERSION, STATUS_OK, type ChunkOutcome, type FromWorker, type FunctionDecl } from '../../wire/messages.js'
-import { transfer, type Transferable } from '../../wire/codec.js'
+import { transfer, type Transferable } from '../../wire/transfer.js'
 import { TaskRunner } from '../../worker/runtime.js'
 
 /** A unit as the worker sends it here: kind word, module, export name, arguments. */

@@ -6,7 +6,7 @@
  * its in-flight tasks was running (it fails, or is retried) and which had
  * not started (they are re-queued, never lost).
  */
-import type { Transferable } from '../../wire/codec.js'
+import type { Transferable } from '../../wire/transfer.js'
 import { Worker } from 'node:worker_threads'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
 import { startWithExecArgv, threadLoaderSetup } from '../exec_argv.js'

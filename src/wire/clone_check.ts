@@ -1,11 +1,9 @@
 /**
- * The codec: what may cross between a caller and a worker, and how.
- *
- * Values travel by the structured clone algorithm (worker threads) or the V8
- * serializer (child processes), which are the same algorithm: primitives,
- * plain objects and arrays, typed arrays and (Shared)ArrayBuffers, Map, Set,
- * Date, RegExp, BigInt, errors. ArrayBuffers and MessagePorts can be moved
- * instead of copied with a transfer list.
+ * What may cross between a caller and a worker: values travel by the
+ * structured clone algorithm (worker threads) or the V8 serializer (child
+ * processes, the cluster: wire/serializer.ts), which are the same
+ * algorithm: primitives, plain objects and arrays, typed arrays and
+ * (Shared)ArrayBuffers, Map, Set, Date, RegExp, BigInt, errors.
  *
  * `submit()` must refuse an argument that cannot be cloned synchronously,
  * before the task is batched with others. A full clone per submit would
@@ -14,49 +12,7 @@
  * cannot judge (class instances, host objects).
  */
 import { types } from 'node:util'
-import type { TransferListItem } from 'node:worker_threads'
 import { isShareable } from './shareable.js'
-
-/** Anything that can be moved instead of copied: ArrayBuffer, MessagePort, ... */
-export type Transferable = TransferListItem
-
-const kTransfer = Symbol.for('multiproc.Transfer')
-
-/** A value to be moved (not copied) to the other side, with its transfer list. */
-export interface Transfer<T> {
-  /** The value the other side receives. */
-  readonly value: T
-  /** The buffers moved with it (detached on this side). */
-  readonly transferList: readonly Transferable[]
-  /** Marks a Transfer, so that a plain object with the same fields is not mistaken for one. */
-  readonly [kTransfer]: true
-}
-
-/**
- * Marks a task's return value for transfer instead of copy: the buffers in
- * `transferList` (default: `value` itself when it is an ArrayBuffer, or its
- * `.buffer` when it is a typed array) are moved to the caller at no cost.
- *
- * @returns a Transfer wrapping `value`; the caller receives `value` itself
- * @example
- * export function render(): Transfer<Uint8Array> {
- *   const pixels = new Uint8Array(64 << 20)
- *   return transfer(pixels) // moved, not copied
- * }
- */
-export function transfer<T>(value: T, transferList?: readonly Transferable[]): Transfer<T> {
-  let list = transferList
-  if (list === undefined) {
-    if (value instanceof ArrayBuffer) list = [value]
-    else if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) list = [value.buffer]
-    else list = []
-  }
-  return Object.freeze({ value, transferList: list, [kTransfer]: true as const })
-}
-
-export function isTransfer(value: unknown): value is Transfer<unknown> {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kTransfer] === true
-}
 
 /** Why a value cannot be sent, and where in it. */
 export interface CloneProblem {

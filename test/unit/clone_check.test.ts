@@ -1,8 +1,9 @@
-// The codec: findUncloneable() (what submit() refuses, and where) and transfer().
+// What may cross to a worker: findUncloneable() (what submit() refuses, and where) and transfer().
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { MessageChannel } from 'node:worker_threads'
-import { findUncloneable, isTransfer, transfer } from '../../src/wire/codec.js'
+import { findUncloneable } from '../../src/wire/clone_check.js'
+import { isTransfer, transfer } from '../../src/wire/transfer.js'
 
 type CloneTransfer = NonNullable<Parameters<typeof structuredClone>[1]>['transfer']
 
