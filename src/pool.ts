@@ -2,7 +2,7 @@
  * Pool: Python's `multiprocessing.Pool`, on any backend.
  *
  *   new Pool() ─▶ apply / applyAsync / map / mapAsync / starmap / starmapAsync / imap / imapUnordered
- *        │                    └─ each a Future (apply) or chunk Futures (map) of one PoolExecutor
+ *        │                    └─ each a Future (apply) or chunk Futures (map) of one executor
  *        ├─ close()      RUN ─▶ CLOSE: no new work; workers exit once the work is done
  *        ├─ terminate()  any ─▶ TERMINATE: workers stopped now; pending work fails with CancelledError
  *        └─ join()       CLOSE|TERMINATE: waits for the work and the workers
@@ -18,8 +18,11 @@
  *  - `await using pool = new Pool()` closes and joins (finishes the work);
  *    Python's `with Pool()` terminates it.
  *
- * Pool sits on a PoolExecutor: the scheduler, crash recovery and batching
- * are the executor's; Pool adds Python's API and its state machine.
+ * Pool sits on its context's executor (a TaskExecutor, local or cluster):
+ * the scheduler, crash recovery and batching are the executor's; Pool adds
+ * Python's API and its state machine. It is one file of a little over 500
+ * lines because it is that API: eight calling forms, each with its docs,
+ * read best side by side.
  */
 import { AsyncResult, kSettle } from './async_result.js'
 import { PoolIteration } from './pool_iteration.js'
