@@ -327,6 +327,7 @@ describe('programs started with any flag get working workers on thread and proce
       let stderr = ''
       let leftover: number[] | null = null
       let settled = false
+      let watching = false
       const finish = (code: number | null): void => {
         if (settled) return
         settled = true
@@ -344,10 +345,19 @@ describe('programs started with any flag get working workers on thread and proce
       const timer = setTimeout(() => finish(null), options.ms ?? 20_000)
       child.stdout.on('data', (d: Buffer) => {
         stdout += d
-        if (options.until?.test(stdout)) {
-          // The watcher and its program are expected; anything more is a worker left over.
-          leftover = groupMembers(pgid).filter((p) => p !== pgid && p !== watchedChild(pgid))
-          finish(0)
+        if (options.until?.test(stdout) && !watching) {
+          watching = true
+          // The watcher and its program are expected; anything more is a worker left over. A
+          // worker that is exiting gets the same bounded moment as on the exit path below.
+          const end = Date.now() + 3000
+          const check = (): void => {
+            const extra = groupMembers(pgid).filter((p) => p !== pgid && p !== watchedChild(pgid))
+            if (extra.length === 0 || Date.now() > end) {
+              leftover = extra
+              finish(0)
+            } else setTimeout(check, 50)
+          }
+          check()
         }
       })
       child.stderr.on('data', (d: Buffer) => (stderr += d))
