@@ -7,13 +7,13 @@
 import type { ResourceLimits } from 'node:worker_threads'
 import { invalidArgType } from '../errors.js'
 import type { Backend } from '../backends/backend.js'
-import { knownKeys, nonNegativeInteger, plainObject, positiveInteger, timeoutMs } from '../internal/validate.js'
+import { knownKeys, plainObject, positiveInteger, timeoutMs } from '../internal/validate.js'
 import { cpuCount } from '../cpu_count.js'
 import { workerBudget } from '../internal/worker_budget.js'
 import { resolveTask, type Task } from '../task_ref.js'
 import { encodeShareables } from '../wire/shareable.js'
 import { LocalScheduler } from './local_scheduler.js'
-import { TaskExecutor, checkArgument } from './task_executor.js'
+import { SHARED_OPTION_KEYS, TaskExecutor, checkArgument, checkSharedOptions } from './task_executor.js'
 
 /** Options shared by every local executor. */
 export interface PoolExecutorOptions {
@@ -31,6 +31,11 @@ export interface PoolExecutorOptions {
   idleTimeout?: number
   /** How many times a task whose worker crashed is run again before it fails. Default 0. */
   retries?: number
+  /**
+   * Tasks waiting for a worker at most: `submit` beyond it throws `Full`, and
+   * `submitWhenRoom` waits for room (backpressure). Default: no bound.
+   */
+  maxQueue?: number
   /** Node options for workers. Default: the caller's `execArgv` without per-process ones (inspector, profiler). */
   execArgv?: string[]
   /** Environment of the workers. Default: a copy of `process.env`. */
@@ -44,9 +49,9 @@ const OPTION_KEYS = [
   'maxTasksPerChild',
   'resourceLimits',
   'idleTimeout',
-  'retries',
   'execArgv',
   'env',
+  ...SHARED_OPTION_KEYS,
 ] as const
 
 /**
@@ -67,7 +72,7 @@ export class PoolExecutor extends TaskExecutor {
     const found = { shareables: 0 }
     const capabilities = backend.capabilities
     initargs.forEach((arg, i) => checkArgument(arg, i, 'initargs', capabilities, undefined, undefined, found))
-    const retries = opts.retries === undefined ? 0 : nonNegativeInteger('retries', opts.retries)
+    const settings = checkSharedOptions(opts)
     if (opts.execArgv !== undefined && (!Array.isArray(opts.execArgv) || !opts.execArgv.every((a) => typeof a === 'string'))) {
       throw invalidArgType('Expected `execArgv` to be an array of strings')
     }
@@ -83,6 +88,6 @@ export class PoolExecutor extends TaskExecutor {
       execArgv: opts.execArgv as string[] | undefined,
       env: opts.env as NodeJS.ProcessEnv | undefined,
     })
-    super(scheduler, retries, what)
+    super(scheduler, settings, what)
   }
 }

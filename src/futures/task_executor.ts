@@ -11,10 +11,10 @@
  * business (scheduler.ts); the subclasses (PoolExecutor, NatsExecutor)
  * check their options and pick a scheduler.
  */
-import { BrokenExecutorError, CancelledError, SerializationError, TimeoutError, invalidArgType } from '../errors.js'
+import { BrokenExecutorError, CancelledError, Full, SerializationError, TimeoutError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'
 import { Deque } from '../internal/deque.js'
-import { abortSignal, boolean, knownKeys, nonNegativeInteger, optionalTimeout, plainObject } from '../internal/validate.js'
+import { abortSignal, boolean, knownKeys, nonNegativeInteger, optionalTimeout, plainObject, positiveInteger } from '../internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
 import { KIND_CALL, KIND_CHUNK, STATUS_OK, type ChunkOutcome } from '../wire/messages.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
@@ -28,6 +28,26 @@ import type { ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
 import { TaskFuture } from './task_future.js'
 
 const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
+
+/** A submitter waiting for room: called with nothing to submit now, or with the error that ends its wait. */
+type RoomWaiter = (error: Error | undefined) => void
+
+/** The options every executor takes, checked once here. */
+export interface SharedSettings {
+  retries: number
+  maxQueue: number
+}
+
+/** The keys of the options every executor takes. */
+export const SHARED_OPTION_KEYS = ['retries', 'maxQueue'] as const
+
+/** Checks `retries` and `maxQueue` of an executor's options. */
+export function checkSharedOptions(opts: Record<string, unknown>): SharedSettings {
+  return {
+    retries: opts.retries === undefined ? 0 : nonNegativeInteger('retries', opts.retries),
+    maxQueue: opts.maxQueue === undefined ? Infinity : positiveInteger('maxQueue', opts.maxQueue),
+  }
+}
 
 /** A snapshot of an executor's activity. */
 export interface ExecutorStats {
@@ -52,6 +72,11 @@ export abstract class TaskExecutor extends Executor {
   readonly #capabilities: Capabilities
   readonly #shareTarget: ShareTarget
   readonly #retries: number
+  /** Tasks waiting for a worker at most (Infinity: no bound); see `submitWhenRoom`. */
+  readonly #maxQueue: number
+  /** Submitters waiting for room, in order: each submits when woken. */
+  readonly #roomWaiters = new Deque<RoomWaiter>()
+  #roomCheckScheduled = false
   /** MULTIPROC_CALLER_STACKS=1 when the executor was created: every task records its submitter's stack. */
   readonly #callerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
   /** What the executor is called in messages ("the cluster executor"). */
@@ -67,10 +92,14 @@ export abstract class TaskExecutor extends Executor {
   readonly #pumpBound = (): void => {
     this.#pumpScheduled = false
     if (this.#state !== 'BROKEN') this.#scheduler.pump()
+    if (this.#roomWaiters.length > 0) this.#checkRoom()
   }
+  readonly #checkRoomBound = (): void => this.#checkRoom()
   readonly #onTaskDone = (future: Future<unknown>): void => {
     const f = future as TaskFuture
     this.#pending--
+    // Room appears once the scheduler took the next queued task, after this settle: look then.
+    if (this.#roomWaiters.length > 0) this.#scheduleRoomCheck()
     if (f.timer !== undefined) clearTimeout(f.timer)
     if (f.onAbort !== undefined) f.signal!.removeEventListener('abort', f.onAbort)
     f.args = null
@@ -78,14 +107,18 @@ export abstract class TaskExecutor extends Executor {
     if (this.#pending === 0) this.#whenIdle()
   }
 
-  /** @param retries the executor's default `retries`, checked by the subclass */
-  protected constructor(scheduler: Scheduler, retries: number, what: string) {
+  /**
+   * @param settings the executor's default `retries` and its `maxQueue`, checked by the subclass
+   *   (`checkSharedOptions`)
+   */
+  protected constructor(scheduler: Scheduler, settings: SharedSettings, what: string) {
     super()
     this.#scheduler = scheduler
+    this.#maxQueue = settings.maxQueue
     this.#capabilities = scheduler.capabilities
     // The name only words errors ("cannot be passed to the nats backend"); the flags decide.
     this.#shareTarget = { ...scheduler.capabilities, backend: scheduler.name }
-    this.#retries = retries
+    this.#retries = settings.retries
     this.#what = what
     this.#taskDone = scheduler.taskDone?.bind(scheduler)
     const self = this
@@ -148,9 +181,92 @@ export abstract class TaskExecutor extends Executor {
     return this.#submit(options, fn, args)
   }
 
+  /**
+   * `submit`, waiting for room first when `maxQueue` tasks already wait for a
+   * worker (backpressure): resolves to the task's Future once it is
+   * submitted. Submitters that wait are served in order. Without `maxQueue`
+   * it submits at once.
+   *
+   * @returns a Promise of the task's Future
+   * @throws (rejects with) the errors of `submit`; BrokenExecutorError if the executor shuts down while it waits
+   * @example
+   * await using ex = new ThreadPoolExecutor({ maxQueue: 1000 })
+   * for await (const line of lines) futures.push(await ex.submitWhenRoom(parse, line)) // memory stays flat
+   */
+  submitWhenRoom<F extends TaskFunction>(fn: Task<F>, ...args: Parameters<F>): Promise<Future<Awaited<ReturnType<F>>>> {
+    return this.#submitWhenRoom(undefined, fn, args)
+  }
+
+  /** `submitWith` (per-task options), waiting for room first as `submitWhenRoom` does. */
+  submitWithWhenRoom<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, ...args: Parameters<F>): Promise<Future<Awaited<ReturnType<F>>>> {
+    return this.#submitWhenRoom(options, fn, args)
+  }
+
+  #submitWhenRoom<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, args: Parameters<F>): Promise<Future<Awaited<ReturnType<F>>>> {
+    if (this.#roomWaiters.length === 0 && (this.#state !== 'RUNNING' || this.#hasRoom())) {
+      try {
+        return Promise.resolve(this.#submit(options, fn, args))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    return new Promise((resolve, reject) => {
+      // Woken with room: submits in the same turn, so no other submitter can take the room first.
+      this.#roomWaiters.push((error) => {
+        if (error !== undefined) reject(error)
+        else {
+          try {
+            resolve(this.#submit(options, fn, args))
+          } catch (submitError) {
+            reject(submitError)
+          }
+        }
+      })
+    })
+  }
+
+  /** Whether a task submitted now would not exceed `maxQueue`. Drops settled tasks from the queue's head. */
+  #hasRoom(): boolean {
+    const queue = this.#queue
+    while (queue.length > 0 && queue.peek()!.done()) queue.shift()
+    return queue.length + this.#verifying.size < this.#maxQueue
+  }
+
+  #scheduleRoomCheck(): void {
+    if (this.#roomCheckScheduled) return
+    this.#roomCheckScheduled = true
+    queueMicrotask(this.#checkRoomBound)
+  }
+
+  /** Wakes waiting submitters while there is room (each submits as it wakes), or fails them once the executor stops. */
+  #checkRoom(): void {
+    this.#roomCheckScheduled = false
+    const waiters = this.#roomWaiters
+    while (waiters.length > 0) {
+      if (this.#state !== 'RUNNING') {
+        let error: Error
+        try {
+          this.checkOpen()
+          return
+        } catch (closed) {
+          error = closed as Error
+        }
+        for (const wake of waiters.drain()) wake(error)
+        return
+      }
+      if (!this.#hasRoom()) return
+      waiters.shift()!(undefined)
+    }
+  }
+
   /** `submit` and `submitWith`, taking the rest array as it is (spreading it again would copy it per task). */
   #submit<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
     this.checkOpen()
+    if (this.#maxQueue !== Infinity && !this.#hasRoom()) {
+      throw new Full(
+        `The executor's queue is full: ${this.#maxQueue} tasks wait for a worker (maxQueue). Use \`await executor.submitWhenRoom(...)\` to wait for room, or raise maxQueue`,
+      )
+    }
     // The first worker boots (or the connection opens) while the task is resolved.
     this.#scheduler.prepare()
     const task = resolveTask(fn)
@@ -243,6 +359,7 @@ export abstract class TaskExecutor extends Executor {
     const wait = opts.wait === undefined ? true : boolean('wait', opts.wait)
     const cancelFutures = opts.cancelFutures === undefined ? false : boolean('cancelFutures', opts.cancelFutures)
     if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
+    this.#checkRoom()
     if (cancelFutures) {
       for (const f of this.#queue) f.cancel()
       for (const f of this.#verifying) f.cancel()
@@ -267,6 +384,7 @@ export abstract class TaskExecutor extends Executor {
    */
   async terminateWorkers(): Promise<void> {
     if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
+    this.#checkRoom()
     const notStarted = new CancelledError('The task was cancelled before it started: its executor was terminated')
     for (const f of this.#queue.drain()) f[kForceCancel](notStarted)
     for (const f of [...this.#verifying]) f[kForceCancel](notStarted)
@@ -378,6 +496,7 @@ export abstract class TaskExecutor extends Executor {
     if (this.#state === 'BROKEN') return
     this.#state = 'BROKEN'
     this.#brokenError = error
+    this.#checkRoom()
     for (const f of this.#queue.drain()) if (!f.done()) f.setException(error)
     for (const f of this.#verifying) if (!f.done()) f.setException(error)
     for (const f of [...this.#scheduler.running()]) if (!f.done()) f.setException(error)

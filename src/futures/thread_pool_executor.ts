@@ -25,7 +25,7 @@ export type ThreadPoolExecutorOptions = PoolExecutorOptions
 export class ThreadPoolExecutor extends PoolExecutor {
   /**
    * @param options `maxWorkers` (default `cpuCount()`), `initializer`, `initargs`,
-   *   `maxTasksPerChild`, `resourceLimits`, `idleTimeout`, `retries`, `execArgv`, `env`
+   *   `maxTasksPerChild`, `resourceLimits`, `idleTimeout`, `retries`, `maxQueue`, `execArgv`, `env`
    * @throws TypeError / RangeError for a bad option
    * @example
    * await using executor = new ThreadPoolExecutor({ maxWorkers: 4 })

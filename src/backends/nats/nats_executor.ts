@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { UnsupportedBackendError } from '../../errors.js'
-import { knownKeys, nonNegativeInteger, plainObject, positiveInteger, rangeFail, timeoutMs } from '../../internal/validate.js'
-import { TaskExecutor, type ExecutorStats } from '../../futures/task_executor.js'
+import { knownKeys, plainObject, positiveInteger, rangeFail, timeoutMs } from '../../internal/validate.js'
+import { SHARED_OPTION_KEYS, TaskExecutor, checkSharedOptions, type ExecutorStats } from '../../futures/task_executor.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
 import { ClusterScheduler } from './cluster_scheduler.js'
 import { names } from './protocol.js'
@@ -22,6 +22,8 @@ export interface NatsExecutorOptions extends NatsConnectionOptions {
   maxWorkers?: number
   /** How many times a task whose worker thread crashed is run again (on the worker) before it fails. Default 0. */
   retries?: number
+  /** Tasks waiting to be published at most: `submit` beyond it throws `Full`, `submitWhenRoom` waits. Default: no bound. */
+  maxQueue?: number
   /** How long to keep trying to enqueue a task while the server is unreachable, in ms. Default 30000. */
   publishTimeout?: number
 }
@@ -32,7 +34,7 @@ export interface NatsExecutorStats extends ExecutorStats {
   connected: boolean
 }
 
-const OWN_KEYS = ['maxInFlight', 'maxWorkers', 'retries', 'publishTimeout'] as const
+const OWN_KEYS = ['maxInFlight', 'maxWorkers', 'publishTimeout', ...SHARED_OPTION_KEYS] as const
 const LOCAL_ONLY = ['initializer', 'initargs', 'maxTasksPerChild', 'resourceLimits', 'idleTimeout', 'execArgv', 'env'] as const
 const DEFAULT_MAX_IN_FLIGHT = 64
 
@@ -48,7 +50,7 @@ export class NatsExecutor extends TaskExecutor {
    *
    * @param options `servers` (default `MULTIPROC_NATS_URL` or nats://127.0.0.1:4222),
    *   `user`/`pass`, `token`, `nkeySeed`, `credsFile`, `tls`, `prefix`, `stream`,
-   *   `maxInFlight` (tasks in flight, default 64; `maxWorkers` is the same), `retries`, `publishTimeout`
+   *   `maxInFlight` (tasks in flight, default 64; `maxWorkers` is the same), `retries`, `maxQueue`, `publishTimeout`
    * @throws TypeError / RangeError for a bad option; UnsupportedBackendError for
    *   options that only local executors have (initializer, maxTasksPerChild, ...)
    * @example
@@ -72,7 +74,7 @@ export class NatsExecutor extends TaskExecutor {
     if (inFlight !== undefined && workers !== undefined && inFlight !== workers) {
       rangeFail('maxWorkers', `the same as maxInFlight (${inFlight}), or left out: they are one setting`, workers)
     }
-    const retries = opts.retries === undefined ? 0 : nonNegativeInteger('retries', opts.retries)
+    const settings = checkSharedOptions(opts)
     const session = `${randomBytes(9).toString('base64url')}${(sessions++).toString(36)}`
     const scheduler = new ClusterScheduler({
       connection,
@@ -81,7 +83,7 @@ export class NatsExecutor extends TaskExecutor {
       maxInFlight: inFlight ?? workers ?? DEFAULT_MAX_IN_FLIGHT,
       publishTimeout: opts.publishTimeout === undefined ? 30_000 : timeoutMs('publishTimeout', opts.publishTimeout, false),
     })
-    super(scheduler, retries, 'the cluster executor')
+    super(scheduler, settings, 'the cluster executor')
     this.#scheduler = scheduler
     this.#session = session
   }
