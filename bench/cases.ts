@@ -141,4 +141,19 @@ export const CASES: Case[] = [
     reps: { full: 3, quick: 2 },
     rows: (m) => [atMost('`imap` over a 1M-item generator: peak RSS above baseline', m.multiproc, 100, 'MB')],
   },
+  {
+    id: 'maxqueue',
+    title: '1M no-op tasks submitted as fast as taken: peak RSS above baseline (MB)',
+    libs: ['bounded', 'unbounded'],
+    reps: { full: 3, quick: 2 },
+    rows: (m) => [
+      atMost(
+        '1M tasks through `maxQueue: 1000` and `waitForRoom()`: peak RSS above baseline',
+        m.bounded,
+        64,
+        'MB',
+        m.unbounded === undefined ? undefined : `a plain submit loop: ${m.unbounded.toFixed(0)} MB`,
+      ),
+    ],
+  },
 ]

@@ -45,6 +45,7 @@ export const SIZES = {
   process: { full: 20_000, quick: 5_000, smoke: 100 },
   f64: { full: 8 * 1024 * 1024, quick: 4 * 1024 * 1024, smoke: 1024 },
   imap: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
+  maxqueue: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
 } as const
 
 /** A pool of 2 workers that runs the no-op task, in each library's own way. */
@@ -331,6 +332,44 @@ async function imap(n: number): Promise<Measurement> {
   }
 }
 
+/**
+ * n no-op tasks submitted as fast as the executor takes them: through a
+ * bounded queue (`maxQueue` 1000, `waitForRoom`), or all at once as a
+ * plain loop of `submit` does. Peak RSS above the warm baseline, MB.
+ */
+async function maxQueue(lib: 'bounded' | 'unbounded', n: number): Promise<Measurement> {
+  const ex = new ThreadPoolExecutor({ maxWorkers: WORKERS, ...(lib === 'bounded' ? { maxQueue: 1000 } : {}) })
+  try {
+    await Promise.all(Array.from({ length: 64 }, () => ex.submit(noop)))
+    const baseline = process.memoryUsage().rss
+    let peak = baseline
+    const sample = (): void => {
+      const rss = process.memoryUsage().rss
+      if (rss > peak) peak = rss
+    }
+    const timer = setInterval(sample, 10)
+    const start = performance.now()
+    let done = 0
+    let all!: () => void
+    const finished = new Promise<void>((resolve) => (all = resolve))
+    const count = (): void => {
+      if (++done === n) all()
+    }
+    for (let i = 0; i < n; i++) {
+      if (lib === 'bounded') await ex.waitForRoom()
+      ex.submit(noop).addDoneCallback(count)
+      if ((i & 4095) === 0) sample()
+    }
+    await finished
+    const ms = performance.now() - start
+    clearInterval(timer)
+    sample()
+    return { value: (peak - baseline) / 2 ** 20, unit: 'MB', extra: { tasksPerSecond: n / (ms / 1000) } }
+  } finally {
+    await ex.shutdown()
+  }
+}
+
 /** Python's side of a case, through python3 (null when there is no python3). */
 async function python(what: 'ppe_noop' | 'pool_map', n: number): Promise<Measurement> {
   const { stdout } = await promisify(execFile)('python3', [join(benchDir, 'python', 'bench.py'), what, String(n), String(WORKERS)], {
@@ -361,6 +400,8 @@ export async function measure(caseId: string, lib: string, size: Size): Promise<
       return f64(lib as (typeof F64_LIBS)[number], SIZES.f64[size])
     case 'imap':
       return imap(SIZES.imap[size])
+    case 'maxqueue':
+      return maxQueue(lib as 'bounded' | 'unbounded', SIZES.maxqueue[size])
   }
   throw new Error(`unknown case ${caseId}`)
 }

@@ -33,7 +33,7 @@ export interface PoolExecutorOptions {
   retries?: number
   /**
    * Tasks waiting for a worker at most: `submit` beyond it throws `Full`, and
-   * `submitWhenRoom` waits for room (backpressure). Default: no bound.
+   * `await executor.waitForRoom()` waits for room (backpressure). Default: no bound.
    */
   maxQueue?: number
   /** Node options for workers. Default: the caller's `execArgv` without per-process ones (inspector, profiler). */

@@ -29,7 +29,7 @@ import { TaskFuture } from './task_future.js'
 
 const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
 
-/** A submitter waiting for room: called with nothing to submit now, or with the error that ends its wait. */
+/** A caller of waitForRoom(): called with nothing once there is room, or with the error that ends its wait. */
 type RoomWaiter = (error: Error | undefined) => void
 
 /** The options every executor takes, checked once here. */
@@ -72,11 +72,14 @@ export abstract class TaskExecutor extends Executor {
   readonly #capabilities: Capabilities
   readonly #shareTarget: ShareTarget
   readonly #retries: number
-  /** Tasks waiting for a worker at most (Infinity: no bound); see `submitWhenRoom`. */
+  /** Tasks waiting for a worker at most (Infinity: no bound); see `waitForRoom`. */
   readonly #maxQueue: number
-  /** Submitters waiting for room, in order: each submits when woken. */
+  /** Callers of waitForRoom(), in order. */
   readonly #roomWaiters = new Deque<RoomWaiter>()
   #roomCheckScheduled = false
+  /** Places kept for callers woken by waitForRoom(), given back at the next turn of the event loop. */
+  #reserved = 0
+  #reservedRelease: NodeJS.Immediate | undefined = undefined
   /** MULTIPROC_CALLER_STACKS=1 when the executor was created: every task records its submitter's stack. */
   readonly #callerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
   /** What the executor is called in messages ("the cluster executor"). */
@@ -182,54 +185,57 @@ export abstract class TaskExecutor extends Executor {
   }
 
   /**
-   * `submit`, waiting for room first when `maxQueue` tasks already wait for a
-   * worker (backpressure): resolves to the task's Future once it is
-   * submitted. Submitters that wait are served in order. Without `maxQueue`
-   * it submits at once.
+   * Backpressure for a bounded queue: resolves once `maxQueue` has room for
+   * one more task, and keeps that place for the `submit` (or `submitWith`)
+   * that follows it in the same turn, so that submit never throws `Full`.
+   * Callers that wait are served in order, one per free place. Without
+   * `maxQueue` it resolves at once. A place nobody used is given back at the
+   * next turn of the event loop.
    *
-   * @returns a Promise of the task's Future
-   * @throws (rejects with) the errors of `submit`; BrokenExecutorError if the executor shuts down while it waits
+   * @returns a Promise that resolves when a task may be submitted
+   * @throws (rejects with) BrokenExecutorError after `shutdown()`, or if the executor shuts down or breaks while it waits
    * @example
    * await using ex = new ThreadPoolExecutor({ maxQueue: 1000 })
-   * for await (const line of lines) futures.push(await ex.submitWhenRoom(parse, line)) // memory stays flat
+   * for await (const line of lines) {
+   *   await ex.waitForRoom() // memory stays flat however long the input
+   *   ex.submit(parse, line).then(store)
+   * }
    */
-  submitWhenRoom<F extends TaskFunction>(fn: Task<F>, ...args: Parameters<F>): Promise<Future<Awaited<ReturnType<F>>>> {
-    return this.#submitWhenRoom(undefined, fn, args)
-  }
-
-  /** `submitWith` (per-task options), waiting for room first as `submitWhenRoom` does. */
-  submitWithWhenRoom<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, ...args: Parameters<F>): Promise<Future<Awaited<ReturnType<F>>>> {
-    return this.#submitWhenRoom(options, fn, args)
-  }
-
-  #submitWhenRoom<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, args: Parameters<F>): Promise<Future<Awaited<ReturnType<F>>>> {
-    if (this.#roomWaiters.length === 0 && (this.#state !== 'RUNNING' || this.#hasRoom())) {
+  waitForRoom(): Promise<void> {
+    if (this.#state !== 'RUNNING') {
       try {
-        return Promise.resolve(this.#submit(options, fn, args))
+        this.checkOpen()
       } catch (error) {
         return Promise.reject(error)
       }
     }
+    if (this.#maxQueue === Infinity) return Promise.resolve()
+    if (this.#roomWaiters.length === 0 && this.#hasRoom()) {
+      this.#reserve()
+      return Promise.resolve()
+    }
     return new Promise((resolve, reject) => {
-      // Woken with room: submits in the same turn, so no other submitter can take the room first.
-      this.#roomWaiters.push((error) => {
-        if (error !== undefined) reject(error)
-        else {
-          try {
-            resolve(this.#submit(options, fn, args))
-          } catch (submitError) {
-            reject(submitError)
-          }
-        }
-      })
+      this.#roomWaiters.push((error) => (error === undefined ? resolve() : reject(error)))
     })
+  }
+
+  /** Keeps a place in the queue for a caller woken by `waitForRoom`, until the next turn of the event loop. */
+  #reserve(): void {
+    this.#reserved++
+    if (this.#reservedRelease === undefined) {
+      this.#reservedRelease = setImmediate(() => {
+        this.#reservedRelease = undefined
+        this.#reserved = 0
+        if (this.#roomWaiters.length > 0) this.#checkRoom()
+      })
+    }
   }
 
   /** Whether a task submitted now would not exceed `maxQueue`. Drops settled tasks from the queue's head. */
   #hasRoom(): boolean {
     const queue = this.#queue
     while (queue.length > 0 && queue.peek()!.done()) queue.shift()
-    return queue.length + this.#verifying.size < this.#maxQueue
+    return queue.length + this.#verifying.size + this.#reserved < this.#maxQueue
   }
 
   #scheduleRoomCheck(): void {
@@ -238,7 +244,7 @@ export abstract class TaskExecutor extends Executor {
     queueMicrotask(this.#checkRoomBound)
   }
 
-  /** Wakes waiting submitters while there is room (each submits as it wakes), or fails them once the executor stops. */
+  /** Wakes callers of waitForRoom() while there is room (keeping a place for each), or fails them once the executor stops. */
   #checkRoom(): void {
     this.#roomCheckScheduled = false
     const waiters = this.#roomWaiters
@@ -255,6 +261,7 @@ export abstract class TaskExecutor extends Executor {
         return
       }
       if (!this.#hasRoom()) return
+      this.#reserve()
       waiters.shift()!(undefined)
     }
   }
@@ -262,10 +269,14 @@ export abstract class TaskExecutor extends Executor {
   /** `submit` and `submitWith`, taking the rest array as it is (spreading it again would copy it per task). */
   #submit<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
     this.checkOpen()
-    if (this.#maxQueue !== Infinity && !this.#hasRoom()) {
-      throw new Full(
-        `The executor's queue is full: ${this.#maxQueue} tasks wait for a worker (maxQueue). Use \`await executor.submitWhenRoom(...)\` to wait for room, or raise maxQueue`,
-      )
+    if (this.#maxQueue !== Infinity) {
+      // A place kept by waitForRoom() is this submit's; otherwise there must be room.
+      if (this.#reserved > 0) this.#reserved--
+      else if (!this.#hasRoom()) {
+        throw new Full(
+          `The executor's queue is full: ${this.#maxQueue} tasks wait for a worker (maxQueue). \`await executor.waitForRoom()\` before submit waits for room; or raise maxQueue`,
+        )
+      }
     }
     // The first worker boots (or the connection opens) while the task is resolved.
     this.#scheduler.prepare()

@@ -1,4 +1,4 @@
-// A bounded submission queue (`maxQueue`): submit beyond it throws Full, submitWhenRoom waits, on every backend.
+// A bounded submission queue (`maxQueue`): submit beyond it throws Full, waitForRoom() waits for room, on every backend.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { BrokenExecutorError, Full } from '../../src/index.js'
@@ -23,27 +23,44 @@ for (const backend of backends()) {
       assert.ok(refused instanceof Full, `expected Full, got ${String(refused)}`)
       assert.equal((refused as Full).code, 'ERR_MP_QUEUE_FULL')
       assert.match((refused as Error).message, /maxQueue/)
-      assert.match((refused as Error).message, /submitWhenRoom/)
+      assert.match((refused as Error).message, /waitForRoom/)
       // The queue holds 3; what went straight to an idle worker is not queued.
       assert.ok(accepted.length >= 3 && accepted.length <= 3 + ex.maxWorkers, `accepted ${accepted.length}`)
       assert.deepEqual(await Promise.all(accepted), accepted.map((_, i) => i * i))
     })
 
-    it('submitWhenRoom() waits for room, in order, and the queue never holds more than maxQueue', async () => {
+    it('waitForRoom() holds the producer back: the queue never holds more than maxQueue, and nothing is lost', async () => {
       await using ex = backend.create({ maxQueue: 2 })
       const futures = []
       let most = 0
       for (let i = 0; i < 30; i++) {
-        futures.push(await ex.submitWhenRoom(T.slowSquare, i, 5))
+        await ex.waitForRoom()
+        futures.push(ex.submit(T.slowSquare, i, 5))
         most = Math.max(most, ex.stats().queued)
       }
       assert.ok(most <= 2, `the queue held ${most}`)
+      assert.ok(futures.some((f) => !f.done()), 'the producer ran ahead of the tasks: waitForRoom() waited for results, not for room')
       assert.deepEqual(await Promise.all(futures), futures.map((_, i) => i * i))
-      const withOptions = await ex.submitWithWhenRoom({ timeout: 10_000 }, T.square, 9)
-      assert.equal(await withOptions, 81)
     })
 
-    it('submitters still waiting for room are refused once the executor shuts down', async () => {
+    it('producers that wait for room in parallel are served in order, and their submit never throws Full', async () => {
+      await using ex = backend.create({ maxQueue: 2 })
+      const order: number[] = []
+      const producer = async (id: number): Promise<unknown[]> => {
+        const futures = []
+        for (let i = 0; i < 8; i++) {
+          await ex.waitForRoom()
+          order.push(id)
+          futures.push(ex.submitWith({ timeout: 60_000 }, T.slowSquare, id * 100 + i, 3))
+        }
+        return Promise.all(futures)
+      }
+      const results = await Promise.all([1, 2, 3].map(producer))
+      assert.deepEqual(results, [1, 2, 3].map((id) => Array.from({ length: 8 }, (_, i) => (id * 100 + i) ** 2)))
+      assert.equal(order.length, 24)
+    })
+
+    it('callers still waiting for room are refused once the executor shuts down', async () => {
       const ex = backend.create({ maxQueue: 1, maxWorkers: 1 })
       assert.equal(await ex.submit(T.square, 2), 4)
       const busy: unknown[] = []
@@ -54,12 +71,12 @@ for (const backend of backends()) {
           break
         }
       }
-      const waiting = ex.submitWhenRoom(T.square, 5)
+      const waiting = ex.waitForRoom()
       const shutdown = ex.shutdown({ cancelFutures: true })
       const error = await rejection(waiting)
       assert.ok(error instanceof BrokenExecutorError, String(error))
       await shutdown
-      await assert.rejects(ex.submitWhenRoom(T.square, 1), BrokenExecutorError)
+      await assert.rejects(ex.waitForRoom(), BrokenExecutorError)
     })
 
     it('refuses a maxQueue that is not a positive integer', () => {

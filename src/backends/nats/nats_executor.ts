@@ -22,7 +22,7 @@ export interface NatsExecutorOptions extends NatsConnectionOptions {
   maxWorkers?: number
   /** How many times a task whose worker thread crashed is run again (on the worker) before it fails. Default 0. */
   retries?: number
-  /** Tasks waiting to be published at most: `submit` beyond it throws `Full`, `submitWhenRoom` waits. Default: no bound. */
+  /** Tasks waiting to be published at most: `submit` beyond it throws `Full`, `waitForRoom()` waits. Default: no bound. */
   maxQueue?: number
   /** How long to keep trying to enqueue a task while the server is unreachable, in ms. Default 30000. */
   publishTimeout?: number
