@@ -18,3 +18,12 @@ export async function slowSquare(x: number, ms: number): Promise<number> {
 export function slowSquarePair([x, ms]: [number, number]): Promise<number> {
   return slowSquare(x, ms)
 }
+
+/** Keeps the CPU busy for `ms` milliseconds, then throws if told to (pool_stats.ts counts the failures). */
+export function spinFor(ms: number, fail = false): number {
+  const end = performance.now() + ms
+  let spins = 0
+  while (performance.now() < end) spins++
+  if (fail) throw new Error(`task after ${spins} spins failed on purpose`)
+  return spins
+}

@@ -29,7 +29,7 @@ import { PoolIteration } from './pool_iteration.js'
 import { CancelledError, InvalidStateError, invalidArgType } from './errors.js'
 import type { Context } from './context.js'
 import { contextFor, type StartMethod } from './start_method.js'
-import type { TaskExecutor } from './futures/task_executor.js'
+import type { ExecutorStats, TaskExecutor } from './futures/task_executor.js'
 import { zipArgs, type AnyIterable, type ChunkResult } from './futures/map_engine.js'
 import { kOutcome, type Future } from './futures/future.js'
 import { func, knownKeys, plainObject, positiveInteger, typeFail } from './internal/validate.js'
@@ -163,6 +163,18 @@ export class Pool {
   /** 'RUN', 'CLOSE' or 'TERMINATE'. */
   get state(): PoolState {
     return this.#state
+  }
+
+  /**
+   * A snapshot of the pool's activity: its executor's `stats()` (tasks by
+   * outcome, wait and run time histograms, each worker's busy share). A
+   * `map` chunk counts as one task.
+   *
+   * @example
+   * setInterval(() => console.log(pool.stats().perWorker), 1000).unref()
+   */
+  stats(): ExecutorStats {
+    return this.#executor.stats()
   }
 
   /**

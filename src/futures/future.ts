@@ -38,6 +38,8 @@ export const kOutcome = Symbol('multiproc.outcome')
 export const kRequeue = Symbol('multiproc.requeue')
 /** Internal: RUNNING → CANCELLED, when a running task is stopped for real (its `signal` aborted). */
 export const kForceCancel = Symbol('multiproc.forceCancel')
+/** Internal: whether a done Future failed (no allocation, for per-task counting). */
+export const kFailed = Symbol('multiproc.failed')
 
 /** Internal: the synchronous outcome of a done Future. */
 export interface Outcome<T> {
@@ -203,6 +205,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** @internal */
   [kOutcome](): Outcome<T> {
     return { failed: this.#failed, value: this.#value, error: this.#error }
+  }
+
+  /** @internal */
+  [kFailed](): boolean {
+    return this.#failed
   }
 
   /** @internal */

@@ -37,10 +37,10 @@ import type { Capabilities } from '../backends/capabilities.js'
 import { BUDGET_ENV, workerBudget } from '../internal/worker_budget.js'
 import type { ResolvedTask } from '../task_ref.js'
 import type { Transferable } from '../wire/transfer.js'
-import { FLAG_FLAT, FLAG_SHARED, KIND_CHUNK, PROTOCOL_VERSION, type FromWorker, type FunctionDecl } from '../wire/messages.js'
+import { FLAG_FLAT, FLAG_SHARED, KIND_CHUNK, PROTOCOL_VERSION, STATUS_OK, type FromWorker, type FunctionDecl } from '../wire/messages.js'
 import { deserializeError } from '../wire/remote_error.js'
 import { COUNTER_STARTED } from '../worker/runtime.js'
-import { takeBatch, type Scheduler, type SchedulerHost } from './scheduler.js'
+import { takeBatch, type Scheduler, type SchedulerHost, type WorkerStats } from './scheduler.js'
 import type { TaskFuture } from './task_future.js'
 import { WorkerSlot, describeExit, recoverInflight } from './worker_loss.js'
 
@@ -142,6 +142,13 @@ export class LocalScheduler implements Scheduler {
 
   workerCount(): number {
     return this.#slots.size
+  }
+
+  workerStats(): WorkerStats[] {
+    const out: WorkerStats[] = []
+    // A worker runs one task at a time; its own clock may read a little over the window.
+    for (const slot of this.#slots) out.push(slot.activity.report(slot.handle.label, 1))
+    return out
   }
 
   idle(): void {
@@ -273,9 +280,12 @@ export class LocalScheduler implements Scheduler {
       for (const f of batch) this.#dispatch(slot, [f])
       return
     }
+    const now = performance.now()
+    const wait = this.#host.stats.wait
     for (const f of batch) {
       f.placed = slot
       slot.inflight.push(f)
+      wait.record(now - f.queuedAt)
     }
     slot.dispatched += batch.length
     if (slot.dispatched >= this.#options.maxTasksPerChild) slot.retiring = true
@@ -325,6 +335,7 @@ export class LocalScheduler implements Scheduler {
     }
     slot.handle.unref()
     this.#slots.add(slot)
+    this.#host.stats.workersStarted++
     return slot
   }
 
@@ -342,16 +353,21 @@ export class LocalScheduler implements Scheduler {
       case 'done': {
         const r = message.r
         const n = r.length >> 1
+        const host = this.#host
+        const activity = slot.activity
         if (n > 0) {
           const sample = message.b / n
           this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? sample : this.#avgTaskMs * 0.7 + sample * 0.3
+          host.stats.run.record(sample, n)
+          activity.tasks += n
+          activity.busyMs += message.b
         }
-        const host = this.#host
         const label = slot.handle.label
         for (let i = 0; i < r.length; i += 2) {
           const f = slot.inflight.shift()
           if (f === undefined) break // cannot happen: the worker answers only what it was sent
           slot.received++
+          if (r[i] !== STATUS_OK) activity.failed++
           host.settle(f, r[i] as number, r[i + 1], label)
         }
         if (message.p !== undefined) {

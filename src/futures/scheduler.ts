@@ -16,10 +16,27 @@
 import type { Capabilities } from '../backends/capabilities.js'
 import type { Deque } from '../internal/deque.js'
 import type { ChunkOutcome } from '../wire/messages.js'
+import type { TaskStats } from './stats.js'
 import type { TaskFuture } from './task_future.js'
 
 /** An executor's stage: accepting tasks, shutting down (`shutdown()` or `terminateWorkers()` called), or broken (its workers cannot start, or the cluster connection is gone). */
 export type ExecutorState = 'RUNNING' | 'SHUTDOWN' | 'BROKEN'
+
+/** One worker's activity, in `stats().perWorker`. */
+export interface WorkerStats {
+  /** Its label: "thread worker 3", "nats worker host:pid". */
+  worker: string
+  /** Tasks it finished (a map chunk is one). */
+  tasks: number
+  /** Of those, the ones that failed. */
+  failed: number
+  /**
+   * The share of the time since the previous `stats()` call (or since it
+   * started, or first ran a task of this executor) it spent running tasks:
+   * 0 to 1 (a cluster worker that runs tasks on N threads can reach N).
+   */
+  busy: number
+}
 
 /** What a scheduler may ask of the executor above it. */
 export interface SchedulerHost {
@@ -28,6 +45,8 @@ export interface SchedulerHost {
   readonly state: ExecutorState
   /** Futures not settled yet. */
   readonly pending: number
+  /** Where the scheduler records wait and run times, workers started and runs again. */
+  readonly stats: TaskStats
   /** Asks for a `pump()` in a microtask (coalesced: a burst of submits is one pump). */
   schedulePump(): void
   /** True while a queued task (or one being verified) still has to run. Drops settled tasks from the queue's head. */
@@ -65,6 +84,8 @@ export interface Scheduler {
   runningCount(): number
   /** Workers alive (local), or workers that ran this executor's tasks (cluster). */
   workerCount(): number
+  /** Per worker: tasks done and failed, and the share of the time since the previous call it spent running tasks. */
+  workerStats(): WorkerStats[]
   /** A Future settled (optional: only the cluster tracks tasks by id). */
   taskDone?(f: TaskFuture): void
   /** Nothing is pending. Shutting down: let go of workers (local) or the connection (cluster). */

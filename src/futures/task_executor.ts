@@ -11,7 +11,7 @@
  * business (scheduler.ts); the subclasses (PoolExecutor, NatsExecutor)
  * check their options and pick a scheduler.
  */
-import { BrokenExecutorError, CancelledError, Full, SerializationError, TimeoutError, invalidArgType } from '../errors.js'
+import { BrokenExecutorError, CancelledError, Full, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'
 import { Deque } from '../internal/deque.js'
 import { abortSignal, boolean, knownKeys, nonNegativeInteger, optionalTimeout, plainObject, positiveInteger } from '../internal/validate.js'
@@ -23,8 +23,9 @@ import { type Transferable } from '../wire/transfer.js'
 import { encodeShareables, type ShareTarget } from '../wire/shareable.js'
 import { ChunkProgress } from './chunk_progress.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from './executor.js'
-import { type Future, kForceCancel } from './future.js'
-import type { ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
+import { type Future, kFailed, kForceCancel, kOutcome } from './future.js'
+import { TaskStats, type HistogramSnapshot } from './stats.js'
+import type { ExecutorState, Scheduler, SchedulerHost, WorkerStats } from './scheduler.js'
 import { TaskFuture } from './task_future.js'
 
 const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
@@ -49,7 +50,11 @@ export function checkSharedOptions(opts: Record<string, unknown>): SharedSetting
   }
 }
 
-/** A snapshot of an executor's activity. */
+/**
+ * A snapshot of an executor's activity. Counts are of tasks (a map chunk is
+ * one task) since the executor was created: `submitted` is always
+ * `succeeded + failed + cancelled + pending`.
+ */
 export interface ExecutorStats {
   /** Workers alive (local: started on demand, up to `maxWorkers`); on the cluster, the workers that ran this executor's tasks. */
   workers: number
@@ -61,6 +66,26 @@ export interface ExecutorStats {
   pending: number
   /** 'RUNNING', or the stage of shutting down. */
   state: ExecutorState
+  /** Tasks accepted. */
+  submitted: number
+  /** Tasks that returned a value (a chunk whose items threw still returned). */
+  succeeded: number
+  /** Tasks that threw, timed out or could not be sent. */
+  failed: number
+  /** Tasks cancelled (by `cancel()`, a signal, shutdown or terminate). */
+  cancelled: number
+  /** Tasks failed because their worker died (counted in `failed` too). */
+  crashed: number
+  /** Runs again of a task, or of a chunk's item, whose worker died (`retries`). On the cluster they happen on the worker, unseen here. */
+  retried: number
+  /** Workers started since the executor was created (cluster: workers seen). */
+  workersStarted: number
+  /** Milliseconds from submit until a worker got the task. */
+  waitTime: HistogramSnapshot
+  /** Milliseconds a task ran on its worker, as the worker measured it (a map chunk is one task: its whole run). */
+  runTime: HistogramSnapshot
+  /** Each worker's tasks, failures, and busy share since the previous `stats()` call. */
+  perWorker: WorkerStats[]
 }
 
 /**
@@ -85,6 +110,7 @@ export abstract class TaskExecutor extends Executor {
   /** What the executor is called in messages ("the cluster executor"). */
   readonly #what: string
   readonly #queue = new Deque<TaskFuture>()
+  readonly #stats = new TaskStats()
   readonly #verifying = new Set<TaskFuture>()
   #state: ExecutorState = 'RUNNING'
   #brokenError: Error | null = null
@@ -101,6 +127,13 @@ export abstract class TaskExecutor extends Executor {
   readonly #onTaskDone = (future: Future<unknown>): void => {
     const f = future as TaskFuture
     this.#pending--
+    const stats = this.#stats
+    if (f.cancelled()) stats.cancelled++
+    else if (!f[kFailed]()) stats.succeeded++
+    else {
+      stats.failed++
+      if (f[kOutcome]().error instanceof WorkerCrashedError) stats.crashed++
+    }
     // Room appears once the scheduler took the next queued task, after this settle: look then.
     if (this.#roomWaiters.length > 0) this.#scheduleRoomCheck()
     if (f.timer !== undefined) clearTimeout(f.timer)
@@ -133,6 +166,7 @@ export abstract class TaskExecutor extends Executor {
       get pending() {
         return self.#pending
       },
+      stats: this.#stats,
       schedulePump: () => this.#schedulePump(),
       hasQueuedWork: () => this.#hasQueuedWork(),
       settle: (f, status, value, worker) => this.#settle(f, status, value, worker),
@@ -157,14 +191,33 @@ export abstract class TaskExecutor extends Executor {
     return this.#capabilities
   }
 
-  /** A snapshot of the executor's activity. */
+  /**
+   * A snapshot of the executor's activity: tasks by state and outcome, wait
+   * and run time histograms (p50/p90/p99), and each worker's busy share since
+   * the previous call. Always on; cheap enough to call every second.
+   *
+   * @example
+   * const s = executor.stats()
+   * console.log(`${s.succeeded}/${s.submitted} done, p99 run ${s.runTime.p99.toFixed(1)} ms`)
+   */
   stats(): ExecutorStats {
+    const stats = this.#stats
     return {
       workers: this.#scheduler.workerCount(),
       queued: this.#queue.length + this.#verifying.size,
       running: this.#scheduler.runningCount(),
       pending: this.#pending,
       state: this.#state,
+      submitted: stats.submitted,
+      succeeded: stats.succeeded,
+      failed: stats.failed,
+      cancelled: stats.cancelled,
+      crashed: stats.crashed,
+      retried: stats.retried,
+      workersStarted: stats.workersStarted,
+      waitTime: stats.wait.snapshot(),
+      runTime: stats.run.snapshot(),
+      perWorker: this.#scheduler.workerStats(),
     }
   }
 
@@ -309,6 +362,8 @@ export abstract class TaskExecutor extends Executor {
     f.shared = found.shareables > 0
     if (this.#callerStacks) f.callerStack = new Error().stack
     if (signal?.aborted) {
+      this.#stats.submitted++
+      this.#stats.cancelled++
       f[kForceCancel](new CancelledError('The task was not started: its signal was already aborted', { cause: signal.reason }))
       return f
     }
@@ -357,6 +412,8 @@ export abstract class TaskExecutor extends Executor {
     f.flat = flat
     if (this.#callerStacks) f.callerStack = new Error().stack
     if (problem !== null) {
+      this.#stats.submitted++
+      this.#stats.failed++
       f.setException(serializationError(problem, problemArg, task))
       return f
     }
@@ -409,6 +466,8 @@ export abstract class TaskExecutor extends Executor {
 
   #enqueue(f: TaskFuture): void {
     this.#pending++
+    this.#stats.submitted++
+    f.queuedAt = performance.now()
     f.addDoneCallback(this.#onTaskDone)
     if (f.timeout !== undefined) {
       f.timer = setTimeout(() => this.#stopTask(f, 'timeout'), f.timeout)

@@ -26,6 +26,8 @@ export class TaskFuture<T = unknown> extends Future<T> {
   onAbort: (() => void) | undefined = undefined
   /** The submitter's stack, when MULTIPROC_CALLER_STACKS=1 (appended to a task's error). */
   callerStack: string | undefined = undefined
+  /** performance.now() when it was queued (for the wait-time histogram). */
+  queuedAt = 0
   /** A chunk's outcome so far, once it came in pieces or its worker crashed (chunk_progress.ts). */
   progress: ChunkProgress | null = null
 

@@ -25,6 +25,7 @@ import { ChunkProgress } from './chunk_progress.js'
 import type { ChunkResult } from './executor.js'
 import { kRequeue } from './future.js'
 import type { SchedulerHost } from './scheduler.js'
+import { WorkerActivity } from './stats.js'
 import type { TaskFuture } from './task_future.js'
 
 /** One local worker as the scheduler sees it: its handle, its in-flight tasks (FIFO) and its state. */
@@ -47,6 +48,8 @@ export class WorkerSlot {
   budgeted = false
   /** The error it reported before it died ('fatal'), if any. */
   fatal: unknown = undefined
+  /** Tasks done and failed, and time busy, for stats(). */
+  readonly activity = new WorkerActivity()
   idleTimer: NodeJS.Timeout | undefined = undefined
   stopTimer: NodeJS.Timeout | undefined = undefined
 }
@@ -77,13 +80,14 @@ export function recoverInflight(slot: WorkerSlot, inflight: TaskFuture[], exit: 
     f.placed = null
     if (f.done()) continue
     if (f.kind === KIND_CHUNK) {
-      if (recoverChunk(f, i === running ? item : null, crash)) requeue.push(f)
+      if (recoverChunk(f, i === running ? item : null, crash, host)) requeue.push(f)
       continue
     }
     const lostInputs = f.transfer !== undefined && f.transfer.length > 0
     if (i === running) {
       if (f.retries > 0 && !lostInputs) {
         f.retries--
+        host.stats.retried++
         requeue.push(f)
       } else {
         f.setException(crash(f, i < finished))
@@ -107,12 +111,20 @@ export function recoverInflight(slot: WorkerSlot, inflight: TaskFuture[], exit: 
  * chunk was not running) unless it has a retry left, and returns true when
  * items are left to send again (the chunk then holds only those).
  */
-function recoverChunk(f: TaskFuture, item: number | null, crash: (f: TaskFuture, finishedBefore: boolean, index?: number) => WorkerCrashedError): boolean {
+function recoverChunk(
+  f: TaskFuture,
+  item: number | null,
+  crash: (f: TaskFuture, finishedBefore: boolean, index?: number) => WorkerCrashedError,
+  host: SchedulerHost,
+): boolean {
   const progress = (f.progress ??= new ChunkProgress(f.args!))
   if (item !== null) {
     // Unknown (no counters): the first item without a value.
     const index = progress.itemAt(item < 0 ? progress.received : item)
-    if (!progress.has(index) && !progress.takeRetry(index, f.retries)) progress.fail(index, crash(f, false, index))
+    if (!progress.has(index)) {
+      if (progress.takeRetry(index, f.retries)) host.stats.retried++
+      else progress.fail(index, crash(f, false, index))
+    }
   }
   if (progress.complete) {
     ;(f as TaskFuture<ChunkResult>).setResult(progress.result())

@@ -21,10 +21,11 @@ import { hostname } from 'node:os'
 import { ClusterError, SerializationError } from '../../errors.js'
 import type { Capabilities } from '../capabilities.js'
 import { CLUSTER_CAPABILITIES } from './capabilities.js'
-import { takeBatch, type Scheduler, type SchedulerHost } from '../../futures/scheduler.js'
+import { takeBatch, type Scheduler, type SchedulerHost, type WorkerStats } from '../../futures/scheduler.js'
+import { WorkerActivity } from '../../futures/stats.js'
 import type { TaskFuture } from '../../futures/task_future.js'
 import { libraryModuleId } from '../../wire/library_module.js'
-import { FLAG_FLAT, FLAG_SHARED } from '../../wire/messages.js'
+import { FLAG_FLAT, FLAG_SHARED, STATUS_OK } from '../../wire/messages.js'
 import type { NatsConnectionOptions } from './nats_options.js'
 import { connectNats, ensureStream, loadNats, type NatsConnection } from './nats_client.js'
 import { NATS_PROTOCOL_VERSION, decode, encode, type CancelMessage, type Names, type TaskMessage, type TaskUnit, type ToCaller } from './protocol.js'
@@ -58,8 +59,8 @@ export class ClusterScheduler implements Scheduler {
   #host!: SchedulerHost
   /** Tasks published (or about to be, once connected) and not settled, by id. */
   readonly #inflight = new Map<string, TaskFuture>()
-  /** Workers that sent results, by label. */
-  readonly #workers = new Set<string>()
+  /** Workers that sent results, by label, with what they did for this executor. */
+  readonly #workers = new Map<string, WorkerActivity>()
   #conn: CallerConnection | null = null
   #connecting: Promise<CallerConnection> | null = null
   #nextId = 0
@@ -106,6 +107,10 @@ export class ClusterScheduler implements Scheduler {
 
   workerCount(): number {
     return this.#workers.size
+  }
+
+  workerStats(): WorkerStats[] {
+    return [...this.#workers].map(([label, activity]) => activity.report(label))
   }
 
   taskDone(f: TaskFuture): void {
@@ -176,8 +181,12 @@ export class ClusterScheduler implements Scheduler {
 
   /** Gives each task its id (once: a task published again keeps it) and counts it in flight. */
   #track(batch: TaskFuture[]): void {
+    const now = performance.now()
     for (const f of batch) {
-      if (f.placed === null) f.placed = (this.#nextId++).toString(36)
+      if (f.placed === null) {
+        f.placed = (this.#nextId++).toString(36)
+        this.#host.stats.wait.record(now - f.queuedAt)
+      }
       this.#inflight.set(f.placed as string, f)
     }
   }
@@ -307,11 +316,21 @@ export class ClusterScheduler implements Scheduler {
     if (message.t === 'results') {
       const r = message.r
       const host = this.#host
-      this.#workers.add(message.w)
+      let activity = this.#workers.get(message.w)
+      if (activity === undefined) {
+        this.#workers.set(message.w, (activity = new WorkerActivity()))
+        host.stats.workersStarted++
+      }
       for (let i = 0; i < r.length; i += 4) {
         const f = this.#inflight.get(r[i] as string)
         const ms = r[i + 3] as number
-        if (typeof ms === 'number' && ms >= 0) this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? ms : this.#avgTaskMs * 0.7 + ms * 0.3
+        if (typeof ms === 'number' && ms >= 0) {
+          this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? ms : this.#avgTaskMs * 0.7 + ms * 0.3
+          host.stats.run.record(ms)
+          activity.busyMs += ms
+        }
+        activity.tasks++
+        if (r[i + 1] !== STATUS_OK) activity.failed++
         // A result for a task that already settled (redelivered, timed out, cancelled) is dropped.
         if (f === undefined || f.done()) continue
         this.#inflight.delete(f.placed as string)
