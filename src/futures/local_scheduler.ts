@@ -280,13 +280,11 @@ export class LocalScheduler implements Scheduler {
       for (const f of batch) this.#dispatch(slot, [f])
       return
     }
-    const now = performance.now()
-    const wait = this.#host.stats.wait
     for (const f of batch) {
       f.placed = slot
       slot.inflight.push(f)
-      wait.record(now - f.queuedAt)
     }
+    this.#host.stats.recordWaits(batch, performance.now())
     slot.dispatched += batch.length
     if (slot.dispatched >= this.#options.maxTasksPerChild) slot.retiring = true
     if (slot.idleTimer !== undefined) {

@@ -100,6 +100,22 @@ export class TaskStats {
   cancelled = 0
   /** Failed because their worker died (also counted in `failed`). */
   crashed = 0
+  /** Records the wait of tasks dispatched at `now`: runs of tasks queued at the same moment (a burst) are one record. */
+  recordWaits(batch: readonly { queuedAt: number }[], now: number): void {
+    let from = batch[0]!.queuedAt
+    let n = 0
+    for (let i = 0; i < batch.length; i++) {
+      const at = batch[i]!.queuedAt
+      if (at !== from) {
+        this.wait.record(now - from, n)
+        from = at
+        n = 0
+      }
+      n++
+    }
+    if (n > 0) this.wait.record(now - from, n)
+  }
+
   /** Runs again of a task (or chunk item) whose worker died, under `retries`. */
   retried = 0
   /** Workers started since the executor was created. */

@@ -181,12 +181,9 @@ export class ClusterScheduler implements Scheduler {
 
   /** Gives each task its id (once: a task published again keeps it) and counts it in flight. */
   #track(batch: TaskFuture[]): void {
-    const now = performance.now()
+    if (batch[0]!.placed === null) this.#host.stats.recordWaits(batch, performance.now())
     for (const f of batch) {
-      if (f.placed === null) {
-        f.placed = (this.#nextId++).toString(36)
-        this.#host.stats.wait.record(now - f.queuedAt)
-      }
+      if (f.placed === null) f.placed = (this.#nextId++).toString(36)
       this.#inflight.set(f.placed as string, f)
     }
   }
