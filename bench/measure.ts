@@ -299,18 +299,32 @@ async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Meas
   }
 }
 
+/** Samples RSS every 10 ms (and at each `sample()`) from now; `stop()` gives the peak above the start, in MB. */
+function rssAboveBaseline(): { sample: () => void; stop: () => number } {
+  const baseline = process.memoryUsage().rss
+  let peak = baseline
+  const sample = (): void => {
+    const rss = process.memoryUsage().rss
+    if (rss > peak) peak = rss
+  }
+  const timer = setInterval(sample, 10)
+  return {
+    sample,
+    stop: () => {
+      clearInterval(timer)
+      sample()
+      return (peak - baseline) / 2 ** 20
+    },
+  }
+}
+
 /** Pool.imap over a generator of n items; peak RSS above the warm baseline, MB. */
 async function imap(n: number): Promise<Measurement> {
   const pool = new Pool({ processes: WORKERS })
   try {
     await pool.map(double, [1, 2, 3, 4])
-    const baseline = process.memoryUsage().rss
-    let peak = baseline
-    const sample = (): void => {
-      const rss = process.memoryUsage().rss
-      if (rss > peak) peak = rss
-    }
-    const timer = setInterval(sample, 10)
+    const rss = rssAboveBaseline()
+    const sample = rss.sample
     function* numbers(): Generator<number> {
       for (let i = 0; i < n; i++) yield i
     }
@@ -322,10 +336,9 @@ async function imap(n: number): Promise<Measurement> {
       if ((++count & 4095) === 0) sample()
     }
     const ms = performance.now() - start
-    clearInterval(timer)
-    sample()
+    const mb = rss.stop()
     if (count !== n || sum !== n * (n - 1)) throw new Error('imap returned a wrong result')
-    return { value: (peak - baseline) / 2 ** 20, unit: 'MB', extra: { itemsPerSecond: n / (ms / 1000) } }
+    return { value: mb, unit: 'MB', extra: { itemsPerSecond: n / (ms / 1000) } }
   } finally {
     pool.close()
     await pool.join()
@@ -341,13 +354,8 @@ async function maxQueue(lib: 'bounded' | 'unbounded', n: number): Promise<Measur
   const ex = new ThreadPoolExecutor({ maxWorkers: WORKERS, ...(lib === 'bounded' ? { maxQueue: 1000 } : {}) })
   try {
     await Promise.all(Array.from({ length: 64 }, () => ex.submit(noop)))
-    const baseline = process.memoryUsage().rss
-    let peak = baseline
-    const sample = (): void => {
-      const rss = process.memoryUsage().rss
-      if (rss > peak) peak = rss
-    }
-    const timer = setInterval(sample, 10)
+    const rss = rssAboveBaseline()
+    const sample = rss.sample
     const start = performance.now()
     let done = 0
     let all!: () => void
@@ -362,9 +370,7 @@ async function maxQueue(lib: 'bounded' | 'unbounded', n: number): Promise<Measur
     }
     await finished
     const ms = performance.now() - start
-    clearInterval(timer)
-    sample()
-    return { value: (peak - baseline) / 2 ** 20, unit: 'MB', extra: { tasksPerSecond: n / (ms / 1000) } }
+    return { value: rss.stop(), unit: 'MB', extra: { tasksPerSecond: n / (ms / 1000) } }
   } finally {
     await ex.shutdown()
   }
