@@ -30,17 +30,21 @@ import { once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
 import { CancelledError, TaskImportError, TaskNotFoundError, WorkerCrashedError } from '../errors.js'
-import type { Pool } from '../pool.js'
 import { EXIT } from './args.js'
 import { lineBatches, type LineBatch } from './line_batches.js'
 import { fileBlocks, streamBlocks, type LineBlock } from './line_blocks.js'
 import { runLineBlock, splitLines, type LineBlockJob, type LineBlockResult } from './line_block_task.js'
+import type { MapWorkers } from './map_workers.js'
 import { runLine, runLineBatch, type LineBatchJob, type LineBatchResult, type LineFailure, type LineItem, type LineSpec } from './line_task.js'
 
 /** Target worker time per block (or batch) when sizing them from measurements. */
 const BLOCK_TARGET_MS = 10
-/** Bytes per block at most: 1 MiB, with the window of 2 × workers + 2 blocks a few MiB in flight. */
-const BLOCK_MAX_BYTES = 1 << 20
+/**
+ * Bytes per block at most. Past about 256 KiB a trivial task gets no faster
+ * (a block's strings outlive the young generation and cost more to collect),
+ * and with the window of 2 × workers + 2 blocks about 2 MiB are in flight.
+ */
+const BLOCK_MAX_BYTES = 256 * 1024
 /** Line batches (nats): a batch runs about BATCH_TARGET_MS, holds at most BATCH_MAX_LINES lines and about BATCH_MAX_CHARS. */
 const BATCH_TARGET_MS = 4
 const BATCH_MAX_LINES = 4096
@@ -53,7 +57,7 @@ const OUTPUT_FLUSH_MS = 20
 export type MapInput = { stream: Readable } | { file: string; handle: FileHandle }
 
 export interface MapRunOptions {
-  pool: Pool
+  workers: MapWorkers
   spec: { href: string; name: string }
   json: boolean
   onError: 'fail' | 'skip' | 'log'
@@ -131,7 +135,7 @@ export class MapRun {
   }
 
   async execute(input: MapInput, output: Writable): Promise<number> {
-    const { pool, spec, json, onError, unordered, fixedChunk } = this.#options
+    const { workers, spec, json, onError, unordered, fixedChunk } = this.#options
     const stopOnError = onError === 'fail'
     // Blocks (batches) sent and not yet done, by start offset (first line).
     const blocks = new Map<number, LineBlock>()
@@ -183,8 +187,7 @@ export class MapRun {
           yield { module: spec.href, name: spec.name, json, stopOnError, first: batch.first, lines: batch.lines }
         }
       })()
-      const options = { chunksize: 1, buffersize: Math.max(16, 4 * pool.processes), signal: this.#abort.signal }
-      results = unordered ? pool.imapUnordered(runLineBatch, jobs, options) : pool.imap(runLineBatch, jobs, options)
+      results = workers.map(runLineBatch, jobs, { chunksize: 1, buffersize: Math.max(16, 4 * workers.count), signal: this.#abort.signal }, !unordered)
     } else {
       const blockOptions = { size: () => this.#blockBytes, linesPerBlock: fixedChunk, countLines: unordered }
       const source =
@@ -201,8 +204,7 @@ export class MapRun {
           yield bytes !== undefined ? { module: spec.href, name: spec.name, json, stopOnError, bytes, start, end } : { module: spec.href, name: spec.name, json, stopOnError, file, start, end }
         }
       })()
-      const options = { chunksize: 1, buffersize: 2 * pool.processes + 2, signal: this.#abort.signal }
-      results = (unordered ? pool.imapUnordered(runLineBlock, jobs, options) : pool.imap(runLineBlock, jobs, options)) as AsyncIterable<Outcome>
+      results = workers.map(runLineBlock, jobs, { chunksize: 1, buffersize: 2 * workers.count + 2, signal: this.#abort.signal }, !unordered)
     }
 
     let code: number = EXIT.OK
@@ -253,12 +255,8 @@ export class MapRun {
       // Every finished line before the stop goes out: the output stays a prefix of whole lines.
       writeOut()
       output.off('error', onOutputError)
-      if (code !== EXIT.OK || this.#interrupted) {
-        await pool.terminate()
-      } else {
-        pool.close()
-        await pool.join()
-      }
+      if (code !== EXIT.OK || this.#interrupted) await workers.stop()
+      else await workers.finish()
       if ('stream' in input) input.stream.destroy()
       else await input.handle.close().catch(() => {})
     }
@@ -295,11 +293,11 @@ export class MapRun {
    * stops after it all the same (the input read ahead went with the crash).
    */
   async #pinpoint(batch: LineBatch, crash: WorkerCrashedError, emit: (text: string) => Promise<void>): Promise<number> {
-    const { pool, spec, json } = this.#options
+    const { workers, spec, json } = this.#options
     const lineSpec: LineSpec = { module: spec.href, name: spec.name, json }
     const items = batch.lines.map((text, i): LineItem => [lineSpec, batch.first + i, text])
     try {
-      for await (const outcome of pool.imap(runLine, items, { chunksize: 'auto', signal: this.#abort.signal })) {
+      for await (const outcome of workers.map<Awaited<ReturnType<typeof runLine>>>(runLine, items, { chunksize: 'auto', signal: this.#abort.signal }, true)) {
         this.done++
         if (typeof outcome === 'string') await emit(outcome)
         else if (!this.#failures([outcome])) return EXIT.FAILURE
