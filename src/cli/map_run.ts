@@ -45,6 +45,10 @@ const BLOCK_TARGET_MS = 10
  * and with the window of 2 × workers + 2 blocks about 2 MiB are in flight.
  */
 const BLOCK_MAX_BYTES = 256 * 1024
+/** A file this large is worth every worker from the start; a smaller one only once measured (ParallelGate). */
+const PARALLEL_OPEN_BYTES = 8 << 20
+/** Work left, in worker milliseconds, that repays starting more workers. */
+const PARALLEL_MIN_MS = 100
 /** Line batches (nats): a batch runs about BATCH_TARGET_MS, holds at most BATCH_MAX_LINES lines and about BATCH_MAX_CHARS. */
 const BATCH_TARGET_MS = 4
 const BATCH_MAX_LINES = 4096
@@ -88,11 +92,13 @@ export class MapRun {
   #consumed = 0
   /** Why the run stopped early, for stderr. */
   fatal: string | null = null
+  readonly #gate: ParallelGate
 
   constructor(options: MapRunOptions) {
     this.#options = options
     this.onError = options.onError
     this.#batchSize = options.fixedChunk ?? 1
+    this.#gate = new ParallelGate(options.inputSize)
   }
 
   get interrupted(): boolean {
@@ -110,9 +116,10 @@ export class MapRun {
 
   /** Sizes blocks (batches) so that each runs about BLOCK_TARGET_MS (BATCH_TARGET_MS) in a worker. */
   #learn(ms: number, units: number): void {
-    if (this.#options.fixedChunk !== undefined || units === 0) return
+    if (units === 0) return
     const sample = ms / units
     this.#perUnitMs = Number.isNaN(this.#perUnitMs) ? sample : this.#perUnitMs * 0.5 + sample * 0.5
+    if (this.#options.fixedChunk !== undefined) return
     if (this.#options.lineBatches) {
       const ideal = this.#perUnitMs > 0 ? Math.floor(BATCH_TARGET_MS / this.#perUnitMs) : BATCH_MAX_LINES
       this.#batchSize = Math.max(1, Math.min(BATCH_MAX_LINES, ideal))
@@ -197,11 +204,20 @@ export class MapRun {
             ? streamBlocks(input.handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false }), blockOptions)
             : fileBlocks(input.handle, blockOptions)
       const file = 'file' in input ? input.file : undefined
+      const gate = this.#gate
       const jobs = (async function* (): AsyncGenerator<LineBlockJob> {
-        for await (const block of source) {
-          blocks.set(block.start, block)
-          const { start, end, bytes } = block
-          yield bytes !== undefined ? { module: spec.href, name: spec.name, json, stopOnError, bytes, start, end } : { module: spec.href, name: spec.name, json, stopOnError, file, start, end }
+        try {
+          for (;;) {
+            await gate.turn()
+            const next = await source.next()
+            if (next.done === true) return
+            const { start, end, bytes } = next.value
+            blocks.set(start, next.value)
+            gate.sent(end)
+            yield bytes !== undefined ? { module: spec.href, name: spec.name, json, stopOnError, bytes, start, end } : { module: spec.href, name: spec.name, json, stopOnError, file, start, end }
+          }
+        } finally {
+          await source.return(undefined)
         }
       })()
       results = workers.map(runLineBlock, jobs, { chunksize: 1, buffersize: 2 * workers.count + 2, signal: this.#abort.signal }, !unordered)
@@ -222,6 +238,7 @@ export class MapRun {
           await emit(result.output)
           this.#consumed += block.end - block.start
           this.#learn(result.ms, block.end - block.start)
+          this.#gate.done(result.ms, block.end - block.start)
         } else {
           await emit(result.text)
           this.#consumed += batches.get(result.first)?.chars ?? 0
@@ -252,6 +269,7 @@ export class MapRun {
         }
       }
     } finally {
+      this.#gate.open()
       // Every finished line before the stop goes out: the output stays a prefix of whole lines.
       writeOut()
       output.off('error', onOutputError)
@@ -315,6 +333,56 @@ export class MapRun {
     this.#consumed += batch.chars
     this.fatal = `a worker crashed on one of lines ${batch.first}-${last} (${crash.message}); run again line by line they finished and are written; the lines after ${last} were not run`
     return EXIT.FAILURE
+  }
+}
+
+/**
+ * Keeps a small input on one worker. Another worker costs its start (tens
+ * of milliseconds of CPU), which a few milliseconds of work do not repay:
+ * `-j 2` would be slower than `-j 1`. A file smaller than PARALLEL_OPEN_BYTES
+ * goes one block at a time (one worker busy, so the executor starts no
+ * other) until the measured time per byte says the rest of the file is
+ * worth more than PARALLEL_MIN_MS of work; then blocks go as the window
+ * allows. A larger file, or a stream of unknown size, is open from the start.
+ */
+class ParallelGate {
+  readonly #size: number
+  #open: boolean
+  #inFlight = 0
+  #sentTo = 0
+  #blocks = 0
+  #wake: (() => void) | null = null
+
+  constructor(inputSize: number) {
+    this.#size = inputSize
+    this.#open = !(inputSize < PARALLEL_OPEN_BYTES)
+  }
+
+  /** Resolves when another block may be sent. */
+  async turn(): Promise<void> {
+    while (!this.#open && this.#inFlight > 0) await new Promise<void>((resolve) => (this.#wake = resolve))
+  }
+
+  /** A block up to byte `end` was sent. */
+  sent(end: number): void {
+    this.#inFlight++
+    this.#sentTo = end
+  }
+
+  /** A block of `bytes` is done in `ms` of worker time. */
+  done(ms: number, bytes: number): void {
+    this.#inFlight--
+    // The first block pays for cold code (the task's first calls): its time per byte says little.
+    if (!this.#open && this.#blocks++ > 0 && ((this.#size - this.#sentTo) * ms) / bytes > PARALLEL_MIN_MS) this.#open = true
+    this.#wake?.()
+    this.#wake = null
+  }
+
+  /** The run ends: nothing waits any more. */
+  open(): void {
+    this.#open = true
+    this.#wake?.()
+    this.#wake = null
   }
 }
 
