@@ -4,10 +4,9 @@
  * Arguments, input and output here; the run itself (blocks of input bytes
  * to workers, their output bytes written in order) is MapRun's, map_run.ts.
  */
-import { open } from 'node:fs/promises'
+import { lstat, open, realpath } from 'node:fs/promises'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
-import { resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { cpuCount } from '../cpu_count.js'
 import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCommand } from './args.js'
@@ -84,11 +83,15 @@ export async function runMapCommand(argv: string[]): Promise<number> {
       throw new UsageError(`multiproc map: cannot read ${inputPath}: ${error.code ?? error.message}`)
     })
     const stat = await handle.stat()
-    if (stat.isFile()) {
+    // Workers read a regular file themselves, by offset, under a name that is
+    // the same file for them (not /dev/stdin, which is theirs in a process).
+    const file = stat.isFile() ? await realpath(inputPath).catch(() => null) : null
+    const same = file === null ? null : await lstat(file).catch(() => null)
+    if (file !== null && same !== null && same.ino === stat.ino && same.dev === stat.dev) {
       inputSize = stat.size
-      // Workers read a regular file themselves, by offset.
-      input = { file: resolve(inputPath), handle }
+      input = { file, handle }
     } else {
+      if (stat.isFile()) inputSize = stat.size
       input = { stream: handle.createReadStream({ highWaterMark: 1 << 20 }) }
     }
   }
