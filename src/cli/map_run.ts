@@ -45,10 +45,12 @@ const BLOCK_TARGET_MS = 10
  * and with the window of 2 × workers + 2 blocks about 2 MiB are in flight.
  */
 const BLOCK_MAX_BYTES = 256 * 1024
-/** A file this large is worth every worker from the start; a smaller one only once measured (ParallelGate). */
-const PARALLEL_OPEN_BYTES = 8 << 20
-/** Work left, in worker milliseconds, that repays starting more workers. */
-const PARALLEL_MIN_MS = 100
+/** Work left, in worker milliseconds, that repays starting more workers than one (ParallelGate). */
+const PARALLEL_MIN_MS = 150
+/** Measured work the decision to start more workers waits for. */
+const GATE_EVIDENCE_MS = 5
+/** Target worker time per block while a file runs on one worker: fewer round trips, in which that worker waits. */
+const GATED_TARGET_MS = 40
 /** Line batches (nats): a batch runs about BATCH_TARGET_MS, holds at most BATCH_MAX_LINES lines and about BATCH_MAX_CHARS. */
 const BATCH_TARGET_MS = 4
 const BATCH_MAX_LINES = 4096
@@ -124,7 +126,8 @@ export class MapRun {
       const ideal = this.#perUnitMs > 0 ? Math.floor(BATCH_TARGET_MS / this.#perUnitMs) : BATCH_MAX_LINES
       this.#batchSize = Math.max(1, Math.min(BATCH_MAX_LINES, ideal))
     } else {
-      const ideal = this.#perUnitMs > 0 ? Math.floor(BLOCK_TARGET_MS / this.#perUnitMs) : BLOCK_MAX_BYTES
+      const target = this.#gate.closed ? GATED_TARGET_MS : BLOCK_TARGET_MS
+      const ideal = this.#perUnitMs > 0 ? Math.floor(target / this.#perUnitMs) : BLOCK_MAX_BYTES
       this.#blockBytes = Math.max(1, Math.min(BLOCK_MAX_BYTES, ideal))
     }
   }
@@ -337,13 +340,17 @@ export class MapRun {
 }
 
 /**
- * Keeps a small input on one worker. Another worker costs its start (tens
- * of milliseconds of CPU), which a few milliseconds of work do not repay:
- * `-j 2` would be slower than `-j 1`. A file smaller than PARALLEL_OPEN_BYTES
- * goes one block at a time (one worker busy, so the executor starts no
- * other) until the measured time per byte says the rest of the file is
- * worth more than PARALLEL_MIN_MS of work; then blocks go as the window
- * allows. A larger file, or a stream of unknown size, is open from the start.
+ * Keeps a file on one worker until its work is known to repay another.
+ * Another worker costs its start (tens of milliseconds of CPU, on a core
+ * the rest of the machine may want), which a little work does not repay:
+ * `-j 2` would be slower than `-j 1`. A file goes one block at a time (one
+ * worker busy, so the executor starts no other) until the time per byte
+ * measured on the blocks done says the rest of the file holds more than
+ * PARALLEL_MIN_MS of work; then blocks go as the window allows. The measure
+ * leaves out the first block (it pays for cold code) and waits for
+ * GATE_EVIDENCE_MS of work (small blocks are mostly their fixed costs, which
+ * would make the rest look longer than it is). A stream, whose size is
+ * unknown, is open from the start.
  */
 class ParallelGate {
   readonly #size: number
@@ -351,11 +358,18 @@ class ParallelGate {
   #inFlight = 0
   #sentTo = 0
   #blocks = 0
+  #ms = 0
+  #bytes = 0
   #wake: (() => void) | null = null
 
   constructor(inputSize: number) {
     this.#size = inputSize
-    this.#open = !(inputSize < PARALLEL_OPEN_BYTES)
+    this.#open = Number.isNaN(inputSize)
+  }
+
+  /** Whether blocks still go one at a time. */
+  get closed(): boolean {
+    return !this.#open
   }
 
   /** Resolves when another block may be sent. */
@@ -372,8 +386,11 @@ class ParallelGate {
   /** A block of `bytes` is done in `ms` of worker time. */
   done(ms: number, bytes: number): void {
     this.#inFlight--
-    // The first block pays for cold code (the task's first calls): its time per byte says little.
-    if (!this.#open && this.#blocks++ > 0 && ((this.#size - this.#sentTo) * ms) / bytes > PARALLEL_MIN_MS) this.#open = true
+    if (this.#blocks++ > 0) {
+      this.#ms += ms
+      this.#bytes += bytes
+    }
+    if (!this.#open && this.#ms >= GATE_EVIDENCE_MS && ((this.#size - this.#sentTo) * this.#ms) / this.#bytes > PARALLEL_MIN_MS) this.#open = true
     this.#wake?.()
     this.#wake = null
   }
