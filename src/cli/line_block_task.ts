@@ -83,8 +83,10 @@ export function splitLines(text: string): string[] {
 
 function encode(text: string): Uint8Array {
   // A buffer of its own (never a slice of Node's shared pool): its memory is moved to the main thread.
-  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text))
-  bytes.write(text, 'utf8')
+  const length = Buffer.byteLength(text)
+  const bytes = Buffer.allocUnsafeSlow(length)
+  // As many bytes as characters: all of them ASCII, which latin1 writes the same, ten times faster.
+  bytes.write(text, length === text.length ? 'latin1' : 'utf8')
   return bytes
 }
 
