@@ -53,8 +53,7 @@ export async function startWorkers(backend: BackendName, jobs: number, natsUrl: 
       },
     }
   }
-  const [{ zipArgs }, { resolveTask }, executor] = await Promise.all([
-    import('../futures/executor.js'),
+  const [{ resolveTask }, executor] = await Promise.all([
     import('../task_ref.js'),
     backend === 'thread'
       ? import('../futures/thread_pool_executor.js').then((m) => new m.ThreadPoolExecutor({ maxWorkers: jobs }))
@@ -64,8 +63,13 @@ export async function startWorkers(backend: BackendName, jobs: number, natsUrl: 
   ])
   return {
     count: executor.maxWorkers,
-    map: (fn, items, options, ordered) => executor.mapArgs(resolveTask(fn), zipArgs([items]), { ...options }, ordered) as AsyncIterable<never>,
+    map: (fn, items, options, ordered) => executor.mapArgs(resolveTask(fn), argumentLists(items), { ...options }, ordered) as AsyncIterable<never>,
     stop: () => executor.terminateWorkers(),
     finish: () => executor.shutdown({ wait: true }),
   }
+}
+
+/** Each item as the argument list of one call, read as the executor asks (closing it closes `items`). */
+async function* argumentLists(items: AnyIterable<unknown>): AsyncGenerator<unknown[]> {
+  for await (const item of items) yield [item]
 }
