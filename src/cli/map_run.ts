@@ -46,7 +46,7 @@ const BLOCK_TARGET_MS = 10
  */
 const BLOCK_MAX_BYTES = 256 * 1024
 /** Work left, in worker milliseconds, that repays starting more workers than one (ParallelGate). */
-const PARALLEL_MIN_MS = 150
+const PARALLEL_MIN_MS = 400
 /** Measured work the decision to start more workers waits for. */
 const GATE_EVIDENCE_MS = 5
 /** Target worker time per block while a file runs on one worker: fewer round trips, in which that worker waits. */
