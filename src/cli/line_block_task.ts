@@ -9,7 +9,7 @@
  * the block starts once the blocks before it are done.
  */
 import { closeSync, openSync, readSync } from 'node:fs'
-import { transfer, type Transfer } from '../wire/codec.js'
+import { transfer, type Transfer } from '../wire/transfer.js'
 import { runLineBatch, type LineFailure } from './line_task.js'
 
 export interface LineBlockJob {
