@@ -259,7 +259,13 @@ export class MapRun {
     } catch (error) {
       if (!(this.#interrupted && error instanceof CancelledError)) {
         code = error instanceof TaskNotFoundError ? EXIT.USAGE : EXIT.FAILURE
-        const running = unordered ? undefined : this.#options.lineBatches ? batches.get(this.done + 1) : await this.#blockLines(blocks.get(nextStart), nextLine, input)
+        // The block (batch) that was running, in input order: the next one to be written.
+        const running =
+          unordered || !(error instanceof WorkerCrashedError)
+            ? undefined
+            : this.#options.lineBatches
+              ? batches.get(this.done + 1)
+              : await this.#blockLines(blocks.get(nextStart), nextLine, input)
         if (error instanceof WorkerCrashedError && running !== undefined) {
           code = await this.#pinpoint(running, error, emit)
         } else {
