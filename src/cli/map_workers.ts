@@ -1,0 +1,75 @@
+/**
+ * The workers of `multiproc map`, whatever the backend, as the little it
+ * needs: an ordered or unordered map over lazily read items, a stop now and
+ * a finish.
+ *
+ * The local backends are their executor class, loaded alone: the CLI starts
+ * faster without the whole library's module graph (Pool and the context
+ * bring the queues, locks, managers and the cluster client, about 60
+ * modules against 20). The executor's map is the engine of Pool.imap, so
+ * order, window, cancellation and crash reports are the same. The nats
+ * backend goes through its context's Pool, loaded only when asked for.
+ */
+import type { AnyIterable } from '../futures/executor.js'
+import type { TaskFunction } from '../task_ref.js'
+import type { BackendName } from './backend.js'
+
+/**
+ * The `--backend` names and the default NATS server: those of backend.ts,
+ * which loads every backend with them (test/cli/map_workers.test.ts keeps
+ * them equal).
+ */
+export const MAP_BACKENDS = ['thread', 'process', 'inline', 'nats'] as const satisfies readonly BackendName[]
+export const MAP_DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+
+export interface MapOptions {
+  chunksize: number | 'auto'
+  buffersize?: number
+  signal: AbortSignal
+}
+
+export interface MapWorkers {
+  /** Workers at most. */
+  readonly count: number
+  /** Results of `fn` over `items`, in input order or as they finish. */
+  map<R>(fn: TaskFunction, items: AnyIterable<unknown>, options: MapOptions, ordered: boolean): AsyncIterable<R>
+  /** Stops the workers now; pending results fail with CancelledError. */
+  stop(): Promise<void>
+  /** Lets the workers finish and exit. */
+  finish(): Promise<void>
+}
+
+export async function startWorkers(backend: BackendName, jobs: number, natsUrl: string | undefined): Promise<MapWorkers> {
+  if (backend === 'nats') {
+    const { contextFor } = await import('./backend.js')
+    const pool = new (contextFor(backend, natsUrl).Pool)({ processes: jobs })
+    return {
+      count: pool.processes,
+      map: (fn, items, options, ordered) => (ordered ? pool.imap(fn, items, options) : pool.imapUnordered(fn, items, options)) as AsyncIterable<never>,
+      stop: () => pool.terminate(),
+      finish: () => {
+        pool.close()
+        return pool.join()
+      },
+    }
+  }
+  const [{ resolveTask }, executor] = await Promise.all([
+    import('../task_ref.js'),
+    backend === 'thread'
+      ? import('../futures/thread_pool_executor.js').then((m) => new m.ThreadPoolExecutor({ maxWorkers: jobs }))
+      : backend === 'process'
+        ? import('../futures/process_pool_executor.js').then((m) => new m.ProcessPoolExecutor({ maxWorkers: jobs }))
+        : import('../futures/inline_executor.js').then((m) => new m.InlineExecutor()),
+  ])
+  return {
+    count: executor.maxWorkers,
+    map: (fn, items, options, ordered) => executor.mapArgs(resolveTask(fn), argumentLists(items), { ...options }, ordered) as AsyncIterable<never>,
+    stop: () => executor.terminateWorkers(),
+    finish: () => executor.shutdown({ wait: true }),
+  }
+}
+
+/** Each item as the argument list of one call, read as the executor asks (closing it closes `items`). */
+async function* argumentLists(items: AnyIterable<unknown>): AsyncGenerator<unknown[]> {
+  for await (const item of items) yield [item]
+}
