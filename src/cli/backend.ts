@@ -6,10 +6,9 @@
 import { getContext, type Context } from '../context.js'
 import { UsageError } from './args.js'
 
-export const BACKENDS = ['thread', 'process', 'inline', 'nats'] as const
-export type BackendName = (typeof BACKENDS)[number]
+import { DEFAULT_NATS_URL, type BackendName } from './backend_names.js'
 
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+export { BACKENDS, DEFAULT_NATS_URL, type BackendName } from './backend_names.js'
 
 export function contextFor(backend: BackendName, natsUrl: string = DEFAULT_NATS_URL): Context {
   if (backend !== 'nats') return getContext(backend)

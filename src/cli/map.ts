@@ -11,7 +11,8 @@ import type { Writable } from 'node:stream'
 import { cpuCount } from '../cpu_count.js'
 import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCommand } from './args.js'
 import { MapRun, type MapInput } from './map_run.js'
-import { MAP_BACKENDS, MAP_DEFAULT_NATS_URL, startWorkers } from './map_workers.js'
+import { BACKENDS, DEFAULT_NATS_URL } from './backend_names.js'
+import { startWorkers } from './map_workers.js'
 import { Progress, formatCount } from './progress.js'
 import { parseTaskSpec } from './task_spec.js'
 import { enableTypeScript } from './typescript.js'
@@ -25,7 +26,7 @@ Options:
   -o, --output <file>        write results to <file> (default: stdout)
   -j, --jobs <n>             workers (default: cpuCount())
   --backend <name>           thread (default), process, inline or nats
-  --nats <url>               NATS server for --backend nats (default ${MAP_DEFAULT_NATS_URL})
+  --nats <url>               NATS server for --backend nats (default ${DEFAULT_NATS_URL})
   --unordered                write results as they finish, not in input order
   --chunksize <n>            lines per block sent to a worker (default: bytes sized from measured times)
   --json                     lines are JSON values (JSON Lines); results are written as JSON
@@ -65,7 +66,7 @@ export async function runMapCommand(argv: string[]): Promise<number> {
   const spec = parseTaskSpec(positionals[0]!)
   const inputPath = positionals[1] === undefined || positionals[1] === '-' ? null : positionals[1]
   const jobs = integerOption('jobs', values.jobs, 1, 1024) ?? cpuCount()
-  const backend = choiceOption('backend', values.backend, MAP_BACKENDS, 'thread')
+  const backend = choiceOption('backend', values.backend, BACKENDS, 'thread')
   const fixedChunk = integerOption('chunksize', values.chunksize, 1, 1_000_000)
   const onError = choiceOption('on-error', values['on-error'], ['fail', 'skip', 'log'] as const, 'fail')
   if (values.progress && values['no-progress']) throw new UsageError('multiproc map: --progress and --no-progress contradict each other')

@@ -12,15 +12,7 @@
  */
 import type { AnyIterable } from '../futures/executor.js'
 import type { TaskFunction } from '../task_ref.js'
-import type { BackendName } from './backend.js'
-
-/**
- * The `--backend` names and the default NATS server: those of backend.ts,
- * which loads every backend with them (test/cli/map_workers.test.ts keeps
- * them equal).
- */
-export const MAP_BACKENDS = ['thread', 'process', 'inline', 'nats'] as const satisfies readonly BackendName[]
-export const MAP_DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+import type { BackendName } from './backend_names.js'
 
 export interface MapOptions {
   chunksize: number | 'auto'
