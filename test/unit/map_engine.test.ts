@@ -2,23 +2,11 @@
 // timeout and abort (also while the consumer is not waiting), clean-up.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Future, kRemoveDoneCallback, type DoneCallback } from '../../src/futures/future.js'
+import { Future } from '../../src/futures/future.js'
+import { CountingFuture } from './counting_future.js'
 import { mapInChunks, zipArgs, type ChunkResult, type ChunkSubmitter } from '../../src/futures/map_engine.js'
 import type { ResolvedTask } from '../../src/task_ref.js'
 import { CancelledError, TimeoutError } from '../../src/errors.js'
-
-/** A Future that counts its registered done callbacks, to catch leaks. */
-class CountingFuture<T = unknown> extends Future<T> {
-  live = 0
-  override addDoneCallback(fn: DoneCallback<T>): void {
-    if (!this.done()) this.live++
-    super.addDoneCallback(fn)
-  }
-  override [kRemoveDoneCallback](fn: DoneCallback<T>): void {
-    if (this.live > 0) this.live--
-    super[kRemoveDoneCallback](fn)
-  }
-}
 
 /** An executor whose chunks the test settles: each chunk's Future and items, in submission order. */
 function handExecutor(): ChunkSubmitter & { chunks: { items: unknown[][]; future: CountingFuture<ChunkResult> }[] } {

@@ -1,22 +1,10 @@
 // wait() and asCompleted() on Futures settled by hand.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Future, kRemoveDoneCallback, type DoneCallback } from '../../src/futures/future.js'
+import { Future } from '../../src/futures/future.js'
+import { CountingFuture } from './counting_future.js'
 import { ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, asCompleted, wait, type Completed } from '../../src/futures/wait.js'
 import { TimeoutError } from '../../src/errors.js'
-
-/** A Future that counts its registered done callbacks, to catch leaks. */
-class CountingFuture<T = unknown> extends Future<T> {
-  live = 0
-  override addDoneCallback(fn: DoneCallback<T>): void {
-    if (!this.done()) this.live++
-    super.addDoneCallback(fn)
-  }
-  override [kRemoveDoneCallback](fn: DoneCallback<T>): void {
-    this.live--
-    super[kRemoveDoneCallback](fn)
-  }
-}
 
 async function turns(n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
