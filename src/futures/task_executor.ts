@@ -14,6 +14,7 @@
 import { BrokenExecutorError, CancelledError, Full, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'
 import { Deque } from '../internal/deque.js'
+import { deadlineOf, until } from '../internal/deadline.js'
 import { abortSignal, boolean, knownKeys, nonNegativeInteger, optionalTimeout, plainObject, positiveInteger } from '../internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
 import { KIND_CALL, KIND_CHUNK, STATUS_OK, type ChunkOutcome } from '../wire/messages.js'
@@ -31,7 +32,19 @@ import { TaskFuture } from './task_future.js'
 const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
 
 /** A caller of waitForRoom(): called with nothing once there is room, or with the error that ends its wait. */
-type RoomWaiter = (error: Error | undefined) => void
+interface RoomWaiter {
+  wake: (error: Error | undefined) => void
+  /** It stopped waiting (its timeout or signal): skipped, given no place. */
+  gone: boolean
+}
+
+/** Options of `waitForRoom`. */
+export interface WaitForRoomOptions {
+  /** Milliseconds to wait at most; then it rejects with TimeoutError. Default: no limit. */
+  timeout?: number
+  /** Aborting rejects it with CancelledError. */
+  signal?: AbortSignal
+}
 
 /** The options every executor takes, checked once here. */
 export interface SharedSettings {
@@ -250,8 +263,10 @@ export abstract class TaskExecutor extends Executor {
    * `maxQueue` it resolves at once. A place nobody used is given back at the
    * next turn of the event loop.
    *
+   * @param options `timeout` (ms) and `signal`: how long to wait at most
    * @returns a Promise that resolves when a task may be submitted
-   * @throws (rejects with) BrokenExecutorError after `shutdown()`, or if the executor shuts down or breaks while it waits
+   * @throws (rejects with) TimeoutError or CancelledError when its timeout or signal ends the wait;
+   *   BrokenExecutorError after `shutdown()`, or if the executor shuts down or breaks while it waits
    * @example
    * await using ex = new ThreadPoolExecutor({ maxQueue: 1000 })
    * for await (const line of lines) {
@@ -259,21 +274,50 @@ export abstract class TaskExecutor extends Executor {
    *   ex.submit(parse, line).then(store)
    * }
    */
-  waitForRoom(): Promise<void> {
-    if (this.#state !== 'RUNNING') {
-      try {
-        this.checkOpen()
-      } catch (error) {
-        return Promise.reject(error)
+  waitForRoom(options?: WaitForRoomOptions): Promise<void> {
+    let timeout: number | undefined
+    let signal: AbortSignal | undefined
+    try {
+      if (options !== undefined) {
+        const opts = plainObject('options', options)
+        knownKeys('waitForRoom()', opts, ['timeout', 'signal'])
+        timeout = optionalTimeout('timeout', opts.timeout)
+        signal = abortSignal('signal', opts.signal)
       }
+      if (this.#state !== 'RUNNING') this.checkOpen()
+    } catch (error) {
+      return Promise.reject(error)
     }
     if (this.#maxQueue === Infinity) return Promise.resolve()
-    if (this.#roomWaiters.length === 0 && this.#hasRoom()) {
+    const waiters = this.#roomWaiters
+    while (waiters.length > 0 && waiters.peek()!.gone) waiters.shift()
+    if (waiters.length === 0 && this.#hasRoom()) {
       this.#reserve()
       return Promise.resolve()
     }
-    return new Promise((resolve, reject) => {
-      this.#roomWaiters.push((error) => (error === undefined ? resolve() : reject(error)))
+    let failure: Error | undefined
+    const waiter: RoomWaiter = { wake: () => {}, gone: false }
+    const listen = (wake: () => void): (() => void) => {
+      waiter.wake = (error) => {
+        failure = error
+        wake()
+      }
+      waiters.push(waiter)
+      return () => {
+        waiter.gone = true
+      }
+    }
+    return until(listen, deadlineOf(timeout), signal).then((how) => {
+      if (how === 'timed-out') {
+        // The place it would have had goes to the next caller, if there is room now.
+        this.#scheduleRoomCheck()
+        throw new TimeoutError(`waitForRoom() timed out after ${timeout} ms: ${this.#maxQueue} tasks still wait for a worker (maxQueue)`)
+      }
+      if (how === 'aborted') {
+        this.#scheduleRoomCheck()
+        throw new CancelledError('waitForRoom() was aborted', { cause: signal!.reason })
+      }
+      if (failure !== undefined) throw failure
     })
   }
 
@@ -315,12 +359,16 @@ export abstract class TaskExecutor extends Executor {
         } catch (closed) {
           error = closed as Error
         }
-        for (const wake of waiters.drain()) wake(error)
+        for (const waiter of waiters.drain()) if (!waiter.gone) waiter.wake(error)
         return
+      }
+      if (waiters.peek()!.gone) {
+        waiters.shift()
+        continue
       }
       if (!this.#hasRoom()) return
       this.#reserve()
-      waiters.shift()!(undefined)
+      waiters.shift()!.wake(undefined)
     }
   }
 

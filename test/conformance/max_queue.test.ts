@@ -1,7 +1,7 @@
 // A bounded submission queue (`maxQueue`): submit beyond it throws Full, waitForRoom() waits for room, on every backend.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { BrokenExecutorError, Full } from '../../src/index.js'
+import { BrokenExecutorError, CancelledError, Full, TimeoutError } from '../../src/index.js'
 import * as T from '../fixtures/tasks.js'
 import { backends } from './backends.js'
 import { rejection } from '../helpers.js'
@@ -77,6 +77,37 @@ for (const backend of backends()) {
       assert.ok(error instanceof BrokenExecutorError, String(error))
       await shutdown
       await assert.rejects(ex.waitForRoom(), BrokenExecutorError)
+    })
+
+    it('waitForRoom({ timeout, signal }) gives up with TimeoutError or CancelledError, and the place goes to the next caller', async () => {
+      await using ex = backend.create({ maxQueue: 1, maxWorkers: 1 })
+      assert.equal(await ex.submit(T.square, 2), 4)
+      // Tasks with a timeout run alone on a worker, so the queued one stays queued while the first runs.
+      const busy = [ex.submitWith({ timeout: 60_000 }, T.sleep, 400)]
+      for (let i = 0; i < 200 && ex.stats().running === 0; i++) await new Promise((r) => setTimeout(r, 5))
+      for (let i = 0; i < 10; i++) {
+        try {
+          busy.push(ex.submitWith({ timeout: 60_000 }, T.sleep, 50))
+        } catch {
+          break
+        }
+      }
+      const started = performance.now()
+      const late = await rejection(ex.waitForRoom({ timeout: 50 }))
+      assert.ok(late instanceof TimeoutError, String(late))
+      assert.match(late.message, /waitForRoom\(\) timed out after 50 ms/)
+      assert.ok(performance.now() - started < 350, 'it did not wait for the room to come')
+      const controller = new AbortController()
+      const aborted = ex.waitForRoom({ signal: controller.signal })
+      const next = ex.waitForRoom() // behind the one that gives up
+      controller.abort()
+      assert.ok((await rejection(aborted)) instanceof CancelledError)
+      await next
+      const f = ex.submit(T.square, 3)
+      assert.equal(await f, 9)
+      await Promise.all(busy)
+      await assert.rejects(ex.waitForRoom({ timeout: 'soon' as never }), TypeError)
+      await assert.rejects(ex.waitForRoom({ timeout: 10, colour: 'red' } as never), RangeError)
     })
 
     it('refuses a maxQueue that is not a positive integer', () => {
