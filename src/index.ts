@@ -13,7 +13,9 @@ export {
   type Completed,
 } from './futures/wait.js'
 export { Executor, type SubmitOptions, type MapOptions, type ShutdownOptions, type AnyIterable } from './futures/executor.js'
-export { TaskExecutor, type ExecutorStats, type WaitForRoomOptions } from './futures/task_executor.js'
+export { TaskExecutor } from './futures/task_executor.js'
+export type { ExecutorStats } from './futures/stats.js'
+export type { WaitForRoomOptions } from './futures/queue_bound.js'
 export type { ExecutorState, WorkerStats } from './futures/scheduler.js'
 export type { HistogramSnapshot, HistogramBucket } from './futures/stats.js'
 export { PoolExecutor, type PoolExecutorOptions } from './futures/pool_executor.js'

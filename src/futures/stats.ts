@@ -12,7 +12,7 @@
  * ≤ 3 % of a no-op burst that always-on stats may cost.
  */
 
-import type { WorkerStats } from './scheduler.js'
+import type { ExecutorState, WorkerStats } from './scheduler.js'
 
 /** Upper bounds of the buckets, in milliseconds. */
 const BOUNDS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000]
@@ -144,4 +144,42 @@ export class WorkerActivity {
     this.#seenAt = now
     return { worker, tasks: this.tasks, failed: this.failed, busy }
   }
+}
+
+/**
+ * A snapshot of an executor's activity. Counts are of tasks (a map chunk is
+ * one task) since the executor was created: `submitted` is always
+ * `succeeded + failed + cancelled + pending`.
+ */
+export interface ExecutorStats {
+  /** Workers alive (local: started on demand, up to `maxWorkers`); on the cluster, the workers that ran this executor's tasks. */
+  workers: number
+  /** Tasks waiting for a worker. */
+  queued: number
+  /** Tasks handed to workers and not finished. */
+  running: number
+  /** Futures not settled yet (queued and running). */
+  pending: number
+  /** 'RUNNING', or the stage of shutting down. */
+  state: ExecutorState
+  /** Tasks accepted. */
+  submitted: number
+  /** Tasks that returned a value (a chunk whose items threw still returned). */
+  succeeded: number
+  /** Tasks that threw, timed out or could not be sent. */
+  failed: number
+  /** Tasks cancelled (by `cancel()`, a signal, shutdown or terminate). */
+  cancelled: number
+  /** Tasks failed because their worker died (counted in `failed` too). */
+  crashed: number
+  /** Runs again of a task, or of a chunk's item, whose worker died (`retries`). On the cluster they happen on the worker, unseen here. */
+  retried: number
+  /** Workers started since the executor was created (cluster: workers seen). */
+  workersStarted: number
+  /** Milliseconds from submit until a worker got the task. */
+  waitTime: HistogramSnapshot
+  /** Milliseconds a task ran on its worker, as the worker measured it (a map chunk is one task: its whole run). */
+  runTime: HistogramSnapshot
+  /** Each worker's tasks, failures, and busy share since the previous `stats()` call. */
+  perWorker: WorkerStats[]
 }

@@ -9,12 +9,14 @@
  * and the executor's life: pending and idle tracking, `shutdown`,
  * `terminateWorkers`, breaking. How tasks reach workers is the scheduler's
  * business (scheduler.ts); the subclasses (PoolExecutor, NatsExecutor)
- * check their options and pick a scheduler.
+ * check their options and pick a scheduler. What stands apart lives apart:
+ * the `maxQueue` bound (queue_bound.ts), the counts (stats.ts). The rest is
+ * one file of about 550 lines because all of it reads and changes the same
+ * private state: the queue, the pending count, the executor's state.
  */
-import { BrokenExecutorError, CancelledError, Full, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
+import { BrokenExecutorError, CancelledError, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'
 import { Deque } from '../internal/deque.js'
-import { deadlineOf, until } from '../internal/deadline.js'
 import { abortSignal, boolean, knownKeys, nonNegativeInteger, optionalTimeout, plainObject, positiveInteger } from '../internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
 import { KIND_CALL, KIND_CHUNK, STATUS_OK, type ChunkOutcome } from '../wire/messages.js'
@@ -23,28 +25,14 @@ import { findUncloneable } from '../wire/clone_check.js'
 import { type Transferable } from '../wire/transfer.js'
 import { encodeShareables, type ShareTarget } from '../wire/shareable.js'
 import { ChunkProgress } from './chunk_progress.js'
+import { QueueBound, type WaitForRoomOptions } from './queue_bound.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from './executor.js'
 import { type Future, kFailed, kForceCancel, kOutcome } from './future.js'
-import { TaskStats, type HistogramSnapshot } from './stats.js'
-import type { ExecutorState, Scheduler, SchedulerHost, WorkerStats } from './scheduler.js'
+import { TaskStats, type ExecutorStats } from './stats.js'
+import type { ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
 import { TaskFuture } from './task_future.js'
 
 const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
-
-/** A caller of waitForRoom(): called with nothing once there is room, or with the error that ends its wait. */
-interface RoomWaiter {
-  wake: (error: Error | undefined) => void
-  /** It stopped waiting (its timeout or signal): skipped, given no place. */
-  gone: boolean
-}
-
-/** Options of `waitForRoom`. */
-export interface WaitForRoomOptions {
-  /** Milliseconds to wait at most; then it rejects with TimeoutError. Default: no limit. */
-  timeout?: number
-  /** Aborting rejects it with CancelledError. */
-  signal?: AbortSignal
-}
 
 /** The options every executor takes, checked once here. */
 export interface SharedSettings {
@@ -64,44 +52,6 @@ export function checkSharedOptions(opts: Record<string, unknown>): SharedSetting
 }
 
 /**
- * A snapshot of an executor's activity. Counts are of tasks (a map chunk is
- * one task) since the executor was created: `submitted` is always
- * `succeeded + failed + cancelled + pending`.
- */
-export interface ExecutorStats {
-  /** Workers alive (local: started on demand, up to `maxWorkers`); on the cluster, the workers that ran this executor's tasks. */
-  workers: number
-  /** Tasks waiting for a worker. */
-  queued: number
-  /** Tasks handed to workers and not finished. */
-  running: number
-  /** Futures not settled yet (queued and running). */
-  pending: number
-  /** 'RUNNING', or the stage of shutting down. */
-  state: ExecutorState
-  /** Tasks accepted. */
-  submitted: number
-  /** Tasks that returned a value (a chunk whose items threw still returned). */
-  succeeded: number
-  /** Tasks that threw, timed out or could not be sent. */
-  failed: number
-  /** Tasks cancelled (by `cancel()`, a signal, shutdown or terminate). */
-  cancelled: number
-  /** Tasks failed because their worker died (counted in `failed` too). */
-  crashed: number
-  /** Runs again of a task, or of a chunk's item, whose worker died (`retries`). On the cluster they happen on the worker, unseen here. */
-  retried: number
-  /** Workers started since the executor was created (cluster: workers seen). */
-  workersStarted: number
-  /** Milliseconds from submit until a worker got the task. */
-  waitTime: HistogramSnapshot
-  /** Milliseconds a task ran on its worker, as the worker measured it (a map chunk is one task: its whole run). */
-  runTime: HistogramSnapshot
-  /** Each worker's tasks, failures, and busy share since the previous `stats()` call. */
-  perWorker: WorkerStats[]
-}
-
-/**
  * The executor over a scheduler. Use ThreadPoolExecutor, ProcessPoolExecutor,
  * InlineExecutor or NatsExecutor; this class holds what they share.
  */
@@ -110,14 +60,8 @@ export abstract class TaskExecutor extends Executor {
   readonly #capabilities: Capabilities
   readonly #shareTarget: ShareTarget
   readonly #retries: number
-  /** Tasks waiting for a worker at most (Infinity: no bound); see `waitForRoom`. */
-  readonly #maxQueue: number
-  /** Callers of waitForRoom(), in order. */
-  readonly #roomWaiters = new Deque<RoomWaiter>()
-  #roomCheckScheduled = false
-  /** Places kept for callers woken by waitForRoom(), given back at the next turn of the event loop. */
-  #reserved = 0
-  #reservedRelease: NodeJS.Immediate | undefined = undefined
+  /** `maxQueue` and its backpressure (queue_bound.ts); null without a bound, so unbounded executors pay nothing. */
+  readonly #bound: QueueBound | null
   /** MULTIPROC_CALLER_STACKS=1 when the executor was created: every task records its submitter's stack. */
   readonly #callerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
   /** What the executor is called in messages ("the cluster executor"). */
@@ -134,9 +78,8 @@ export abstract class TaskExecutor extends Executor {
   readonly #pumpBound = (): void => {
     this.#pumpScheduled = false
     if (this.#state !== 'BROKEN') this.#scheduler.pump()
-    if (this.#roomWaiters.length > 0) this.#checkRoom()
+    if (this.#bound?.waiting) this.#bound.check()
   }
-  readonly #checkRoomBound = (): void => this.#checkRoom()
   /** The clock read for the current synchronous run of submits (-1: read it again). */
   #clock = -1
   readonly #clockReset = (): void => {
@@ -152,8 +95,7 @@ export abstract class TaskExecutor extends Executor {
       stats.failed++
       if (f[kOutcome]().error instanceof WorkerCrashedError) stats.crashed++
     }
-    // Room appears once the scheduler took the next queued task, after this settle: look then.
-    if (this.#roomWaiters.length > 0) this.#scheduleRoomCheck()
+    if (this.#bound?.waiting) this.#bound.scheduleCheck()
     if (f.timer !== undefined) clearTimeout(f.timer)
     if (f.onAbort !== undefined) f.signal!.removeEventListener('abort', f.onAbort)
     f.args = null
@@ -168,7 +110,19 @@ export abstract class TaskExecutor extends Executor {
   protected constructor(scheduler: Scheduler, settings: SharedSettings, what: string) {
     super()
     this.#scheduler = scheduler
-    this.#maxQueue = settings.maxQueue
+    this.#bound =
+      settings.maxQueue === Infinity
+        ? null
+        : new QueueBound(
+            settings.maxQueue,
+            () => {
+              // Settled tasks at the queue's head no longer wait.
+              const queue = this.#queue
+              while (queue.length > 0 && queue.peek()!.done()) queue.shift()
+              return queue.length + this.#verifying.size
+            },
+            () => this.#closedError(),
+          )
     this.#capabilities = scheduler.capabilities
     // The name only words errors ("cannot be passed to the nats backend"); the flags decide.
     this.#shareTarget = { ...scheduler.capabilities, backend: scheduler.name }
@@ -284,106 +238,28 @@ export abstract class TaskExecutor extends Executor {
         timeout = optionalTimeout('timeout', opts.timeout)
         signal = abortSignal('signal', opts.signal)
       }
-      if (this.#state !== 'RUNNING') this.checkOpen()
+      this.checkOpen()
     } catch (error) {
       return Promise.reject(error)
     }
-    if (this.#maxQueue === Infinity) return Promise.resolve()
-    const waiters = this.#roomWaiters
-    while (waiters.length > 0 && waiters.peek()!.gone) waiters.shift()
-    if (waiters.length === 0 && this.#hasRoom()) {
-      this.#reserve()
-      return Promise.resolve()
-    }
-    let failure: Error | undefined
-    const waiter: RoomWaiter = { wake: () => {}, gone: false }
-    const listen = (wake: () => void): (() => void) => {
-      waiter.wake = (error) => {
-        failure = error
-        wake()
-      }
-      waiters.push(waiter)
-      return () => {
-        waiter.gone = true
-      }
-    }
-    return until(listen, deadlineOf(timeout), signal).then((how) => {
-      if (how === 'timed-out') {
-        // The place it would have had goes to the next caller, if there is room now.
-        this.#scheduleRoomCheck()
-        throw new TimeoutError(`waitForRoom() timed out after ${timeout} ms: ${this.#maxQueue} tasks still wait for a worker (maxQueue)`)
-      }
-      if (how === 'aborted') {
-        this.#scheduleRoomCheck()
-        throw new CancelledError('waitForRoom() was aborted', { cause: signal!.reason })
-      }
-      if (failure !== undefined) throw failure
-    })
+    return this.#bound === null ? Promise.resolve() : this.#bound.wait(timeout, signal)
   }
 
-  /** Keeps a place in the queue for a caller woken by `waitForRoom`, until the next turn of the event loop. */
-  #reserve(): void {
-    this.#reserved++
-    if (this.#reservedRelease === undefined) {
-      this.#reservedRelease = setImmediate(() => {
-        this.#reservedRelease = undefined
-        this.#reserved = 0
-        if (this.#roomWaiters.length > 0) this.#checkRoom()
-      })
+  /** The error `submit` throws once the executor accepts no more work; null while it does. */
+  #closedError(): Error | null {
+    if (this.#state === 'RUNNING') return null
+    try {
+      this.checkOpen()
+    } catch (error) {
+      return error as Error
     }
-  }
-
-  /** Whether a task submitted now would not exceed `maxQueue`. Drops settled tasks from the queue's head. */
-  #hasRoom(): boolean {
-    const queue = this.#queue
-    while (queue.length > 0 && queue.peek()!.done()) queue.shift()
-    return queue.length + this.#verifying.size + this.#reserved < this.#maxQueue
-  }
-
-  #scheduleRoomCheck(): void {
-    if (this.#roomCheckScheduled) return
-    this.#roomCheckScheduled = true
-    queueMicrotask(this.#checkRoomBound)
-  }
-
-  /** Wakes callers of waitForRoom() while there is room (keeping a place for each), or fails them once the executor stops. */
-  #checkRoom(): void {
-    this.#roomCheckScheduled = false
-    const waiters = this.#roomWaiters
-    while (waiters.length > 0) {
-      if (this.#state !== 'RUNNING') {
-        let error: Error
-        try {
-          this.checkOpen()
-          return
-        } catch (closed) {
-          error = closed as Error
-        }
-        for (const waiter of waiters.drain()) if (!waiter.gone) waiter.wake(error)
-        return
-      }
-      if (waiters.peek()!.gone) {
-        waiters.shift()
-        continue
-      }
-      if (!this.#hasRoom()) return
-      this.#reserve()
-      waiters.shift()!.wake(undefined)
-    }
+    return null
   }
 
   /** `submit` and `submitWith`, taking the rest array as it is (spreading it again would copy it per task). */
   #submit<F extends TaskFunction>(options: SubmitOptions | undefined, fn: Task<F>, args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
     this.checkOpen()
-    if (this.#maxQueue !== Infinity) {
-      // A place kept by waitForRoom() is this submit's; otherwise there must be room.
-      if (this.#reserved > 0) this.#reserved--
-      else if (!this.#hasRoom()) {
-        throw new Full(
-          `The executor's queue is full: ${this.#maxQueue} tasks wait for a worker (maxQueue). \`await executor.waitForRoom()\` before submit waits for room; or raise maxQueue`,
-        )
-      }
-    }
+    if (this.#bound !== null) this.#bound.admit()
     // The first worker boots (or the connection opens) while the task is resolved.
     this.#scheduler.prepare()
     const task = resolveTask(fn)
@@ -480,7 +356,7 @@ export abstract class TaskExecutor extends Executor {
     const wait = opts.wait === undefined ? true : boolean('wait', opts.wait)
     const cancelFutures = opts.cancelFutures === undefined ? false : boolean('cancelFutures', opts.cancelFutures)
     if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
-    this.#checkRoom()
+    this.#bound?.check()
     if (cancelFutures) {
       for (const f of this.#queue) f.cancel()
       for (const f of this.#verifying) f.cancel()
@@ -505,7 +381,7 @@ export abstract class TaskExecutor extends Executor {
    */
   async terminateWorkers(): Promise<void> {
     if (this.#state === 'RUNNING') this.#state = 'SHUTDOWN'
-    this.#checkRoom()
+    this.#bound?.check()
     const notStarted = new CancelledError('The task was cancelled before it started: its executor was terminated')
     for (const f of this.#queue.drain()) f[kForceCancel](notStarted)
     for (const f of [...this.#verifying]) f[kForceCancel](notStarted)
@@ -632,7 +508,7 @@ export abstract class TaskExecutor extends Executor {
     if (this.#state === 'BROKEN') return
     this.#state = 'BROKEN'
     this.#brokenError = error
-    this.#checkRoom()
+    this.#bound?.check()
     for (const f of this.#queue.drain()) if (!f.done()) f.setException(error)
     for (const f of this.#verifying) if (!f.done()) f.setException(error)
     for (const f of [...this.#scheduler.running()]) if (!f.done()) f.setException(error)
