@@ -33,7 +33,8 @@ export interface PoolExecutorOptions {
   retries?: number
   /**
    * Tasks waiting for a worker at most: `submit` beyond it throws `Full`, and
-   * `await executor.waitForRoom()` waits for room (backpressure). Default: no bound.
+   * `await executor.waitForRoom()` waits for room (backpressure). `map` and Pool
+   * calls are never refused: they bound their own window of chunks. Default: no bound.
    */
   maxQueue?: number
   /** Node options for workers. Default: the caller's `execArgv` without per-process ones (inspector, profiler). */

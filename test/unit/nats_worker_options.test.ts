@@ -75,6 +75,18 @@ describe('NatsExecutor options', () => {
     assert.throws(() => new NatsExecutor({ colour: 1 } as never), /Unknown option `colour`/)
   })
 
+  it('maxInFlight bounds the tasks on the cluster; maxWorkers is the same setting under the name every executor takes', async () => {
+    const a = new NatsExecutor({ maxInFlight: 7 })
+    const b = new NatsExecutor({ maxWorkers: 5 })
+    const c = new NatsExecutor({ maxInFlight: 3, maxWorkers: 3 })
+    const d = new NatsExecutor()
+    assert.deepEqual([a.maxInFlight, a.maxWorkers, b.maxInFlight, c.maxInFlight, d.maxInFlight], [7, 7, 5, 3, 64])
+    assert.throws(() => new NatsExecutor({ maxInFlight: 4, maxWorkers: 8 }), (e: any) => e instanceof RangeError && /`maxWorkers`.*the same as maxInFlight \(4\)/.test(e.message))
+    assert.throws(() => new NatsExecutor({ maxInFlight: 0 }), /Expected `maxInFlight` to be a positive integer, got 0/)
+    assert.throws(() => new NatsExecutor({ maxQueue: -1 }), /Expected `maxQueue` to be a positive integer, got -1/)
+    for (const ex of [a, b, c, d]) await ex.shutdown()
+  })
+
   it('getContext("nats", options) binds the servers; other contexts take no options', async () => {
     const ctx = getContext('nats', { servers: 'nats://127.0.0.1:1' })
     assert.equal(ctx.name, 'nats')
