@@ -27,6 +27,7 @@ export { AsyncResult, type AsyncResultWaitOptions } from './async_result.js'
 export { Context, getContext, getAllStartMethods, type StartMethod, type ContextPool, type ContextExecutor } from './context.js'
 export { task, tasks, isTaskRef, type Task, type TaskRef, type TaskRefs, type TaskFunction, type TaskArgs, type TaskResult } from './task_ref.js'
 export { transfer, type Transfer } from './wire/transfer.js'
+export { progress } from './task.js'
 export { registerError } from './wire/remote_error.js'
 export { cpuCount, cpuInfo, type CpuInfo, type CgroupQuota, type CpuLimitSource } from './cpu_count.js'
 export {

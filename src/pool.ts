@@ -58,16 +58,20 @@ export interface ApplyAsyncOptions<T> {
   callback?: (value: T) => void
   /** Called with the error when the call fails. */
   errorCallback?: (error: unknown) => void
+  /** Hears the values the task gives `progress()` (`multiproc/task`) while it runs (see `submitWith`). */
+  onProgress?: (value: unknown) => void
 }
 
 /** Options of `map` and `starmap`. */
 export interface PoolMapOptions {
   /** Items per task. Default: Python's `ceil(n / (4 × processes))` for n items. */
   chunksize?: number
+  /** Hears the values the items' tasks give `progress()`, with the item's index in the input. */
+  onProgress?: (value: unknown, index: number) => void
 }
 
 /** Options of `mapAsync` and `starmapAsync`. */
-export interface PoolMapAsyncOptions<T> extends PoolMapOptions, ApplyAsyncOptions<T> {}
+export interface PoolMapAsyncOptions<T> extends PoolMapOptions, Omit<ApplyAsyncOptions<T>, 'onProgress'> {}
 
 /** Options of `imap` and `imapUnordered`. */
 export interface PoolImapOptions {
@@ -80,6 +84,8 @@ export interface PoolImapOptions {
   buffersize?: number
   /** Aborting ends the iteration with CancelledError and cancels what is queued. */
   signal?: AbortSignal
+  /** Hears the values the items' tasks give `progress()`, with the item's index in the input. */
+  onProgress?: (value: unknown, index: number) => void
 }
 
 type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
@@ -204,8 +210,9 @@ export class Pool {
     this.#checkRunning()
     const list = args === undefined ? [] : args
     if (!Array.isArray(list)) typeFail('args', 'an array of arguments', list)
-    const { callback, errorCallback } = callbacks(options, 'applyAsync()')
-    const future = this.#executor.submit(fn, ...(list as Parameters<F>))
+    const { callback, errorCallback, onProgress } = callbacks(options, 'applyAsync()')
+    const future =
+      onProgress === undefined ? this.#executor.submit(fn, ...(list as Parameters<F>)) : this.#executor.submitWith({ onProgress: onProgress as (value: unknown) => void }, fn, ...(list as Parameters<F>))
     const result = new AsyncResult<Awaited<ReturnType<F>>>(callback, errorCallback)
     future.then(
       (value) => result[kSettle](true, value),
@@ -401,9 +408,9 @@ export class Pool {
     this.#checkRunning()
     const task = resolveTask(fn)
     const opts = plainObject('options', options)
-    knownKeys(what, opts, what.endsWith('Async()') ? ['chunksize', 'callback', 'errorCallback'] : ['chunksize'])
+    knownKeys(what, opts, what.endsWith('Async()') ? ['chunksize', 'callback', 'errorCallback', 'onProgress'] : ['chunksize', 'onProgress'])
     const chunksize = opts.chunksize === undefined ? undefined : positiveInteger('chunksize', opts.chunksize)
-    const { callback, errorCallback } = callbacks(opts, what)
+    const { callback, errorCallback, onProgress } = callbacks(opts, what)
     const result = new AsyncResult<unknown[]>(callback, errorCallback)
     const callerStack = new Error().stack
     if (isSyncIterable(iterable)) {
@@ -417,7 +424,7 @@ export class Pool {
         result[kSettle](false, error)
         return result
       }
-      this.#submitAll(task, items, star, chunksize, result, callerStack)
+      this.#submitAll(task, items, star, chunksize, result, callerStack, onProgress)
       return result
     }
     if (!isAsyncIterable(iterable)) typeFail('iterable', 'an iterable or async iterable', iterable)
@@ -431,7 +438,7 @@ export class Pool {
       (items) => {
         try {
           if (this.#state === 'TERMINATE') result[kSettle](false, new CancelledError(`${what} was cancelled: the pool was terminated`))
-          else this.#submitAll(task, items, star, chunksize, result, callerStack)
+          else this.#submitAll(task, items, star, chunksize, result, callerStack, onProgress)
         } catch (error) {
           result[kSettle](false, error)
         }
@@ -446,7 +453,15 @@ export class Pool {
   }
 
   /** Submits every chunk; settles `result` once all are done, with the first error in input order if any. */
-  #submitAll(task: ResolvedTask, items: unknown[], star: boolean, chunksize: number | undefined, result: AsyncResult<unknown[]>, callerStack: string | undefined): void {
+  #submitAll(
+    task: ResolvedTask,
+    items: unknown[],
+    star: boolean,
+    chunksize: number | undefined,
+    result: AsyncResult<unknown[]>,
+    callerStack: string | undefined,
+    onProgress: ((value: unknown, index: number) => void) | undefined,
+  ): void {
     // map sends the items themselves (one flat array per chunk); starmap an argument list per item.
     let argsList: unknown[] = items
     if (star) {
@@ -467,7 +482,9 @@ export class Pool {
     try {
       for (let i = 0; i < argsList.length; i += size) {
         const slice = argsList.slice(i, i + size)
-        chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][]) : this.#executor.submitItems(task, slice))
+        const base = i
+        const heard = onProgress === undefined ? undefined : (value: unknown, item: number): void => onProgress(value, base + item)
+        chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][], undefined, heard) : this.#executor.submitItems(task, slice, heard))
       }
     } catch (error) {
       for (const chunk of chunks) chunk.cancel()
@@ -505,7 +522,7 @@ export class Pool {
     const task = resolveTask(fn)
     if (!isSyncIterable(iterable) && !isAsyncIterable(iterable)) typeFail('iterable', 'an iterable or async iterable', iterable)
     const opts = plainObject('options', options)
-    knownKeys(ordered ? 'imap()' : 'imapUnordered()', opts, ['chunksize', 'buffersize', 'signal'])
+    knownKeys(ordered ? 'imap()' : 'imapUnordered()', opts, ['chunksize', 'buffersize', 'signal', 'onProgress'])
     // Validates the options now; reads nothing until the first next().
     const inner = this.#executor.mapArgs(task, zipArgs([iterable as AnyIterable<unknown>]), opts, ordered)
     const iteration: PoolIteration = new PoolIteration(
@@ -524,12 +541,19 @@ function resolveContext(value: unknown): Context {
   throw invalidArgType(`Expected \`context\` to be 'thread', 'process', 'inline' or a context from getContext(), got ${typeof value}`)
 }
 
-function callbacks(options: Record<string, unknown> | ApplyAsyncOptions<any>, what: string): ApplyAsyncOptions<any> {
+interface Callbacks {
+  callback: ((value: any) => void) | undefined
+  errorCallback: ((error: unknown) => void) | undefined
+  onProgress: ((value: unknown, index: number) => void) | undefined
+}
+
+function callbacks(options: object, what: string): Callbacks {
   const opts = plainObject('options', options)
-  if (what === 'applyAsync()') knownKeys(what, opts, ['callback', 'errorCallback'])
+  if (what === 'applyAsync()') knownKeys(what, opts, ['callback', 'errorCallback', 'onProgress'])
   return {
     callback: opts.callback === undefined ? undefined : (func('callback', opts.callback) as (value: any) => void),
     errorCallback: opts.errorCallback === undefined ? undefined : (func('errorCallback', opts.errorCallback) as (error: unknown) => void),
+    onProgress: opts.onProgress === undefined ? undefined : (func('onProgress', opts.onProgress) as (value: unknown, index: number) => void),
   }
 }
 

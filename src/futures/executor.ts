@@ -29,6 +29,12 @@ export interface SubmitOptions {
   transfer?: readonly Transferable[]
   /** How many times to run the task again if its worker crashes. Default: the executor's `retries` (0). */
   retries?: number
+  /**
+   * Hears the values the task gives `progress()` (`multiproc/task`) while it
+   * runs, in order, at most one per 50 ms (the latest), the last one before
+   * the Future settles; none after. Without it the worker sends none.
+   */
+  onProgress?: (value: unknown) => void
 }
 
 /** Options of `map`. */
@@ -48,6 +54,11 @@ export interface MapOptions {
   buffersize?: number
   /** Aborting stops the iteration with CancelledError and cancels what is queued. */
   signal?: AbortSignal
+  /**
+   * Hears the values the items' tasks give `progress()` (`multiproc/task`),
+   * with the index of the item in the input (as `submitWith`'s `onProgress`).
+   */
+  onProgress?: (value: unknown, index: number) => void
 }
 
 /** Options of `shutdown`. */

@@ -37,7 +37,7 @@ import type { Capabilities } from '../backends/capabilities.js'
 import { BUDGET_ENV, workerBudget } from '../internal/worker_budget.js'
 import type { ResolvedTask } from '../task_ref.js'
 import type { Transferable } from '../wire/transfer.js'
-import { FLAG_FLAT, FLAG_SHARED, KIND_CHUNK, PROTOCOL_VERSION, STATUS_OK, type FromWorker, type FunctionDecl } from '../wire/messages.js'
+import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, PROTOCOL_VERSION, STATUS_OK, type FromWorker, type FunctionDecl } from '../wire/messages.js'
 import { deserializeError } from '../wire/remote_error.js'
 import { COUNTER_STARTED } from '../worker/runtime.js'
 import { takeBatch, type Scheduler, type SchedulerHost, type WorkerStats } from './scheduler.js'
@@ -263,7 +263,7 @@ export class LocalScheduler implements Scheduler {
         slot.known.add(index)
         ;(decls ??= []).push(this.#fnDecls[index]!)
       }
-      q.push(f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0), index, f.args)
+      q.push(f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0) | (f.onProgress !== undefined ? FLAG_PROGRESS : 0), index, f.args)
       if (f.transfer !== undefined) for (const t of f.transfer) (transfer ??= []).push(t)
     }
     try {
@@ -377,6 +377,10 @@ export class LocalScheduler implements Scheduler {
         if (host.queue.length > 0) this.pump()
         return
       }
+      case 'progress':
+        // Sent after every result before it, so it is the head's (wire/messages.ts).
+        slot.inflight.peek()?.reportProgress(message.p)
+        return
       case 'ready':
         slot.ready = true
         this.#startFailures = 0

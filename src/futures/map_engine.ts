@@ -18,7 +18,7 @@
 import { CancelledError, TimeoutError, invalidArgType } from '../errors.js'
 import { deadlineOf, until, type Ending, type Listen } from '../internal/deadline.js'
 import { Deque } from '../internal/deque.js'
-import { abortSignal, knownKeys, optionalTimeout, plainObject, positiveInteger, rangeFail, typeFail } from '../internal/validate.js'
+import { abortSignal, func, knownKeys, optionalTimeout, plainObject, positiveInteger, rangeFail, typeFail } from '../internal/validate.js'
 import type { ResolvedTask } from '../task_ref.js'
 import { kRemoveDoneCallback, type Future } from './future.js'
 
@@ -37,10 +37,13 @@ export type AnyIterable<T> = Iterable<T> | AsyncIterable<T>
 export interface ChunkSubmitter {
   /** How many tasks run at once at most; the default window is four chunks per worker. */
   readonly maxWorkers: number
-  submitChunk(task: ResolvedTask, argsList: unknown[][]): Future<ChunkResult>
+  submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number, onProgress?: (value: unknown, item: number) => void): Future<ChunkResult>
 }
 
-const MAP_KEYS = ['timeout', 'chunksize', 'buffersize', 'signal'] as const
+/** A map's progress listener: a value and the index of its item in the input. */
+type MapProgress = (value: unknown, index: number) => void
+
+const MAP_KEYS = ['timeout', 'chunksize', 'buffersize', 'signal', 'onProgress'] as const
 const AUTO_CHUNK_TARGET_MS = 1
 const AUTO_CHUNK_MAX = 4096
 
@@ -178,10 +181,11 @@ export function mapInChunks(
   }
   const buffersize = rawOptions.buffersize === undefined ? Math.max(16, 4 * executor.maxWorkers) : positiveInteger('buffersize', rawOptions.buffersize)
   const signal = abortSignal('signal', rawOptions.signal)
+  const onProgress = rawOptions.onProgress === undefined ? undefined : (func('onProgress', rawOptions.onProgress) as MapProgress)
   // One stack per map call (cheap), so task errors show where the map was called.
   const callerStack = new Error().stack
   const deadline = deadlineOf(timeout)
-  return run(executor, task, source, chunkOption as number | 'auto', buffersize, deadline, timeout, signal, callerStack, ordered)
+  return run(executor, task, source, chunkOption as number | 'auto', buffersize, deadline, timeout, signal, callerStack, ordered, onProgress)
 }
 
 async function* run(
@@ -195,9 +199,12 @@ async function* run(
   signal: AbortSignal | undefined,
   callerStack: string | undefined,
   ordered: boolean,
+  onProgress: MapProgress | undefined,
 ): AsyncGenerator<unknown> {
   const window = new Deque<Future<ChunkResult>>()
   let exhausted = false
+  /** Items read so far: the input index of the next chunk's first item. */
+  let read = 0
   let perItemMs = NaN
   let chunksize = chunkOption === 'auto' ? 1 : chunkOption
 
@@ -236,7 +243,10 @@ async function* run(
     while (!exhausted && !stopped && window.length < buffersize) {
       const items = await readChunk()
       if (items === null || stopped) break
-      window.push(executor.submitChunk(task, items))
+      const base = read
+      read += items.length
+      const heard = onProgress === undefined ? undefined : (value: unknown, item: number): void => onProgress(value, base + item)
+      window.push(executor.submitChunk(task, items, undefined, heard))
       notify()
     }
   }

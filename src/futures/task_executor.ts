@@ -17,7 +17,7 @@
 import { BrokenExecutorError, CancelledError, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'
 import { Deque } from '../internal/deque.js'
-import { abortSignal, boolean, knownKeys, nonNegativeInteger, optionalTimeout, plainObject, positiveInteger } from '../internal/validate.js'
+import { abortSignal, boolean, func, knownKeys, nonNegativeInteger, optionalTimeout, plainObject, positiveInteger } from '../internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
 import { KIND_CALL, KIND_CHUNK, STATUS_OK, type ChunkOutcome } from '../wire/messages.js'
 import { deserializeError, type SerializedValue } from '../wire/remote_error.js'
@@ -30,9 +30,9 @@ import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } 
 import { type Future, kFailed, kForceCancel, kOutcome } from './future.js'
 import { TaskStats, type ExecutorStats } from './stats.js'
 import type { ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
-import { TaskFuture } from './task_future.js'
+import { TaskFuture, type ProgressListener } from './task_future.js'
 
-const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries'] as const
+const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries', 'onProgress'] as const
 
 /** The options every executor takes, checked once here. */
 export interface SharedSettings {
@@ -267,6 +267,7 @@ export abstract class TaskExecutor extends Executor {
     let signal: AbortSignal | undefined
     let transfer: readonly Transferable[] | undefined
     let retries = this.#retries
+    let onProgress: ProgressListener | undefined
     if (options !== undefined) {
       const opts = plainObject('options', options)
       knownKeys('submitWith()', opts, SUBMIT_KEYS)
@@ -278,6 +279,7 @@ export abstract class TaskExecutor extends Executor {
         transfer = opts.transfer as Transferable[]
       }
       if (opts.retries !== undefined) retries = nonNegativeInteger('retries', opts.retries)
+      if (opts.onProgress !== undefined) onProgress = func('onProgress', opts.onProgress) as ProgressListener
     }
     const found = { shareables: 0 }
     for (let i = 0; i < args.length; i++) checkArgument(args[i], i, 'args', this.#capabilities, transfer, task, found)
@@ -289,6 +291,7 @@ export abstract class TaskExecutor extends Executor {
     }
     const f = new TaskFuture<Awaited<ReturnType<F>>>(task, KIND_CALL, args, transfer, timeout !== undefined || signal !== undefined, retries, signal, timeout)
     f.shared = found.shareables > 0
+    f.onProgress = onProgress
     if (this.#callerStacks) f.callerStack = new Error().stack
     if (signal?.aborted) {
       this.#stats.submitted++
@@ -302,11 +305,13 @@ export abstract class TaskExecutor extends Executor {
 
   /**
    * Runs a chunk of calls of one task as a single unit of work.
-   * `retries`: runs again of an item whose worker crashed (default: the executor's).
+   * `retries`: runs again of an item whose worker crashed (default: the
+   * executor's). `onProgress` hears the items' progress() values, with the
+   * item's index in the chunk.
    * @internal used by `map` and by Pool
    */
-  submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number): Future<ChunkResult> {
-    return this.#submitChunk(task, argsList, false, retries)
+  submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number, onProgress?: ProgressListener): Future<ChunkResult> {
+    return this.#submitChunk(task, argsList, false, retries, onProgress)
   }
 
   /**
@@ -314,11 +319,11 @@ export abstract class TaskExecutor extends Executor {
    * array, with no argument array per item.
    * @internal used by Pool's map
    */
-  submitItems(task: ResolvedTask, items: unknown[]): Future<ChunkResult> {
-    return this.#submitChunk(task, items, true)
+  submitItems(task: ResolvedTask, items: unknown[], onProgress?: ProgressListener): Future<ChunkResult> {
+    return this.#submitChunk(task, items, true, undefined, onProgress)
   }
 
-  #submitChunk(task: ResolvedTask, argsList: unknown[], flat: boolean, retries = this.#retries): Future<ChunkResult> {
+  #submitChunk(task: ResolvedTask, argsList: unknown[], flat: boolean, retries = this.#retries, onProgress?: ProgressListener): Future<ChunkResult> {
     this.checkOpen()
     const found = { shareables: 0 }
     let problem: { path: string; reason: string } | null = null
@@ -339,6 +344,7 @@ export abstract class TaskExecutor extends Executor {
     const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, retries, undefined, undefined)
     f.shared = found.shareables > 0
     f.flat = flat
+    f.onProgress = onProgress
     if (this.#callerStacks) f.callerStack = new Error().stack
     if (problem !== null) {
       this.#stats.submitted++

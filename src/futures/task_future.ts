@@ -10,6 +10,12 @@ import type { TaskKind } from '../wire/messages.js'
 import type { ChunkProgress } from './chunk_progress.js'
 import { Future } from './future.js'
 
+/**
+ * Hears a running task's `progress()` values (task.ts): `item` is the index
+ * of the chunk's item that gave it (0 for a call).
+ */
+export type ProgressListener = (value: unknown, item: number) => void
+
 export class TaskFuture<T = unknown> extends Future<T> {
   /** The arguments (a call) or the items (a chunk); dropped once settled. */
   args: unknown[] | null
@@ -30,6 +36,8 @@ export class TaskFuture<T = unknown> extends Future<T> {
   queuedAt = 0
   /** A chunk's outcome so far, once it came in pieces or its worker crashed (chunk_progress.ts). */
   progress: ChunkProgress | null = null
+  /** Who hears the task's progress() values; the worker sends none when nobody does. */
+  onProgress: ProgressListener | undefined = undefined
 
   constructor(
     readonly task: ResolvedTask,
@@ -44,5 +52,25 @@ export class TaskFuture<T = unknown> extends Future<T> {
   ) {
     super()
     this.args = args
+  }
+
+  /**
+   * Progress values from the worker that runs this task, flattened as item,
+   * value... where item counts within the chunk's current dispatch
+   * (chunk_progress.ts maps it back). Dropped once the task settled: a late
+   * message reaches nobody.
+   */
+  reportProgress(pairs: unknown[]): void {
+    const listener = this.onProgress
+    for (let k = 0; k + 1 < pairs.length; k += 2) {
+      if (listener === undefined || this.done()) return
+      const item = pairs[k] as number
+      try {
+        listener(pairs[k + 1], this.progress === null ? item : this.progress.itemAt(item))
+      } catch (error) {
+        const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error)
+        process.emitWarning(`An onProgress listener of task ${this.task.label} threw: ${detail}`, { type: 'MultiprocWarning', code: 'MP_PROGRESS_LISTENER' })
+      }
+    }
   }
 }

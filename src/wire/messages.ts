@@ -25,6 +25,12 @@ export const FLAG_SHARED = 2
  * item, which structured clone copies in one dense run.
  */
 export const FLAG_FLAT = 4
+/**
+ * Or-ed into the kind when the caller listens to the task's `progress()`
+ * calls (task.ts): only then does the worker run it in a progress context
+ * and send 'progress' messages for it.
+ */
+export const FLAG_PROGRESS = 8
 export const KIND_MASK = 1
 
 /** Result statuses. */
@@ -89,5 +95,16 @@ export type FromWorker =
        * chunk's first item as it was sent.
        */
       p?: ChunkOutcome
+    }
+  | {
+      /**
+       * Values the running task gave `progress()`. Sent only after every
+       * finished result (and a chunk's values so far), so they belong to the
+       * task at the head of the caller's in-flight list. Flattened: item,
+       * value, item, value... where item is a chunk's item as sent (0 for a
+       * call).
+       */
+      t: 'progress'
+      p: unknown[]
     }
   | { t: 'fatal'; e: SerializedError }

@@ -35,9 +35,16 @@
  * only the running one fails (or is retried), and the rest are sent again.
  * A worker killed outright (SIGKILL, out of memory) loses at most the items
  * of its last CHUNK_FLUSH_MS, which the caller runs again.
+ *
+ * Progress. A task whose caller listens (FLAG_PROGRESS) runs in the context
+ * of a ProgressSink (progress_sink.ts), which hears its `progress()` calls,
+ * throttles them and hands them here; they leave after every result
+ * finished before them, so the caller pairs them with the head of its
+ * in-flight list, as it pairs results. Other tasks run exactly as before.
  */
 import {
   FLAG_FLAT,
+  FLAG_PROGRESS,
   FLAG_SHARED,
   KIND_CHUNK,
   KIND_MASK,
@@ -56,6 +63,7 @@ import { loadTask, type LoadedTask } from './task_loader.js'
 import { Deque } from '../internal/deque.js'
 import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
 import { onBlocking } from '../sync/monitor.js'
+import { ProgressSink, withProgress } from './progress_sink.js'
 
 export const COUNTER_STARTED = 0
 export const COUNTER_FINISHED = 1
@@ -306,6 +314,8 @@ export class TaskRunner {
           }
         }
 
+        // Only a task whose caller listens runs in a progress context (progress_sink.ts).
+        const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs) => this.#sendProgress(pairs))
         const t0 = performance.now()
         if (kind === KIND_CHUNK) {
           // Values are pushed, never written into a preallocated array: a holey
@@ -333,7 +343,13 @@ export class TaskRunner {
               }
             }
             try {
-              let value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
+              let value: unknown
+              if (sink === undefined) value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
+              else {
+                sink.item = i
+                const itemArgs = args[i]
+                value = withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
+              }
               if (isThenable(value)) value = await value
               part.v.push(this.#unwrapTransfer(value))
             } catch (error) {
@@ -341,15 +357,19 @@ export class TaskRunner {
               ;(part.e ??= []).push([i, serializeError(error) as SerializedError])
             }
           }
+          sink?.close()
           this.#part = null
           // The values not sent with a flush yet; the caller appends them to those it has.
           this.#results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
         } else {
           try {
-            let value = fn(...args)
+            const callArgs = args
+            let value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
             if (isThenable(value)) value = await value
+            sink?.close()
             this.#results.push(STATUS_OK, this.#unwrapTransfer(value))
           } catch (error) {
+            sink?.close()
             this.#results.push(STATUS_ERROR, serializeError(error))
           }
         }
@@ -362,6 +382,16 @@ export class TaskRunner {
       this.#draining = false
     }
     this.#maybeStop()
+  }
+
+  /** A progress value of the running task: what finished before it goes first, so the caller knows whose it is. */
+  #sendProgress(pairs: unknown[]): void {
+    this.flush()
+    try {
+      this.#port.post({ t: 'progress', p: pairs })
+    } catch {
+      // Checked by the sink when given; a value that still cannot be posted is dropped, as a late one is.
+    }
   }
 
   #unwrapTransfer(value: unknown): unknown {

@@ -25,7 +25,7 @@ import { takeBatch, type Scheduler, type SchedulerHost, type WorkerStats } from 
 import { WorkerActivity } from '../../futures/stats.js'
 import type { TaskFuture } from '../../futures/task_future.js'
 import { libraryModuleId } from '../../wire/library_module.js'
-import { FLAG_FLAT, FLAG_SHARED, STATUS_OK } from '../../wire/messages.js'
+import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, STATUS_OK } from '../../wire/messages.js'
 import type { NatsConnectionOptions } from './nats_options.js'
 import { connectNats, ensureStream, loadNats, type NatsConnection } from './nats_client.js'
 import { NATS_PROTOCOL_VERSION, decode, encode, type CancelMessage, type Names, type TaskMessage, type TaskUnit, type ToCaller } from './protocol.js'
@@ -216,7 +216,7 @@ export class ClusterScheduler implements Scheduler {
     }
     const units = batch.map((f): TaskUnit => ({
       id: f.placed as string,
-      k: f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0),
+      k: f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0) | (f.onProgress !== undefined ? FLAG_PROGRESS : 0),
       m: libraryModuleId(f.task.module),
       n: f.task.name,
       a: f.args!,
@@ -310,6 +310,11 @@ export class ClusterScheduler implements Scheduler {
       return
     }
     if (message.v !== NATS_PROTOCOL_VERSION) return
+    if (message.t === 'progress') {
+      // Unknown or settled (redelivered, timed out, cancelled): dropped there.
+      this.#inflight.get(message.id)?.reportProgress(message.p)
+      return
+    }
     if (message.t === 'results') {
       const r = message.r
       const host = this.#host

@@ -185,6 +185,7 @@ export class NatsWorker {
       allowlist: this.#allowlist,
       onResult: (held, id, status, value, ms) => this.#outbox.add(held, id, status, value, ms),
       onDropped: (held, id) => this.#finishTask(held, id),
+      onProgress: (held, id, pairs) => this.#outbox.progress(held, id, pairs),
       log: (line) => this.#log(line),
       trace: TRACE,
     })

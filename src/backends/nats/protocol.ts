@@ -3,6 +3,7 @@
  *
  *   caller ──JetStream {prefix}.task.{session}──▶ work-queue stream ──pull──▶ worker
  *   caller ◀──request {prefix}.s.{session} (results, ping)── worker   (the caller's reply confirms)
+ *   caller ◀──publish {prefix}.s.{session} (progress)── worker       (best effort, in order per task)
  *   caller ──core {prefix}.cancel──▶ every worker
  *
  * Every payload is a serialized object (wire/serializer.ts) with a protocol version `v`, so a
@@ -62,6 +63,8 @@ export type ToCaller =
       r: unknown[]
     }
   | { v: number; t: 'ping' }
+  /** A running task's progress() values, item, value... (published, not a request: nothing waits for it). */
+  | { v: number; t: 'progress'; id: string; p: unknown[] }
 
 /** Caller → workers (broadcast): stop these tasks, or every task of the session. */
 export interface CancelMessage {

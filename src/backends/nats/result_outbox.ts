@@ -8,6 +8,10 @@
  * caller's answer confirms the results: only then is each task finished
  * (its message acked once all its tasks are). An unanswered request is sent
  * again while the session may still answer (session_liveness.ts).
+ *
+ * Progress values of running tasks go at once, as plain publishes: nothing
+ * waits for them, and one that cannot go (larger than max_payload) is
+ * dropped with a log line, never turned into the task's failure.
  */
 import { SerializationError } from '../../errors.js'
 import { STATUS_ERROR } from '../../wire/messages.js'
@@ -59,6 +63,20 @@ export class ResultOutbox {
     outbox.r.push(id, status, value, ms)
     outbox.held.push(held)
     this.#schedule(held.session, outbox)
+  }
+
+  /** Sends progress() values of running task `id` of `held` (flattened: a chunk's item, value...). */
+  progress(held: HeldMessage, id: string, pairs: unknown[]): void {
+    if (held.dead || !held.open.has(id)) return
+    const nc = this.#options.connection()
+    const max = (nc.info?.max_payload ?? 1024 * 1024) - 4096
+    try {
+      const data = encode({ v: NATS_PROTOCOL_VERSION, t: 'progress', id, p: pairs } satisfies ToCaller)
+      if (data.length > max) throw new Error(`${data.length} bytes, more than the server's max_payload`)
+      nc.publish(this.#options.sessionSubject(held.session), data)
+    } catch (error) {
+      this.#options.log(`a progress value of task ${held.session}/${id} was dropped: ${(error as Error)?.message ?? error}`)
+    }
   }
 
   /** Drops what waits for `session` (its caller is gone or unreachable). */

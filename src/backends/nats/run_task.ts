@@ -12,13 +12,27 @@
  * hop, nothing of them (class, properties, cause) is rebuilt on the way.
  * A result that cannot be cloned fails the whole call with
  * SerializationError (the thread's own runtime checks it when it sends).
+ *
+ * Progress. A unit whose caller listens keeps FLAG_PROGRESS, so this
+ * thread's runner sends its progress() values here; they go on through
+ * the sink of the `runUnits` call itself (the worker listens to it), as
+ * `{ u, p }`: which unit of the call, and its item, value pairs.
+ * The runner runs outside that call's progress context, so a unit nobody
+ * listens to finds no sink, as anywhere else.
  */
 import { KIND_CHUNK, KIND_MASK, PROTOCOL_VERSION, STATUS_OK, type ChunkOutcome, type FromWorker, type FunctionDecl } from '../../wire/messages.js'
 import { transfer, type Transferable } from '../../wire/transfer.js'
 import { TaskRunner } from '../../worker/runtime.js'
+import { currentSink, outsideProgress, type ProgressSink } from '../../worker/progress_sink.js'
 
 /** A unit as the worker sends it here: kind word, module, export name, arguments. */
 export type UnitCall = [k: number, m: string, n: string, a: unknown[]]
+
+/** A unit's progress() values as the worker hears them: unit index in the call; item, value... */
+export interface UnitProgress {
+  u: number
+  p: unknown[]
+}
 
 /** One call of `runUnits` while the runner runs its units. */
 interface Run {
@@ -29,6 +43,8 @@ interface Run {
   /** The values sent ahead of the chunk that runs next (its outcome holds only the rest). */
   part: ChunkOutcome | null
   moved: Transferable[]
+  /** The sink of this `runUnits` call, when the worker listens to its units' progress. */
+  sink: ProgressSink | undefined
   done: () => void
 }
 
@@ -40,8 +56,14 @@ const indexes = new Map<string, number>()
 const runner = new TaskRunner(
   {
     post(message: FromWorker, moved?: Transferable[]) {
-      if (message.t !== 'done' || run === null) return
+      if (run === null) return
       const current = run
+      if (message.t === 'progress') {
+        // Results before it were posted first: the running unit is the next without a result.
+        current.sink?.forward({ u: current.out.length / 3, p: message.p } satisfies UnitProgress)
+        return
+      }
+      if (message.t !== 'done') return
       if (moved !== undefined) for (const item of moved) current.moved.push(item)
       const r = message.r
       // Tasks finished in this message share its busy time.
@@ -104,13 +126,14 @@ function runNow(units: UnitCall[]): Promise<unknown> {
       out: [],
       part: null,
       moved: [],
+      sink: currentSink(),
       done: () => {
         run = null
         resolve(current.moved.length > 0 ? transfer(current.out, current.moved) : current.out)
       },
     }
     run = current
-    runner.receive({ t: 'run', f: f.length > 0 ? f : undefined, q })
+    outsideProgress(() => runner.receive({ t: 'run', f: f.length > 0 ? f : undefined, q }))
   })
 }
 

@@ -17,13 +17,13 @@
 import { ModuleNotAllowedError } from '../../errors.js'
 import { ThreadPoolExecutor } from '../../futures/thread_pool_executor.js'
 import { labelledTask, resolveTask, task, type TaskRef } from '../../task_ref.js'
-import { FLAG_FLAT, FLAG_SHARED, KIND_CHUNK, KIND_MASK, STATUS_ERROR, STATUS_OK, type ChunkOutcome } from '../../wire/messages.js'
+import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, KIND_MASK, STATUS_ERROR, STATUS_OK, type ChunkOutcome } from '../../wire/messages.js'
 import { resolveModule } from '../../wire/library_module.js'
 import { serializeError, type SerializedError } from '../../wire/remote_error.js'
 import type { HeldMessage } from './held_message.js'
 import type { ModuleAllowlist } from './module_allowlist.js'
 import type { TaskUnit } from './protocol.js'
-import type { UnitCall } from './run_task.js'
+import type { UnitCall, UnitProgress } from './run_task.js'
 
 const RUN_TASK_MODULE = new URL(`./run_task${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
 type RunUnits = (units: UnitCall[]) => unknown[]
@@ -42,6 +42,8 @@ export interface RunningTasksOptions {
   onResult(held: HeldMessage, id: string, status: number, value: unknown, ms: number): void
   /** A task was stopped or dropped: nobody waits for its result. */
   onDropped(held: HeldMessage, id: string): void
+  /** A running task gave progress() values (its caller listens), flattened: a chunk's item, value... */
+  onProgress(held: HeldMessage, id: string, pairs: unknown[]): void
   log(line: string): void
   trace: boolean
 }
@@ -97,7 +99,14 @@ export class RunningTasks {
     const controller = new AbortController()
     const key = runnable.map((u) => u.id).join(',')
     held.controllers.set(key, controller)
-    this.#local.submitWith({ signal: controller.signal }, RUN_BATCH, runnable.map(unitCall)).then(
+    const onProgress = runnable.some(listened)
+      ? (p: unknown): void => {
+          const { u, p: pairs } = p as UnitProgress
+          const unit = runnable[u]
+          if (unit !== undefined) this.#options.onProgress(held, unit.id, pairs)
+        }
+      : undefined
+    this.#local.submitWith({ signal: controller.signal, onProgress }, RUN_BATCH, runnable.map(unitCall)).then(
       (out) => {
         held.controllers.delete(key)
         this.completed += runnable.length
@@ -149,7 +158,8 @@ export class RunningTasks {
       this.#runChunk(held, unit, controller)
       return
     }
-    this.#local.submitWith({ signal: controller.signal, retries: unit.r }, this.#ref(unit), [unitCall(unit)]).then(
+    const onProgress = listened(unit) ? (p: unknown): void => this.#options.onProgress(held, unit.id, (p as UnitProgress).p) : undefined
+    this.#local.submitWith({ signal: controller.signal, retries: unit.r, onProgress }, this.#ref(unit), [unitCall(unit)]).then(
       (out) => {
         held.controllers.delete(unit.id)
         this.completed++
@@ -182,7 +192,8 @@ export class RunningTasks {
     let future
     try {
       const calls = (unit.k & FLAG_FLAT) !== 0 ? unit.a.map((item) => [item]) : (unit.a as unknown[][])
-      future = this.#local.submitChunk(resolveTask(task(resolveModule(unit.m), unit.n)), calls, unit.r)
+      const onProgress = listened(unit) ? this.#chunkProgress(held, unit.id) : undefined
+      future = this.#local.submitChunk(resolveTask(task(resolveModule(unit.m), unit.n)), calls, unit.r, onProgress)
     } catch (error) {
       held.controllers.delete(unit.id)
       this.#options.onResult(held, unit.id, STATUS_ERROR, serializeError(error), -1)
@@ -209,6 +220,20 @@ export class RunningTasks {
     )
   }
 
+  /** Hears a chunk's values one by one; what arrives in one turn goes on as one message. */
+  #chunkProgress(held: HeldMessage, id: string): (value: unknown, item: number) => void {
+    let pairs: unknown[] = []
+    return (value, item) => {
+      if (pairs.length === 0)
+        queueMicrotask(() => {
+          const out = pairs
+          pairs = []
+          this.#options.onProgress(held, id, out)
+        })
+      pairs.push(item, value)
+    }
+  }
+
   /** `runUnits` under the unit's own label. */
   #ref(unit: TaskUnit): TaskRef<RunUnits> {
     const label = unitLabel(unit)
@@ -225,6 +250,11 @@ export class RunningTasks {
   #warmUp(): Promise<unknown> {
     return this.#local.submitWith({ signal: new AbortController().signal }, WARM_UP).catch(() => {})
   }
+}
+
+/** Its caller listens to its progress() values. */
+function listened(unit: TaskUnit): boolean {
+  return (unit.k & FLAG_PROGRESS) !== 0
 }
 
 function unitCall(unit: TaskUnit): UnitCall {

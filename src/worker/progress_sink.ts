@@ -1,0 +1,123 @@
+/**
+ * The worker's side of `progress()` (task.ts): which task a call belongs to,
+ * whether its value can travel, and how often it leaves.
+ *
+ *   progress(v) ─▶ global hook ─▶ AsyncLocalStorage: the running task's sink ─▶ throttle ─▶ runner posts
+ *
+ * A task runs inside its sink's AsyncLocalStorage context only when its
+ * caller listens (FLAG_PROGRESS on its queue entry); every other task runs
+ * as before and its `progress()` calls find no sink and do nothing. The
+ * context follows the task's own awaits and timers, and a sink is closed
+ * when its task ends, so a call from a timer the task left behind is
+ * dropped instead of being taken for the next task's.
+ *
+ * The storage lives on globalThis, as the hook does: every copy of
+ * multiproc loaded in one thread (the published package a task imports,
+ * the copy that started the worker) shares it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { SerializationError } from '../errors.js'
+import { findUncloneable } from '../wire/clone_check.js'
+
+/** At most one message per task per this many milliseconds (the latest value wins). */
+export const PROGRESS_INTERVAL_MS = 50
+
+const HOOK = Symbol.for('multiproc.task.progress')
+const STORAGE = Symbol.for('multiproc.task.storage')
+
+type Global = Record<symbol, unknown>
+
+const storage = ((globalThis as Global)[STORAGE] ??= new AsyncLocalStorage<ProgressSink>()) as AsyncLocalStorage<ProgressSink>
+;(globalThis as Global)[HOOK] ??= (value: unknown): void => storage.getStore()?.send(value)
+
+/**
+ * Where a sink's values go, flattened: item, value, item, value... (`item`
+ * is the index of the chunk's item that gave the value, 0 for a call).
+ */
+export type ProgressPost = (pairs: unknown[]) => void
+
+export class ProgressSink {
+  /** The item of the chunk that runs now (set by the runner before each item). */
+  item = 0
+  readonly #post: ProgressPost
+  #closed = false
+  #lastSent = -Infinity
+  /**
+   * Values waiting for the interval to end, flattened as posted: the latest
+   * of each item, items in the order they ran. A chunk's items each keep
+   * their last value; within one item (or a call) the latest wins.
+   */
+  #pending: unknown[] = []
+  #timer: NodeJS.Timeout | undefined = undefined
+
+  constructor(post: ProgressPost) {
+    this.#post = post
+  }
+
+  /** A value from the task: checked now, sent now or when the interval is over. */
+  send(value: unknown): void {
+    if (this.#closed) return
+    const problem = findUncloneable(value, 'progress')
+    if (problem !== null) {
+      throw new SerializationError(`progress() was given a value that cannot be sent to the caller: ${problem.reason}`, {
+        argIndex: -1,
+        path: problem.path,
+        reason: problem.reason,
+      })
+    }
+    const pending = this.#pending
+    if (pending.length > 0 && pending[pending.length - 2] === this.item) pending[pending.length - 1] = value
+    else pending.push(this.item, value)
+    const now = performance.now()
+    const wait = this.#lastSent + PROGRESS_INTERVAL_MS - now
+    if (wait <= 0) this.#sendPending(now)
+    else
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined
+        if (!this.#closed) this.#sendPending(performance.now())
+      }, wait).unref()
+  }
+
+  /**
+   * Values relayed from a task runner nested in this task (a cluster
+   * worker's thread runs its units on one): already checked and throttled
+   * there, per unit, so they leave at once.
+   */
+  forward(value: unknown): void {
+    if (!this.#closed) this.#post([0, value])
+  }
+
+  /** The task ended: its last values go out (before its result), later calls are dropped. */
+  close(): void {
+    if (this.#closed) return
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (this.#pending.length > 0) this.#post(this.#pending)
+    this.#pending = []
+    this.#closed = true
+  }
+
+  #sendPending(now: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#lastSent = now
+    const pairs = this.#pending
+    this.#pending = []
+    if (pairs.length > 0) this.#post(pairs)
+  }
+}
+
+/** Runs `call` with `sink` as the running task's, through its awaits and timers. */
+export function withProgress<R>(sink: ProgressSink, call: () => R): R {
+  return storage.run(sink, call)
+}
+
+/** Runs `call` outside any task's progress context (a runner nested in a task starts there). */
+export function outsideProgress<R>(call: () => R): R {
+  return storage.exit(call)
+}
+
+/** The sink of the task running here, if its caller listens. */
+export function currentSink(): ProgressSink | undefined {
+  return storage.getStore()
+}
