@@ -28,6 +28,7 @@ export { Context, getContext, getAllStartMethods, type StartMethod, type Context
 export { task, tasks, isTaskRef, type Task, type TaskRef, type TaskRefs, type TaskFunction, type TaskArgs, type TaskResult } from './task_ref.js'
 export { transfer, type Transfer } from './wire/transfer.js'
 export { progress } from './task.js'
+export { ProgressBar, progressBar, type ProgressBarOptions, type ProgressState } from './progress_bar.js'
 export { registerError } from './wire/remote_error.js'
 export { cpuCount, cpuInfo, type CpuInfo, type CgroupQuota, type CpuLimitSource } from './cpu_count.js'
 export {

@@ -3,8 +3,11 @@
  * cpuCount() workers. For each: wall time, speedup over one worker,
  * efficiency (speedup / workers), and the serial fraction that Amdahl's law
  * needs to explain the speedup (the Karp-Flatt metric:
- * e = (1/S − 1/p) / (1 − 1/p)). Then the speedup as a bar chart against
- * the ideal.
+ * e = (1/S − 1/p) / (1 − 1/p)). From the pool's stats: the p99 time of one
+ * item on a worker, and how busy the workers were during the run (a
+ * speedup short of the ideal with busy workers is the task's cost of
+ * sending; with idle ones, work that did not reach them). Then the speedup
+ * as a bar chart against the ideal.
  */
 import { loadavg } from 'node:os'
 import { cpuCount } from '../cpu_count.js'
@@ -47,6 +50,10 @@ export interface BenchRow {
   efficiency: number
   /** Karp-Flatt serial fraction; NaN for one worker. */
   serial: number
+  /** p99 of one item's time on a worker, in ms (NaN: not measured). */
+  p99: number
+  /** Share of the run the workers spent running items, 0..1 (NaN: not measured). */
+  busy: number
 }
 
 /** The Karp-Flatt estimate of the serial fraction from speedup `s` on `p` workers. */
@@ -55,22 +62,26 @@ export function serialFraction(s: number, p: number): number {
   return (1 / s - 1 / p) / (1 - 1 / p)
 }
 
-export function benchRows(times: { workers: number; ms: number }[]): BenchRow[] {
+export function benchRows(times: { workers: number; ms: number; p99?: number; busy?: number }[]): BenchRow[] {
   const base = times[0]!.ms
-  return times.map(({ workers, ms }) => {
+  return times.map(({ workers, ms, p99 = NaN, busy = NaN }) => {
     const speedup = base / ms
-    return { workers, ms, speedup, efficiency: speedup / workers, serial: serialFraction(speedup, workers) }
+    return { workers, ms, speedup, efficiency: speedup / workers, serial: serialFraction(speedup, workers), p99, busy }
   })
 }
 
+const ms = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`)
+
 export function renderTable(rows: BenchRow[]): string {
-  const header = ['workers', 'time', 'speedup', 'efficiency', 'serial fraction']
+  const header = ['workers', 'time', 'speedup', 'efficiency', 'serial fraction', 'p99 item', 'workers busy']
   const body = rows.map((r) => [
     String(r.workers),
-    r.ms >= 1000 ? `${(r.ms / 1000).toFixed(2)} s` : `${r.ms.toFixed(1)} ms`,
+    ms(r.ms),
     `${r.speedup.toFixed(2)}x`,
     `${(r.efficiency * 100).toFixed(0)}%`,
     Number.isNaN(r.serial) ? '-' : r.serial.toFixed(3),
+    Number.isNaN(r.p99) ? '-' : ms(r.p99),
+    Number.isNaN(r.busy) ? '-' : `${(r.busy * 100).toFixed(0)}%`,
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ')
@@ -125,14 +136,19 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   if (load > 0.5) {
     process.stdout.write(`load average ${load.toFixed(2)}: other programs compete for the CPUs, so the speedup below is understated\n`)
   }
-  const times: { workers: number; ms: number }[] = []
+  const times: { workers: number; ms: number; p99: number; busy: number }[] = []
   for (const workers of workerCounts) {
     await using pool = new (contextFor(backend).Pool)({ processes: workers })
     // Start every worker and load the task before timing: startup is not the work.
     await timeRun(pool, fn, workers, spec === null ? workers : 1, spec === null)
-    let best = Infinity
-    for (let r = 0; r < repeat; r++) best = Math.min(best, await timeRun(pool, fn, items, intervals, spec === null))
-    times.push({ workers, ms: best })
+    let best = { ms: Infinity, busy: NaN }
+    for (let r = 0; r < repeat; r++) {
+      pool.stats() // starts the window of the workers' busy shares
+      const ms = await timeRun(pool, fn, items, intervals, spec === null)
+      const shares = pool.stats().perWorker.map((w) => Math.min(1, w.busy))
+      if (ms < best.ms) best = { ms, busy: shares.reduce((a, b) => a + b, 0) / workers }
+    }
+    times.push({ workers, ms: best.ms, p99: pool.stats().runTime.p99, busy: best.busy })
   }
   const rows = benchRows(times)
   process.stdout.write(`\n${renderTable(rows)}\n\n${renderChart(rows)}\n`)

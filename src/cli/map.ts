@@ -13,7 +13,7 @@ import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCom
 import { MapRun, type MapInput } from './map_run.js'
 import { BACKENDS, DEFAULT_NATS_URL } from './backend_names.js'
 import { startWorkers } from './map_workers.js'
-import { Progress, formatCount } from './progress.js'
+import { ProgressBar, formatCount } from '../progress_bar.js'
 import { parseTaskSpec } from './task_spec.js'
 import { enableTypeScript } from './typescript.js'
 
@@ -111,7 +111,7 @@ export async function runMapCommand(argv: string[]): Promise<number> {
 
   const workers = await startWorkers(backend, jobs, values.nats)
   const run = new MapRun({ workers, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize, lineBatches: backend === 'nats' })
-  const progress = showProgress ? new Progress(process.stderr, () => run.progressState()) : null
+  const progress = showProgress ? new ProgressBar({ stream: process.stderr, enabled: true, unit: 'lines', state: () => run.progressState(), stats: () => workers.stats() }) : null
   const onSigint = (): void => {
     if (run.interrupted) process.exit(EXIT.INTERRUPTED) // a second Ctrl-C does not wait
     run.interrupt()

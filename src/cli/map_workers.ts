@@ -11,6 +11,7 @@
  * backend goes through its context's Pool, loaded only when asked for.
  */
 import type { AnyIterable } from '../futures/executor.js'
+import type { ExecutorStats } from '../futures/stats.js'
 import type { TaskFunction } from '../task_ref.js'
 import type { BackendName } from './backend_names.js'
 
@@ -29,6 +30,8 @@ export interface MapWorkers {
   stop(): Promise<void>
   /** Lets the workers finish and exit. */
   finish(): Promise<void>
+  /** What the workers are doing (the progress bar shows p99 task time and busy workers). */
+  stats(): ExecutorStats
 }
 
 export async function startWorkers(backend: BackendName, jobs: number, natsUrl: string | undefined): Promise<MapWorkers> {
@@ -39,6 +42,7 @@ export async function startWorkers(backend: BackendName, jobs: number, natsUrl: 
       count: pool.processes,
       map: (fn, items, options, ordered) => (ordered ? pool.imap(fn, items, options) : pool.imapUnordered(fn, items, options)) as AsyncIterable<never>,
       stop: () => pool.terminate(),
+      stats: () => pool.stats(),
       finish: () => {
         pool.close()
         return pool.join()
@@ -57,6 +61,7 @@ export async function startWorkers(backend: BackendName, jobs: number, natsUrl: 
     count: executor.maxWorkers,
     map: (fn, items, options, ordered) => executor.mapArgs(resolveTask(fn), argumentLists(items), { ...options }, ordered) as AsyncIterable<never>,
     stop: () => executor.terminateWorkers(),
+    stats: () => executor.stats(),
     finish: () => executor.shutdown({ wait: true }),
   }
 }

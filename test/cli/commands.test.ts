@@ -7,7 +7,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { TASKS, runCli } from './helpers.js'
 import { benchRows, renderChart, serialFraction } from '../../src/cli/bench.js'
-import { progressLine } from '../../src/cli/progress.js'
+import { progressLine } from '../../src/progress_bar.js'
 
 describe('multiproc info', () => {
   it('reports cpuCount and the limit that decided it, the backends and NATS (JSON)', async () => {
@@ -61,9 +61,9 @@ describe('multiproc bench', () => {
     const r = await runCli(['bench', '-j', '2', '--items', '4', '--intervals', '200000'])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /pi by the midpoint rule, 200,000 intervals in 4 items/)
-    assert.match(r.stdout, /workers\s+time\s+speedup\s+efficiency\s+serial fraction/)
-    assert.match(r.stdout, /^\s+1\s+[\d.]+ m?s\s+1\.00x\s+100%\s+-$/m)
-    assert.match(r.stdout, /^\s+2\s+[\d.]+ m?s\s+[\d.]+x\s+\d+%\s+-?[\d.]+$/m)
+    assert.match(r.stdout, /workers\s+time\s+speedup\s+efficiency\s+serial fraction\s+p99 item\s+workers busy/)
+    assert.match(r.stdout, /^\s+1\s+[\d.]+ m?s\s+1\.00x\s+100%\s+-\s+[\d.]+ m?s\s+\d+%$/m)
+    assert.match(r.stdout, /^\s+2\s+[\d.]+ m?s\s+[\d.]+x\s+\d+%\s+-?[\d.]+\s+[\d.]+ m?s\s+\d+%$/m)
     assert.match(r.stdout, /^speedup \(# measured, \. ideal\)$/m)
     assert.match(r.stdout, /^2 \| #+\.* [\d.]+x$/m)
   })
@@ -95,6 +95,7 @@ describe('progress line', () => {
   it('shows a bar, rate, ETA and failures when the size is known; elapsed time when it is not', () => {
     assert.equal(progressLine({ items: 500, failed: 2, fraction: 0.25 }, 2000, 'lines'), '[######..................]  25%  500 lines  250 lines/s  ETA 0:06  2 failed')
     assert.equal(progressLine({ items: 1500, failed: 0, fraction: NaN }, 3000, 'lines'), '1,500 lines  500 lines/s  elapsed 0:03')
+    assert.equal(progressLine({ items: 10, failed: 0, fraction: NaN }, 1000, 'files', { p99: 12.34, busy: 1.5, workers: 2 }), '10 files  10 files/s  elapsed 0:01  p99 task 12 ms  1.5/2 busy')
   })
 })
 

@@ -140,7 +140,7 @@ describe('multiproc map', () => {
     const input = inputFile('progress.txt', lines)
     const r = await runCli(['map', `${TASKS}#upper`, input, '--progress', '--stats'])
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stderr, /\r\[#{24}\] 100%  200 lines  [\d,]+ lines\/s  ETA 0:00/)
+    assert.match(r.stderr, /\r\[#{24}\] 100%  200 lines  [\d,]+ lines\/s  ETA 0:00(  p99 task [\d.]+ m?s)?  \d\.\d\/\d busy/)
     assert.match(r.stderr, /multiproc map: 200 lines, 0 failed, [\d.]+ s, [\d,]+ lines\/s, peak RSS \d+ MB/)
     const quiet = await runCli(['map', `${TASKS}#upper`, input])
     assert.equal(quiet.stderr, '', 'nothing on stderr when it is not a terminal')
