@@ -174,7 +174,8 @@ export function render(s: ClusterSnapshot): string {
     String(w.failed),
     String(w.redelivered),
     w.rate.toFixed(1),
-    duration(w.uptime + w.seen),
+    // A silent worker's uptime stops at its last record.
+    duration(w.uptime + (w.stale || w.state === 'stopped' ? 0 : w.seen)),
     w.heartbeatAge < 0 ? '-' : `${duration(w.heartbeatAge)} ago`,
     w.stale ? `stale (silent ${duration(w.seen)})` : w.state,
   ])

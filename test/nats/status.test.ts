@@ -5,7 +5,7 @@
 // on a free port (`--metrics 0`).
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { NatsExecutor, task } from '../../src/index.js'
+import { NatsExecutor, NatsWorker, task } from '../../src/index.js'
 import { ClusterStatus, type ClusterSnapshot } from '../../src/backends/nats/cluster_status.js'
 import * as T from '../fixtures/tasks.js'
 import { fixtures } from '../helpers.js'
@@ -17,6 +17,7 @@ const STREAM = 'STATUSTEST'
 const TASKS = new URL('tasks.ts', fixtures).href
 const square = task<typeof T.square>(TASKS, 'square')
 const failOn = task<typeof T.failOn>(TASKS, 'failOn')
+const sleep = task<typeof T.sleep>(TASKS, 'sleep')
 
 /** `multiproc status --json` against `url`. */
 async function statusJson(url: string, extra: string[] = []): Promise<ClusterSnapshot> {
@@ -198,5 +199,83 @@ describe('multiproc status and worker metrics', () => {
     assert.equal(r.code, 1)
     assert.match(r.stderr, /multiproc status: Cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/)
     assert.equal(r.stdout, '')
+  })
+})
+
+describe('status and metrics of a redelivered task', () => {
+  const prefix = 'redelivtest'
+  const stream = 'REDELIVTEST'
+  let server: TestServer
+  let workers: TestWorker[] = []
+
+  before(async () => {
+    server = await TestServer.start()
+    workers = [0, 1].map(() => new TestWorker(server.url, ['--concurrency', '1', '--ack-wait', '1000', '--prefix', prefix, '--stream', stream, '--metrics', '0']))
+    await Promise.all(workers.map((w) => w.ready))
+  })
+  after(async () => {
+    for (const w of workers) await w.kill()
+    if (server?.external) await deleteStream(server.url, stream).catch(() => {})
+    await server?.stop()
+  })
+
+  it('counts the message the survivor got again, in status and in metrics', async () => {
+    const executor = new NatsExecutor({ servers: server.url, prefix, stream })
+    const status = await ClusterStatus.open({ servers: server.url, prefix, stream, gather: 300 })
+    try {
+      const future = executor.submit(sleep, 1500)
+      let holder: number | undefined
+      for (let i = 0; i < 60 && holder === undefined; i++) {
+        holder = (await status.sample()).workers.find((w) => w.running === 1)?.pid
+        if (holder === undefined) await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.ok(holder !== undefined, 'no worker ever ran the task')
+      const [dead, survivor] = workers[0]!.pid === holder ? [workers[0]!, workers[1]!] : [workers[1]!, workers[0]!]
+      await dead.kill()
+      assert.equal(await future, 1500)
+      const record = (await status.sample()).workers.find((w) => w.pid === survivor.pid)
+      assert.ok(record, 'the survivor does not answer')
+      assert.equal(record.redelivered, 1)
+      assert.equal(record.succeeded, 1)
+      const text = await (await fetch(metricsUrl(survivor))).text()
+      assert.equal(sample(text, 'multiproc_worker_messages_redelivered_total'), 1)
+      assert.equal(sample(text, 'multiproc_worker_tasks_succeeded_total'), 1)
+      assert.ok(sample(text, 'multiproc_worker_heartbeats_total') >= 1)
+
+      // A worker that stops says so: its last record reaches a watcher.
+      survivor.signal('SIGTERM')
+      let state: string | undefined
+      for (let i = 0; i < 100 && state !== 'stopped'; i++) {
+        state = (await status.sample()).workers.find((w) => w.pid === survivor.pid)?.state
+        if (state !== 'stopped') await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.equal(state, 'stopped')
+    } finally {
+      await status.close()
+      await executor.shutdown()
+    }
+  })
+})
+
+describe('NatsWorker status and metrics options', () => {
+  const base = { servers: 'nats://127.0.0.1:1', allow: [TASKS] }
+  it('refuses bad values and unknown keys', () => {
+    assert.throws(() => new NatsWorker({ ...base, metrics: { port: -1 } }), /`metrics.port` to be a TCP port/)
+    assert.throws(() => new NatsWorker({ ...base, metrics: { port: 9464, hots: 'x' } as never }), /hots/)
+    assert.throws(() => new NatsWorker({ ...base, metrics: 9464 as never }), TypeError)
+    assert.throws(() => new NatsWorker({ ...base, statusInterval: 10 }), /`statusInterval` to be at least 100 ms/)
+  })
+
+  it('refuses to start when the metrics port is taken, before it connects', async () => {
+    const { createServer } = await import('node:net')
+    const taken = createServer()
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()))
+    try {
+      const port = (taken.address() as { port: number }).port
+      const worker = new NatsWorker({ ...base, metrics: { port } })
+      await assert.rejects(worker.start(), /Cannot serve worker metrics on 127\.0\.0\.1:\d+: .*EADDRINUSE/)
+    } finally {
+      taken.close()
+    }
   })
 })
