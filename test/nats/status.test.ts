@@ -266,6 +266,15 @@ describe('NatsWorker status and metrics options', () => {
     assert.throws(() => new NatsWorker({ ...base, statusInterval: 10 }), /`statusInterval` to be at least 100 ms/)
   })
 
+  it('says to install prom-client when it is missing', async () => {
+    const r = await runCli(['worker', '--nats', 'nats://127.0.0.1:1', '--allow', 'test/fixtures', '--metrics', '0'], {
+      nodeArgs: ['--import', './test/fixtures/no_prom_client.mjs'],
+      timeoutMs: 30_000,
+    })
+    assert.equal(r.code, 1, `${r.stdout}${r.stderr}`)
+    assert.match(r.stderr, /Worker metrics need the Prometheus client: npm install prom-client/)
+  })
+
   it('refuses to start when the metrics port is taken, before it connects', async () => {
     const { createServer } = await import('node:net')
     const taken = createServer()

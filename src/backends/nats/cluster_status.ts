@@ -91,6 +91,7 @@ export class ClusterStatus {
   readonly #gather: number
   readonly #forgetAfter: number
   readonly #heard = new Map<string, Heard>()
+  #jsm: import('@nats-io/jetstream').JetStreamManager | null = null
 
   private constructor(nc: NatsConnection, n: Names, timeout: number, gather: number, forgetAfter: number) {
     this.#nc = nc
@@ -187,9 +188,9 @@ export class ClusterStatus {
   async #queue(): Promise<QueueView> {
     const { js } = await loadNats()
     const { stream, consumer } = this.#names
-    const jsm = await js.jetstreamManager(this.#nc, { timeout: this.#timeout }).catch((error: unknown) => {
+    const jsm = (this.#jsm ??= await js.jetstreamManager(this.#nc, { timeout: this.#timeout }).catch((error: unknown) => {
       throw new ClusterError(`JetStream does not answer on ${this.#nc.getServer()}: ${(error as Error)?.message ?? error}. Is the server started with JetStream (-js)?`, { cause: error })
-    })
+    }))
     let info
     try {
       info = await jsm.streams.info(stream)
