@@ -81,6 +81,7 @@ export {
 } from './manager/proxies.js'
 export { NatsExecutor, type NatsExecutorOptions, type NatsExecutorStats } from './backends/nats/nats_executor.js'
 export { NatsWorker, type NatsWorkerOptions } from './backends/nats/nats_worker.js'
+export type { WorkerMetricsOptions } from './backends/nats/worker_metrics.js'
 export type { NatsConnectionOptions } from './backends/nats/nats_options.js'
 export type { PoolBackend } from './pool.js'
 export type { Capabilities } from './backends/capabilities.js'

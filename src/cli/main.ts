@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   map: { summary: 'run a task on every line of a file or stdin, in input order', run: async (argv) => (await import('./map.js')).runMapCommand(argv) },
   bench: { summary: 'time a CPU-bound task on 1..cpuCount() workers: speedup, efficiency, serial fraction', run: async (argv) => (await import('./bench.js')).runBenchCommand(argv) },
   worker: { summary: 'run tasks for a NATS JetStream cluster (multiproc worker --nats <url> --allow <module>...)', run: async (argv) => (await import('./worker.js')).runWorkerCommand(argv) },
+  status: { summary: 'workers of a NATS cluster, its queue and rates (multiproc status --nats <url> [--watch] [--json])', run: async (argv) => (await import('./status.js')).runStatusCommand(argv) },
   info: { summary: 'CPUs and the limit that decided them, backends, NATS reachability', run: async (argv) => (await import('./info.js')).runInfoCommand(argv, version()) },
 }
 

@@ -23,6 +23,7 @@ const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options
   --max-deliver <n>       deliveries before a task is a poison task (default 5)
   --session-timeout <ms>  how long an unreachable caller is waited for (default 30000)
   --grace <ms>            on SIGTERM, how long held tasks may finish (default 30000)
+  --metrics [host:]<port> serve Prometheus metrics on /metrics (host default 127.0.0.1; needs prom-client)
   --user <u> --pass <p>   user and password        --token <t>        token
   --nkey <file>           file holding an nkey seed --creds <file>     a .creds file
   --tls-ca <file> --tls-cert <file> --tls-key <file>   TLS
@@ -83,6 +84,9 @@ export function parseWorkerArgs(argv: string[]): { options: NatsWorkerOptions; g
       case '--root':
         options.root = value()
         break
+      case '--metrics':
+        options.metrics = metricsFlag(value())
+        break
       case '--user':
         options.user = value()
         break
@@ -124,6 +128,15 @@ export function parseWorkerArgs(argv: string[]): { options: NatsWorkerOptions; g
   return { options: options as unknown as NatsWorkerOptions, grace }
 }
 
+/** `--metrics 9464` or `--metrics 0.0.0.0:9464`. */
+function metricsFlag(value: string): { port: number; host?: string } {
+  const colon = value.lastIndexOf(':')
+  const [host, port] = colon >= 0 ? [value.slice(0, colon).replace(/^\[|\]$/g, ''), value.slice(colon + 1)] : [undefined, value]
+  const n = Number(port)
+  if (!/^\d+$/.test(port) || n > 65535 || host === '') throw new UsageError(`--metrics needs a port or host:port, got ${value}`)
+  return host === undefined ? { port: n } : { port: n, host }
+}
+
 /** Runs `multiproc worker`; resolves to the exit code once the worker stopped. */
 export async function runWorkerCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -145,7 +158,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
     process.stderr.write(`multiproc worker: ${(error as Error).message}\n`)
     return 1
   }
-  process.stdout.write(`multiproc worker ready: ${worker.label}, ${worker.concurrency} threads\n`)
+  process.stdout.write(`multiproc worker ready: ${worker.label}, ${worker.concurrency} threads${worker.metricsUrl !== undefined ? `, metrics on ${worker.metricsUrl}` : ''}\n`)
   return new Promise<number>((resolve) => {
     let stopping = false
     const stop = (): void => {

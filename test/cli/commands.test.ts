@@ -103,7 +103,7 @@ describe('multiproc help and bad arguments', () => {
   it('prints help and the version', async () => {
     const help = await runCli(['--help'])
     assert.equal(help.code, 0)
-    for (const command of ['map', 'bench', 'worker', 'info', 'help']) assert.match(help.stdout, new RegExp(`^  ${command}\\s`, 'm'))
+    for (const command of ['map', 'bench', 'worker', 'status', 'info', 'help']) assert.match(help.stdout, new RegExp(`^  ${command}\\s`, 'm'))
     const mapHelp = await runCli(['help', 'map'])
     assert.equal(mapHelp.code, 0)
     assert.match(mapHelp.stdout, /--on-error <mode>/)
@@ -115,7 +115,7 @@ describe('multiproc help and bad arguments', () => {
   })
 
   const cases: [string, string[], RegExp][] = [
-    ['an unknown command', ['frobnicate'], /unknown command "frobnicate" \(commands: map, bench, worker, info\)/],
+    ['an unknown command', ['frobnicate'], /unknown command "frobnicate" \(commands: map, bench, worker, status, info\)/],
     ['a missing task', ['map'], /missing the task, as <module>#<export>/],
     ['an unknown option', ['map', `${TASKS}#upper`, '--colour'], /multiproc map: Unknown option '--colour'/],
     ['a bad --jobs', ['map', `${TASKS}#upper`, '-j', 'two'], /Expected `--jobs` to be an integer from 1 to 1024, got "two"/],
@@ -131,6 +131,11 @@ describe('multiproc help and bad arguments', () => {
     ['too many arguments', ['map', `${TASKS}#upper`, 'a', 'b'], /unexpected argument "b"/],
     ['a bad bench option', ['bench', '--items=-1'], /Expected `--items` to be an integer from 1/],
     ['an info positional', ['info', 'extra'], /multiproc info: unexpected argument "extra"/],
+    ['an unknown status option', ['status', '--bogus'], /multiproc status: Unknown argument --bogus/],
+    ['a worker option given to status', ['status', '--concurrency', '2'], /multiproc status: Unknown argument --concurrency/],
+    ['a bad --watch', ['status', '--watch=fast'], /Expected `--watch` to be an integer from 100/],
+    ['--count without --watch', ['status', '--count', '3'], /--count goes with --watch/],
+    ['a bad worker --metrics', ['worker', '--allow', TASKS, '--metrics', 'port'], /--metrics needs a port or host:port, got port/],
   ]
   for (const [what, args, message] of cases) {
     it(`exits with 2 and a clear message on ${what}`, async () => {

@@ -40,8 +40,8 @@ export function loadNats(): Promise<NatsModules> {
 
 export type NatsConnection = import('@nats-io/transport-node').NatsConnection
 
-/** Connects with reconnects forever (the cluster outlives a server restart). */
-export async function connectNats(options: NatsConnectionOptions, name: string): Promise<NatsConnection> {
+/** Connects with reconnects forever (the cluster outlives a server restart); `timeout` bounds the first connect (ms). */
+export async function connectNats(options: NatsConnectionOptions, name: string, timeout?: number): Promise<NatsConnection> {
   const { core } = await loadNats()
   const servers = options.servers ?? process.env.MULTIPROC_NATS_URL ?? DEFAULT_SERVER
   const authenticators = []
@@ -58,6 +58,7 @@ export async function connectNats(options: NatsConnectionOptions, name: string):
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 10_000,
+      ...(timeout !== undefined ? { timeout } : {}),
     })
   } catch (error) {
     throw new ClusterError(`Cannot connect to NATS at ${String(servers)}: ${(error as Error)?.message ?? error}`, { cause: error })

@@ -31,6 +31,9 @@ import { TaskConsumer } from './task_consumer.js'
 import { RunningTasks, unitLabel } from './running_tasks.js'
 import { ResultOutbox } from './result_outbox.js'
 import { SessionLiveness } from './session_liveness.js'
+import { WorkerActivity } from './worker_activity.js'
+import { WorkerStatus, multiprocVersion } from './worker_status.js'
+import { WorkerMetrics, metricsOptions, type WorkerMetricsOptions } from './worker_metrics.js'
 
 /** Options of a cluster worker. */
 export interface NatsWorkerOptions extends NatsConnectionOptions {
@@ -52,9 +55,13 @@ export interface NatsWorkerOptions extends NatsConnectionOptions {
   execArgv?: string[]
   /** Called with a line to log (default: none). */
   log?: (line: string) => void
+  /** Milliseconds between two status records the worker publishes (`multiproc status`). Default 2000. */
+  statusInterval?: number
+  /** Serve Prometheus metrics on `http://host:port/metrics` (needs `prom-client` installed). Default: none. */
+  metrics?: WorkerMetricsOptions
 }
 
-const OWN_KEYS = ['allow', 'root', 'concurrency', 'prefetch', 'ackWait', 'maxDeliver', 'sessionTimeout', 'execArgv', 'log'] as const
+const OWN_KEYS = ['allow', 'root', 'concurrency', 'prefetch', 'ackWait', 'maxDeliver', 'sessionTimeout', 'execArgv', 'log', 'statusInterval', 'metrics'] as const
 const TRACE = process.env.MULTIPROC_NATS_TRACE === '1'
 
 /**
@@ -91,6 +98,12 @@ export class NatsWorker {
   readonly #outbox: ResultOutbox
   #stopped: Promise<void> | null = null
   #idleWaiters: (() => void)[] = []
+  // Status and metrics (worker_status.ts, worker_metrics.ts) read these counters; the task path only adds to them.
+  readonly #activity = new WorkerActivity()
+  readonly #statusInterval: number
+  readonly #metricsOptions: Required<WorkerMetricsOptions> | undefined
+  readonly #status: WorkerStatus
+  #metrics: WorkerMetrics | null = null
 
   /**
    * @param options `allow` (required), `servers` and the auth options, `concurrency`
@@ -122,6 +135,18 @@ export class NatsWorker {
     }
     this.#execArgv = opts.execArgv as string[] | undefined
     this.#log = typeof opts.log === 'function' ? (opts.log as (line: string) => void) : () => {}
+    this.#statusInterval = opts.statusInterval === undefined ? 2_000 : timeoutMs('statusInterval', opts.statusInterval, false)
+    if (this.#statusInterval < 100) throw new RangeError(`Expected \`statusInterval\` to be at least 100 ms, got ${this.#statusInterval}`)
+    this.#metricsOptions = opts.metrics === undefined ? undefined : metricsOptions(opts.metrics)
+    this.#status = new WorkerStatus({
+      prefix: this.#names.prefix,
+      stream: this.#names.stream,
+      activity: this.#activity,
+      concurrency: this.#concurrency,
+      prefetch: this.#prefetch,
+      interval: this.#statusInterval,
+      metrics: () => this.#metrics?.url,
+    })
     this.#liveness = new SessionLiveness({
       request: (session, data, timeout) => this.#nc!.request(this.#names.sessionSubject(session), data, { timeout }),
       closed: () => this.#nc?.isClosed() ?? true,
@@ -151,6 +176,11 @@ export class NatsWorker {
     return this.#tasks?.completed ?? 0
   }
 
+  /** The URL of the Prometheus endpoint while it serves (the `metrics` option). */
+  get metricsUrl(): string | undefined {
+    return this.#metrics?.url
+  }
+
   /** Whether a task may name `module` (its URL or specifier). */
   allows(module: string): boolean {
     return this.#allowlist.allows(module)
@@ -159,7 +189,11 @@ export class NatsWorker {
   /** Connects, creates the stream and the shared consumer when missing, and starts pulling tasks. */
   async start(): Promise<void> {
     if (this.#running) return
-    const nc = await connectNats(this.#connection, this.label)
+    await this.#startMetrics()
+    const nc = await connectNats(this.#connection, this.label).catch(async (error: unknown) => {
+      await this.#metrics?.close()
+      throw error
+    })
     this.#nc = nc
     try {
       await ensureStream(nc, this.#names.stream, this.#names.taskWildcard)
@@ -177,14 +211,21 @@ export class NatsWorker {
       await nc.flush()
     } catch (error) {
       await nc.close().catch(() => {})
+      await this.#metrics?.close()
       throw error instanceof ClusterError ? error : new ClusterError(`Cannot start the worker: ${(error as Error)?.message ?? error}`, { cause: error })
     }
     this.#tasks = new RunningTasks({
       concurrency: this.#concurrency,
       execArgv: this.#execArgv,
       allowlist: this.#allowlist,
-      onResult: (held, id, status, value, ms) => this.#outbox.add(held, id, status, value, ms),
-      onDropped: (held, id) => this.#finishTask(held, id),
+      onResult: (held, id, status, value, ms) => {
+        this.#activity.finished(status, ms)
+        this.#outbox.add(held, id, status, value, ms)
+      },
+      onDropped: (held, id) => {
+        this.#activity.dropped++
+        this.#finishTask(held, id)
+      },
       onProgress: (held, id, pairs) => this.#outbox.progress(held, id, pairs),
       log: (line) => this.#log(line),
       trace: TRACE,
@@ -194,6 +235,7 @@ export class NatsWorker {
     const beat = Math.max(50, Math.floor(this.#ackWait / 3))
     this.#heartbeat = setInterval(() => this.#beat(), beat)
     this.#consumer.pull()
+    this.#status.start(nc)
     this.#log(`${this.label} ready: ${this.#concurrency} threads, stream ${this.#names.stream}`)
   }
 
@@ -205,14 +247,17 @@ export class NatsWorker {
   stop(graceMs = 30_000): Promise<void> {
     this.#stopped ??= (async () => {
       this.#running = false
+      this.#status.stopping()
       this.#consumer?.stop()
       if (this.#held.size > 0) {
         await Promise.race([new Promise<void>((r) => this.#idleWaiters.push(r)), new Promise((r) => setTimeout(r, graceMs).unref())])
       }
       clearInterval(this.#heartbeat)
       for (const held of this.#held) if (!held.done) held.msg.nak()
+      this.#status.stop()
       await this.#nc?.drain().catch(() => {})
       await this.#tasks?.terminate()
+      await this.#metrics?.close()
     })()
     return this.#stopped
   }
@@ -225,6 +270,7 @@ export class NatsWorker {
   #onTaskMessage(msg: HeldMessage['msg'], message: TaskMessage): void {
     const held: HeldMessage = { msg, session: message.s, open: new Set(message.q.map((u) => u.id)), controllers: new Map(), dead: false, done: false }
     this.#held.add(held)
+    this.#activity.received(msg.info.deliveryCount)
     if (this.#liveness.isGone(message.s)) {
       this.#loseHeld(held, true)
       return
@@ -235,13 +281,18 @@ export class NatsWorker {
         const error = new ClusterError(
           `Task ${unitLabel(unit)} was delivered ${deliveries} times and never finished (every worker that took it died or hung): it is treated as a poison task and dropped`,
         )
+        this.#activity.started++
+        this.#activity.finished(STATUS_ERROR, -1)
         this.#outbox.add(held, unit.id, STATUS_ERROR, serializeError(error), -1)
       }
       return
     }
     void this.#liveness.check(message.s).then((alive) => {
       if (!alive) this.#loseSession(message.s, true)
-      else this.#tasks!.run(held, message.q)
+      else {
+        if (!held.dead) this.#activity.started += message.q.length
+        this.#tasks!.run(held, message.q)
+      }
     })
   }
 
@@ -303,6 +354,7 @@ export class NatsWorker {
   /** In-progress signals for every held message, and pings for the callers they belong to. */
   #beat(): void {
     if (TRACE && this.#held.size > 0) this.#log(`beat held=${this.#held.size} requested=${this.#consumer?.requested} local=${JSON.stringify(this.#tasks?.stats())}`)
+    this.#activity.beat()
     const sessions = new Set<string>()
     for (const held of this.#held) {
       if (held.done || held.dead) continue
@@ -310,5 +362,18 @@ export class NatsWorker {
       sessions.add(held.session)
     }
     this.#liveness.pingAll(sessions)
+  }
+
+  async #startMetrics(): Promise<void> {
+    if (this.#metricsOptions === undefined || this.#metrics !== null) return
+    this.#metrics = await WorkerMetrics.start(this.#metricsOptions, this.#activity, {
+      id: this.#status.id,
+      host: hostname(),
+      pid: process.pid,
+      version: multiprocVersion(),
+      stream: this.#names.stream,
+      concurrency: this.#concurrency,
+    })
+    this.#log(`${this.label} metrics on ${this.#metrics.url}`)
   }
 }
