@@ -29,10 +29,12 @@ type Hook = (value: unknown) => void
  *
  * - Nothing happens when nobody listens (the caller gave no `onProgress`), or
  *   outside a task (the function called directly, in the main thread).
- * - Messages keep their order. They are throttled: at most one every 50 ms per
- *   task leaves the worker, each the latest value given, and the last value
- *   given before the task ends always arrives, before the task's result.
- *   A tight loop may call it on every iteration.
+ * - Values keep their order, and the last value given before the task ends
+ *   always arrives, before the task's result. They are throttled: a value
+ *   leaves the worker at once at most every 50 ms (per worker), holding the
+ *   latest value of each item; the others go with the task's result, in the
+ *   same message. A tight loop may call it on every iteration, and a burst
+ *   of short tasks that each report costs no extra message.
  * - The value travels as a result does (structured clone; on the cluster, the
  *   cluster's serializer): a value that cannot travel (a function, a class
  *   instance with private state...) throws SerializationError here, at the call.

@@ -361,13 +361,20 @@ export class LocalScheduler implements Scheduler {
           activity.busyMs += message.b
         }
         const label = slot.handle.label
+        // Progress values (wire/messages.ts): those of the k-th task come before its result.
+        const g = message.g
+        let gi = 0
         for (let i = 0; i < r.length; i += 2) {
+          if (g !== undefined) {
+            for (; gi < g.length && (g[gi] as number) === i >> 1; gi += 2) slot.inflight.peek()?.reportProgress(g[gi + 1] as unknown[])
+          }
           const f = slot.inflight.shift()
           if (f === undefined) break // cannot happen: the worker answers only what it was sent
           slot.received++
           if (r[i] !== STATUS_OK) activity.failed++
           host.settle(f, r[i] as number, r[i + 1], label)
         }
+        if (g !== undefined) for (; gi < g.length; gi += 2) slot.inflight.peek()?.reportProgress(g[gi + 1] as unknown[])
         if (message.p !== undefined) {
           // The values so far of the chunk now at the head.
           const f = slot.inflight.peek()
@@ -377,10 +384,6 @@ export class LocalScheduler implements Scheduler {
         if (host.queue.length > 0) this.pump()
         return
       }
-      case 'progress':
-        // Sent after every result before it, so it is the head's (wire/messages.ts).
-        slot.inflight.peek()?.reportProgress(message.p)
-        return
       case 'ready':
         slot.ready = true
         this.#startFailures = 0

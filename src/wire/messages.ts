@@ -28,7 +28,7 @@ export const FLAG_FLAT = 4
 /**
  * Or-ed into the kind when the caller listens to the task's `progress()`
  * calls (task.ts): only then does the worker run it in a progress context
- * and send 'progress' messages for it.
+ * and send its values (`g` of a 'done' message).
  */
 export const FLAG_PROGRESS = 8
 export const KIND_MASK = 1
@@ -95,16 +95,15 @@ export type FromWorker =
        * chunk's first item as it was sent.
        */
       p?: ChunkOutcome
-    }
-  | {
       /**
-       * Values the running task gave `progress()`. Sent only after every
-       * finished result (and a chunk's values so far), so they belong to the
-       * task at the head of the caller's in-flight list. Flattened: item,
-       * value, item, value... where item is a chunk's item as sent (0 for a
-       * call).
+       * Progress values, flattened in pairs: `k`, then the task's values
+       * (themselves flattened: item, value, ... where item is a chunk's item
+       * as sent, 0 for a call). `k` is the task's position among the results
+       * of `r`: its values come before its result; `k` equal to the number
+       * of results means the task still running (the head once `r` is
+       * settled). They ride with results, so a burst of tasks that each
+       * report costs no message more.
        */
-      t: 'progress'
-      p: unknown[]
+      g?: unknown[]
     }
   | { t: 'fatal'; e: SerializedError }

@@ -19,7 +19,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { SerializationError } from '../errors.js'
 import { findUncloneable } from '../wire/clone_check.js'
 
-/** At most one message per task per this many milliseconds (the latest value wins). */
+/** Progress forces a message at most once per this many milliseconds per worker (the latest value of each item wins). */
 export const PROGRESS_INTERVAL_MS = 50
 
 const HOOK = Symbol.for('multiproc.task.progress')
@@ -33,15 +33,25 @@ const storage = ((globalThis as Global)[STORAGE] ??= new AsyncLocalStorage<Progr
 /**
  * Where a sink's values go, flattened: item, value, item, value... (`item`
  * is the index of the chunk's item that gave the value, 0 for a call).
+ * `now`: send them at once; otherwise they go with the task's result.
  */
-export type ProgressPost = (pairs: unknown[]) => void
+export type ProgressPost = (pairs: unknown[], now: boolean) => void
+
+/**
+ * When values last left at once. One clock per task runner, shared by its
+ * tasks: a burst of tiny tasks that each report once then sends its values
+ * with the results, in the same messages, instead of a message per task.
+ */
+export interface ProgressClock {
+  last: number
+}
 
 export class ProgressSink {
   /** The item of the chunk that runs now (set by the runner before each item). */
   item = 0
   readonly #post: ProgressPost
+  readonly #clock: ProgressClock
   #closed = false
-  #lastSent = -Infinity
   /**
    * Values waiting for the interval to end, flattened as posted: the latest
    * of each item, items in the order they ran. A chunk's items each keep
@@ -50,8 +60,9 @@ export class ProgressSink {
   #pending: unknown[] = []
   #timer: NodeJS.Timeout | undefined = undefined
 
-  constructor(post: ProgressPost) {
+  constructor(post: ProgressPost, clock: ProgressClock) {
     this.#post = post
+    this.#clock = clock
   }
 
   /** A value from the task: checked now, sent now or when the interval is over. */
@@ -69,7 +80,7 @@ export class ProgressSink {
     if (pending.length > 0 && pending[pending.length - 2] === this.item) pending[pending.length - 1] = value
     else pending.push(this.item, value)
     const now = performance.now()
-    const wait = this.#lastSent + PROGRESS_INTERVAL_MS - now
+    const wait = this.#clock.last + PROGRESS_INTERVAL_MS - now
     if (wait <= 0) this.#sendPending(now)
     else
       this.#timer ??= setTimeout(() => {
@@ -84,7 +95,7 @@ export class ProgressSink {
    * there, per unit, so they leave at once.
    */
   forward(value: unknown): void {
-    if (!this.#closed) this.#post([0, value])
+    if (!this.#closed) this.#post([0, value], true)
   }
 
   /** The task ended: its last values go out (before its result), later calls are dropped. */
@@ -92,7 +103,7 @@ export class ProgressSink {
     if (this.#closed) return
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    if (this.#pending.length > 0) this.#post(this.#pending)
+    if (this.#pending.length > 0) this.#post(this.#pending, false)
     this.#pending = []
     this.#closed = true
   }
@@ -100,10 +111,10 @@ export class ProgressSink {
   #sendPending(now: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    this.#lastSent = now
+    this.#clock.last = now
     const pairs = this.#pending
     this.#pending = []
-    if (pairs.length > 0) this.#post(pairs)
+    if (pairs.length > 0) this.#post(pairs, true)
   }
 }
 

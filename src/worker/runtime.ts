@@ -124,6 +124,10 @@ export class TaskRunner {
   readonly #decls: ({ module: string; name: string } | undefined)[] = []
   readonly #fns: (LoadedTask | undefined)[] = []
   #results: unknown[] = []
+  /** Progress values waiting for the next flush: `g` of a 'done' message. */
+  #progress: unknown[] = []
+  /** When a progress value last forced a flush (shared by the tasks of this runner: see progress_sink.ts). */
+  readonly #progressClock = { last: -Infinity }
   /** The running chunk's values not sent yet, or null when no chunk is running. */
   #part: ChunkPart | null = null
   #started = 0
@@ -182,8 +186,10 @@ export class TaskRunner {
     holding.delete(this)
     const part = this.#part
     const hasPart = part !== null && part.v.length > 0
-    if (this.#results.length === 0 && !hasPart) return
+    if (this.#results.length === 0 && !hasPart && this.#progress.length === 0) return
     const r = this.#results
+    const g = this.#progress.length > 0 ? this.#progress : undefined
+    if (g !== undefined) this.#progress = []
     const transfer = this.#transfer
     const b = this.#busy
     this.#results = []
@@ -201,8 +207,11 @@ export class TaskRunner {
       part.at = this.#lastFlush
     }
     this.#port.finished?.(this.#finished)
+    const message: FromWorker = { t: 'done', r, b }
+    if (p !== undefined) message.p = p
+    if (g !== undefined) message.g = g
     try {
-      this.#port.post(p === undefined ? { t: 'done', r, b } : { t: 'done', r, b, p }, transfer)
+      this.#port.post(message, transfer)
     } catch {
       if (p !== undefined) {
         for (let i = 0; i < p.v.length; i++) {
@@ -220,7 +229,7 @@ export class TaskRunner {
           r[i + 1] = serializeError(uncloneableResult(problem))
         }
       }
-      this.#port.post(p === undefined ? { t: 'done', r, b } : { t: 'done', r, b, p }, transfer)
+      this.#port.post(message, transfer)
     }
   }
 
@@ -315,7 +324,7 @@ export class TaskRunner {
         }
 
         // Only a task whose caller listens runs in a progress context (progress_sink.ts).
-        const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs) => this.#sendProgress(pairs))
+        const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(pairs, now), this.#progressClock)
         const t0 = performance.now()
         if (kind === KIND_CHUNK) {
           // Values are pushed, never written into a preallocated array: a holey
@@ -384,14 +393,14 @@ export class TaskRunner {
     this.#maybeStop()
   }
 
-  /** A progress value of the running task: what finished before it goes first, so the caller knows whose it is. */
-  #sendProgress(pairs: unknown[]): void {
-    this.flush()
-    try {
-      this.#port.post({ t: 'progress', p: pairs })
-    } catch {
-      // Checked by the sink when given; a value that still cannot be posted is dropped, as a late one is.
-    }
+  /**
+   * Progress values of the running task: they go with the next flush, after
+   * the results before them; `now` flushes at once (the sink's interval is
+   * over), otherwise they ride with the task's result.
+   */
+  #addProgress(pairs: unknown[], now: boolean): void {
+    this.#progress.push(this.#results.length >> 1, pairs)
+    if (now) this.flush()
   }
 
   #unwrapTransfer(value: unknown): unknown {

@@ -58,14 +58,15 @@ const runner = new TaskRunner(
     post(message: FromWorker, moved?: Transferable[]) {
       if (run === null) return
       const current = run
-      if (message.t === 'progress') {
-        // Results before it were posted first: the running unit is the next without a result.
-        current.sink?.forward({ u: current.out.length / 3, p: message.p } satisfies UnitProgress)
-        return
-      }
       if (message.t !== 'done') return
       if (moved !== undefined) for (const item of moved) current.moved.push(item)
       const r = message.r
+      const g = message.g
+      if (g !== undefined && current.sink !== undefined) {
+        // Progress of the k-th task of this message: unit (results so far + k) of the call.
+        const before = current.out.length / 3
+        for (let k = 0; k < g.length; k += 2) current.sink.forward({ u: before + (g[k] as number), p: g[k + 1] as unknown[] } satisfies UnitProgress)
+      }
       // Tasks finished in this message share its busy time.
       const ms = r.length > 0 ? message.b / (r.length / 2) : 0
       for (let i = 0; i < r.length; i += 2) {
