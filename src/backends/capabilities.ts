@@ -16,4 +16,11 @@ export interface Capabilities {
   readonly ownProcess: boolean
   /** The executor starts its own workers, so `initializer`, `maxTasksPerChild`, `execArgv`, `env` and a `Process` apply. */
   readonly ownWorkers: boolean
+  /**
+   * `future.cancel()` cancels a RUNNING task too, stopping it alone (the
+   * cluster: a published task may still wait in the stream, and a worker
+   * stops one task without hurting others). False: as in Python, only a
+   * queued task can be cancelled; `signal` and `timeout` stop running ones.
+   */
+  readonly cancelsRunning: boolean
 }

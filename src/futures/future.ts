@@ -38,6 +38,8 @@ export const kOutcome = Symbol('multiproc.outcome')
 export const kRequeue = Symbol('multiproc.requeue')
 /** Internal: RUNNING → CANCELLED, when a running task is stopped for real (its `signal` aborted). */
 export const kForceCancel = Symbol('multiproc.forceCancel')
+/** Internal: cancel a RUNNING Future whose executor can stop it without hurting other tasks (the cluster); false: it cannot be. */
+export const kCancelRunning = Symbol('multiproc.cancelRunning')
 /** Internal: whether a done Future failed (no allocation, for per-task counting). */
 export const kFailed = Symbol('multiproc.failed')
 
@@ -106,18 +108,26 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * Attempts to cancel. A Future that is still PENDING (queued, not yet handed
    * to a worker) is cancelled and `true` is returned; a RUNNING or FINISHED
    * one cannot be and `false` is returned (as in Python). To stop a running
-   * task for real, submit it with a `signal` or a `timeout`.
+   * task for real, submit it with a `signal` or a `timeout`. On the cluster
+   * (NatsExecutor) a RUNNING task is cancelled too: it is dropped from the
+   * stream or stopped where it runs, and `true` is returned.
    *
    * @returns whether the Future is now cancelled
    * @example
    * if (future.cancel()) console.log(future) // Future<cancelled>
    */
   cancel(): boolean {
-    if (this.#state === 'RUNNING' || this.#state === 'FINISHED') return false
+    if (this.#state === 'RUNNING') return this[kCancelRunning]()
+    if (this.#state === 'FINISHED') return false
     if (this.#state === 'CANCELLED') return true
     this.#state = 'CANCELLED'
     this.#settle()
     return true
+  }
+
+  /** @internal overridden where a running task can be stopped alone (see kCancelRunning) */
+  [kCancelRunning](): boolean {
+    return false
   }
 
   /** True if the Future was cancelled. */

@@ -78,6 +78,7 @@ export interface Scheduler {
   describeStop(f: TaskFuture): string
   /** Stops the running task `f` (its Future is settled already). */
   stopRunning(f: TaskFuture): void
+
   /** Tasks on workers, not settled. */
   running(): Iterable<TaskFuture>
   /** How many tasks are on workers. */

@@ -404,6 +404,7 @@ export abstract class TaskExecutor extends Executor {
     this.#stats.submitted++
     f.queuedAt = this.#now()
     f.addDoneCallback(this.#onTaskDone)
+    if (this.#capabilities.cancelsRunning) f.canceller = () => this.#stopTask(f, 'cancel')
     if (f.timeout !== undefined) {
       f.timer = setTimeout(() => this.#stopTask(f, 'timeout'), f.timeout)
       f.timer.unref()
@@ -440,12 +441,14 @@ export abstract class TaskExecutor extends Executor {
     this.#schedulePump()
   }
 
-  #stopTask(f: TaskFuture, why: 'timeout' | 'abort'): void {
+  #stopTask(f: TaskFuture, why: 'timeout' | 'abort' | 'cancel'): void {
     if (f.done()) return
     const running = f.state === 'RUNNING' && f.placed !== null
     const how = running ? this.#scheduler.describeStop(f) : ''
     if (why === 'timeout') {
       f.setException(new TimeoutError(`Task ${f.task.label} timed out after ${f.timeout} ms ${running ? `while running; ${how}` : 'before it started'}`))
+    } else if (why === 'cancel') {
+      f[kForceCancel](new CancelledError(`Task ${f.task.label} was cancelled by cancel() while running; ${how}`))
     } else {
       f[kForceCancel](
         new CancelledError(

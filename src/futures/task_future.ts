@@ -8,7 +8,7 @@ import type { ResolvedTask } from '../task_ref.js'
 import type { Transferable } from '../wire/transfer.js'
 import type { TaskKind } from '../wire/messages.js'
 import type { ChunkProgress } from './chunk_progress.js'
-import { Future } from './future.js'
+import { Future, kCancelRunning } from './future.js'
 
 /**
  * Hears a running task's `progress()` values (task.ts): `item` is the index
@@ -36,6 +36,8 @@ export class TaskFuture<T = unknown> extends Future<T> {
   queuedAt = 0
   /** A chunk's outcome so far, once it came in pieces or its worker crashed (chunk_progress.ts). */
   progress: ChunkProgress | null = null
+  /** Stops the task while it runs, when its backend can do that alone (Capabilities.cancelsRunning). */
+  canceller: (() => void) | undefined = undefined
   /** Who hears the task's progress() values; the worker sends none when nobody does. */
   onProgress: ProgressListener | undefined = undefined
 
@@ -52,6 +54,12 @@ export class TaskFuture<T = unknown> extends Future<T> {
   ) {
     super()
     this.args = args
+  }
+
+  override [kCancelRunning](): boolean {
+    if (this.canceller === undefined) return false
+    this.canceller()
+    return true
   }
 
   /**

@@ -29,10 +29,12 @@ export interface BackendUnderTest {
   maxTasksPerChild: boolean
   /** An executor left without shutdown() does not keep the program alive (a NATS connection does). */
   exitsWhenIdle: boolean
+  /** `cancel()` cancels a RUNNING task too (the cluster); else only a queued one, as in Python. */
+  cancelsRunning: boolean
   create(options?: PoolExecutorOptions): TaskExecutor
 }
 
-const common = { sameMachine: true, initializer: true, maxTasksPerChild: true, exitsWhenIdle: true }
+const common = { sameMachine: true, initializer: true, maxTasksPerChild: true, exitsWhenIdle: true, cancelsRunning: false }
 
 const all: BackendUnderTest[] = [
   {
@@ -96,6 +98,7 @@ if (wanted('nats')) {
     initializer: false,
     maxTasksPerChild: false,
     exitsWhenIdle: false,
+    cancelsRunning: true,
     create: (options = {}) => new NatsExecutor({ maxWorkers: 4, ...(options as Record<string, unknown>) }),
   })
 }

@@ -7,18 +7,18 @@ import { CLUSTER_CAPABILITIES } from '../../src/backends/nats/capabilities.js'
 import { kShare, type ShareTarget } from '../../src/wire/shareable.js'
 import { increment } from '../fixtures/primitives.js'
 
-const FLAGS = ['sameMachine', 'isolated', 'preemptive', 'sharedMemory', 'ownProcess', 'ownWorkers'] as const satisfies readonly (keyof Capabilities)[]
+const FLAGS = ['sameMachine', 'isolated', 'preemptive', 'sharedMemory', 'ownProcess', 'ownWorkers', 'cancelsRunning'] as const satisfies readonly (keyof Capabilities)[]
 
 // What test/conformance/backends.ts models, by backend.
 const EXPECTED: Record<string, Capabilities> = {
-  thread: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: true, ownProcess: false, ownWorkers: true },
-  process: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: false, ownProcess: true, ownWorkers: true },
-  inline: { sameMachine: true, isolated: false, preemptive: false, sharedMemory: true, ownProcess: false, ownWorkers: true },
-  nats: { sameMachine: false, isolated: true, preemptive: true, sharedMemory: false, ownProcess: true, ownWorkers: false },
+  thread: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: true, ownProcess: false, ownWorkers: true, cancelsRunning: false },
+  process: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: false, ownProcess: true, ownWorkers: true, cancelsRunning: false },
+  inline: { sameMachine: true, isolated: false, preemptive: false, sharedMemory: true, ownProcess: false, ownWorkers: true, cancelsRunning: false },
+  nats: { sameMachine: false, isolated: true, preemptive: true, sharedMemory: false, ownProcess: true, ownWorkers: false, cancelsRunning: true },
 }
 
 describe('capabilities', () => {
-  it('every context states all six, as the conformance suite models its backend', () => {
+  it('every context states all seven, as the conformance suite models its backend', () => {
     for (const name of getAllStartMethods()) {
       const capabilities = getContext(name).capabilities
       assert.deepEqual(Object.keys(capabilities).sort(), [...FLAGS].sort(), name)

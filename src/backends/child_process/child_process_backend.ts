@@ -218,7 +218,7 @@ class ProcessWorker implements WorkerHandle {
 
 export const processBackend: Backend = {
   name: 'process',
-  capabilities: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: false, ownProcess: true, ownWorkers: true },
+  capabilities: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: false, ownProcess: true, ownWorkers: true, cancelsRunning: false },
   launch(options, callbacks) {
     return new ProcessWorker(options, callbacks)
   },

@@ -72,7 +72,7 @@ class InlineWorker implements WorkerHandle {
 
 export const inlineBackend: Backend = {
   name: 'inline',
-  capabilities: { sameMachine: true, isolated: false, preemptive: false, sharedMemory: true, ownProcess: false, ownWorkers: true },
+  capabilities: { sameMachine: true, isolated: false, preemptive: false, sharedMemory: true, ownProcess: false, ownWorkers: true, cancelsRunning: false },
   launch(options, callbacks) {
     return new InlineWorker(options, callbacks)
   },

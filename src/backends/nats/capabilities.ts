@@ -16,4 +16,6 @@ export const CLUSTER_CAPABILITIES: Capabilities = Object.freeze({
   ownProcess: true,
   // The workers are started by `multiproc worker`, not by the executor: no initializer, no Process.
   ownWorkers: false,
+  // A published task may still wait in the stream; a worker drops or stops it alone.
+  cancelsRunning: true,
 })

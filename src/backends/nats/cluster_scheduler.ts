@@ -12,8 +12,11 @@
  * requests that this scheduler answers; the worker acks the task only after
  * that answer, so a result is never lost, and a redelivered task that
  * reports twice is de-duplicated here by its id: each Future settles once.
- * A task stopped by its timeout or signal is cancelled where it runs by a
- * broadcast. Workers ping the session of every task they hold; once the
+ * A task stopped by its timeout, its signal or `cancel()` is cancelled
+ * where it runs by a broadcast: a worker drops it if it has not started,
+ * stops it if it runs alone on a thread, and drops the result of one that
+ * runs inside a pack (packs are bursts of short tasks) so that no other
+ * task of the pack is lost. Workers ping the session of every task they hold; once the
  * executor is gone (shut down, crashed, killed) the pings find no responder
  * and its tasks are dropped.
  */
@@ -55,6 +58,8 @@ export interface ClusterSchedulerOptions {
 export class ClusterScheduler implements Scheduler {
   readonly name = 'nats'
   readonly capabilities: Capabilities = CLUSTER_CAPABILITIES
+  /** Ids of tasks stopped in this turn: one broadcast for all (a map that stops cancels its whole window). */
+  #stopping: string[] = []
   readonly #options: ClusterSchedulerOptions
   #host!: SchedulerHost
   /** Tasks published (or about to be, once connected) and not settled, by id. */
@@ -94,7 +99,13 @@ export class ClusterScheduler implements Scheduler {
   }
 
   stopRunning(f: TaskFuture): void {
-    this.#broadcastCancel([f.placed as string], false)
+    if (this.#stopping.length === 0)
+      queueMicrotask(() => {
+        const ids = this.#stopping
+        this.#stopping = []
+        this.#broadcastCancel(ids, false)
+      })
+    this.#stopping.push(f.placed as string)
   }
 
   running(): Iterable<TaskFuture> {

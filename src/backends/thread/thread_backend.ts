@@ -74,7 +74,7 @@ class ThreadWorker implements WorkerHandle {
 
 export const threadBackend: Backend = {
   name: 'thread',
-  capabilities: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: true, ownProcess: false, ownWorkers: true },
+  capabilities: { sameMachine: true, isolated: true, preemptive: true, sharedMemory: true, ownProcess: false, ownWorkers: true, cancelsRunning: false },
   launch(options, callbacks) {
     return new ThreadWorker(options, callbacks)
   },
