@@ -15,6 +15,7 @@ export {
 export { Executor, type SubmitOptions, type MapOptions, type ShutdownOptions, type AnyIterable } from './futures/executor.js'
 export { TaskExecutor } from './futures/task_executor.js'
 export type { ExecutorStats } from './futures/stats.js'
+export type { RetryOn, RetryBackoff, ErrorClass } from './futures/retry_policy.js'
 export type { WaitForRoomOptions } from './futures/queue_bound.js'
 export type { ExecutorState, WorkerStats } from './futures/scheduler.js'
 export type { HistogramSnapshot, HistogramBucket } from './futures/stats.js'

@@ -35,6 +35,7 @@ import { zipArgs, type AnyIterable, type ChunkResult } from './futures/map_engin
 import { kOutcome, type Future } from './futures/future.js'
 import { func, knownKeys, plainObject, positiveInteger, typeFail } from './internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from './task_ref.js'
+import type { RetryBackoff, RetryOn } from './futures/retry_policy.js'
 
 /** Options of `new Pool()`. */
 export interface PoolOptions {
@@ -48,8 +49,16 @@ export interface PoolOptions {
   maxTasksPerChild?: number
   /** The backend: 'thread' (default), 'process', 'inline', or a context from `getContext()`. */
   context?: StartMethod | Context
-  /** How many times a task whose worker crashed is run again before it fails. Default 0. */
+  /** How many times a task whose worker crashed (or that threw an error `retryOn` names) is run again before it fails. Default 0. */
   retries?: number
+  /**
+   * Errors thrown by a task that run it again, within \`retries\`: error
+   * classes, names or codes, or a function \`(error, attempt) => boolean\`.
+   * Default: none. Map chunks run their failed items again.
+   */
+  retryOn?: RetryOn
+  /** The waits before runs again under \`retryOn\`. Default \`{ initial: 100, factor: 2, max: 10000, jitter: true }\`. */
+  retryBackoff?: RetryBackoff
 }
 
 /** Options of `applyAsync`. */
@@ -93,7 +102,7 @@ type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 /** @deprecated The old name of `TaskExecutor`, the executor of any backend (it is an executor, not a backend). */
 export type PoolBackend = TaskExecutor
 
-const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries'] as const
+const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries', 'retryOn', 'retryBackoff'] as const
 
 /**
  * Python's default chunksize for `map`: `ceil(n / (4 × workers))`, at least 1.
@@ -140,7 +149,7 @@ export class Pool {
    * A pool of workers, started on demand.
    *
    * @param options `processes` (default `cpuCount()`), `initializer`, `initargs`,
-   *   `maxTasksPerChild`, `context` ('thread' by default), `retries`
+   *   `maxTasksPerChild`, `context` ('thread' by default), `retries`, `retryOn`, `retryBackoff`
    * @throws TypeError / RangeError for a bad option
    * @example
    * await using pool = new Pool({ processes: 4, context: 'process' })
@@ -152,7 +161,7 @@ export class Pool {
     this.#context = resolveContext(opts.context)
     const processes = opts.processes === undefined || opts.processes === null ? undefined : positiveInteger('processes', opts.processes)
     const executorOptions: Record<string, unknown> = { maxWorkers: processes }
-    for (const key of ['initializer', 'initargs', 'maxTasksPerChild', 'retries'] as const) executorOptions[key] = opts[key]
+    for (const key of ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'retryOn', 'retryBackoff'] as const) executorOptions[key] = opts[key]
     for (const key of Object.keys(executorOptions)) if (executorOptions[key] === undefined) delete executorOptions[key]
     this.#executor = this.#context.createExecutor(executorOptions)
   }

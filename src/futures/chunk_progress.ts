@@ -13,6 +13,7 @@
 import type { ChunkOutcome } from '../wire/messages.js'
 import type { SerializedError } from '../wire/remote_error.js'
 import type { ChunkResult } from './map_engine.js'
+import type { RetryPolicy } from './retry_policy.js'
 
 export class ChunkProgress {
   readonly #items: unknown[]
@@ -73,6 +74,31 @@ export class ChunkProgress {
     if (left <= 0) return false
     ;(this.#retriesLeft ??= new Map()).set(index, left - 1)
     return true
+  }
+
+  /**
+   * Items that threw an error `policy` retries, and have a run left (of
+   * `initial`, shared with crash retries), lose their outcome so that
+   * `resend()` sends them again. Returns how many, and the highest run
+   * number among them (for the backoff).
+   */
+  retryFailed(policy: RetryPolicy, initial: number): { items: number; attempt: number } {
+    let items = 0
+    let attempt = 0
+    const errors = this.#errors
+    if (errors === undefined) return { items, attempt }
+    for (const [index, error] of errors) {
+      const run = initial - (this.#retriesLeft?.get(index) ?? initial) + 1
+      if (!policy.matches(error, run) || !this.takeRetry(index, initial)) continue
+      errors.delete(index)
+      this.#have[index] = 0
+      this.#values[index] = undefined
+      this.#remaining++
+      items++
+      attempt = Math.max(attempt, run)
+    }
+    if (errors.size === 0) this.#errors = undefined
+    return { items, attempt }
   }
 
   get complete(): boolean {

@@ -12,6 +12,7 @@ import type { Transferable } from '../wire/transfer.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from '../task_ref.js'
 import type { Future } from './future.js'
 import { mapInChunks, splitMapArgs, zipArgs, type AnyIterable, type ChunkResult } from './map_engine.js'
+import type { RetryBackoff, RetryOn } from './retry_policy.js'
 
 export type { AnyIterable, ChunkResult }
 
@@ -27,8 +28,18 @@ export interface SubmitOptions {
   signal?: AbortSignal
   /** ArrayBuffers / MessagePorts among the arguments to move instead of copy. */
   transfer?: readonly Transferable[]
-  /** How many times to run the task again if its worker crashes. Default: the executor's `retries` (0). */
+  /** How many times to run the task again if its worker crashes (or it throws an error `retryOn` names). Default: the executor's `retries` (0). */
   retries?: number
+  /**
+   * Errors thrown by the task that run it again, under the same \`retries\`
+   * budget as a crash: error classes (\`instanceof\`, or the class name of an
+   * error rebuilt as \`RemoteError\`), error names or codes (\`'ECONNRESET'\`),
+   * or a function \`(error, attempt) => boolean\`. Default: the executor's
+   * (none: a task that throws fails at once).
+   */
+  retryOn?: RetryOn
+  /** The waits before runs again under \`retryOn\`: \`{ initial: 100, factor: 2, max: 10000, jitter: true }\` by default. */
+  retryBackoff?: RetryBackoff
   /**
    * Hears the values the task gives `progress()` (`multiproc/task`) while it
    * runs, in order, at most one per 50 ms (the latest), the last one before

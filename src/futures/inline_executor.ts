@@ -16,7 +16,7 @@ import { knownKeys, plainObject } from '../internal/validate.js'
 import { PoolExecutor, type PoolExecutorOptions } from './pool_executor.js'
 
 /** Options of `InlineExecutor`: the `PoolExecutorOptions` that make sense for one inline worker. */
-export type InlineExecutorOptions = Pick<PoolExecutorOptions, 'initializer' | 'initargs' | 'maxTasksPerChild' | 'retries' | 'maxQueue'>
+export type InlineExecutorOptions = Pick<PoolExecutorOptions, 'initializer' | 'initargs' | 'maxTasksPerChild' | 'retries' | 'retryOn' | 'retryBackoff' | 'maxQueue'>
 
 /**
  * Runs tasks one at a time in the calling thread, through the same codec as
@@ -29,13 +29,13 @@ export type InlineExecutorOptions = Pick<PoolExecutorOptions, 'initializer' | 'i
  */
 export class InlineExecutor extends PoolExecutor {
   /**
-   * @param options `initializer`, `initargs`, `maxTasksPerChild`, `retries`, `maxQueue`
+   * @param options `initializer`, `initargs`, `maxTasksPerChild`, `retries`, `retryOn`, `retryBackoff`, `maxQueue`
    * @example
    * const executor = cpuCount() > 1 ? new ThreadPoolExecutor() : new InlineExecutor()
    */
   constructor(options: InlineExecutorOptions = {}) {
     const opts = plainObject('options', options)
-    knownKeys('InlineExecutor', opts, ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'maxQueue'])
+    knownKeys('InlineExecutor', opts, ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'retryOn', 'retryBackoff', 'maxQueue'])
     super(inlineBackend, { ...opts, maxWorkers: 1 }, { what: 'InlineExecutor' })
   }
 }

@@ -14,6 +14,7 @@ import { resolveTask, type Task } from '../task_ref.js'
 import { encodeShareables } from '../wire/shareable.js'
 import { LocalScheduler } from './local_scheduler.js'
 import { SHARED_OPTION_KEYS, TaskExecutor, checkArgument, checkSharedOptions } from './task_executor.js'
+import type { RetryBackoff, RetryOn } from './retry_policy.js'
 
 /** Options shared by every local executor. */
 export interface PoolExecutorOptions {
@@ -29,8 +30,16 @@ export interface PoolExecutorOptions {
   resourceLimits?: ResourceLimits
   /** Stop a worker after it was idle this many milliseconds. Default: keep it (idle workers never keep the process alive). */
   idleTimeout?: number
-  /** How many times a task whose worker crashed is run again before it fails. Default 0. */
+  /** How many times a task whose worker crashed (or that threw an error `retryOn` names) is run again before it fails. Default 0. */
   retries?: number
+  /**
+   * Errors thrown by a task that run it again, within \`retries\`: error
+   * classes, names or codes, or a function \`(error, attempt) => boolean\`.
+   * Default: none. Map chunks run their failed items again.
+   */
+  retryOn?: RetryOn
+  /** The waits before runs again under \`retryOn\`. Default \`{ initial: 100, factor: 2, max: 10000, jitter: true }\`. */
+  retryBackoff?: RetryBackoff
   /**
    * Tasks waiting for a worker at most: `submit` beyond it throws `Full`, and
    * `await executor.waitForRoom()` waits for room (backpressure). `map` and Pool

@@ -116,7 +116,7 @@ export class TaskStats {
     if (n > 0) this.wait.record(now - from, n)
   }
 
-  /** Runs again of a task (or chunk item) whose worker died, under `retries`. */
+  /** Runs again of a task (or chunk item): its worker died, or it threw an error `retryOn` names. */
   retried = 0
   /** Workers started since the executor was created. */
   workersStarted = 0
@@ -172,7 +172,7 @@ export interface ExecutorStats {
   cancelled: number
   /** Tasks failed because their worker died (counted in `failed` too). */
   crashed: number
-  /** Runs again of a task, or of a chunk's item, whose worker died (`retries`). On the cluster they happen on the worker, unseen here. */
+  /** Runs again of a task, or of a chunk's item: its worker died (`retries`), or it threw an error `retryOn` names. On the cluster, runs again after a crash happen on the worker, unseen here. */
   retried: number
   /** Workers started since the executor was created (cluster: workers seen). */
   workersStarted: number

@@ -26,27 +26,31 @@ import { type Transferable } from '../wire/transfer.js'
 import { encodeShareables, type ShareTarget } from '../wire/shareable.js'
 import { ChunkProgress } from './chunk_progress.js'
 import { QueueBound, type WaitForRoomOptions } from './queue_bound.js'
+import { RetryPolicy } from './retry_policy.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from './executor.js'
-import { type Future, kFailed, kForceCancel, kOutcome } from './future.js'
+import { type Future, kFailed, kForceCancel, kOutcome, kRequeue } from './future.js'
 import { TaskStats, type ExecutorStats } from './stats.js'
 import type { ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
 import { TaskFuture, type ProgressListener } from './task_future.js'
 
-const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries', 'onProgress'] as const
+const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries', 'retryOn', 'retryBackoff', 'onProgress'] as const
 
 /** The options every executor takes, checked once here. */
 export interface SharedSettings {
   retries: number
+  /** `retryOn` and `retryBackoff`; null without `retryOn`. */
+  retryPolicy: RetryPolicy | null
   maxQueue: number
 }
 
 /** The keys of the options every executor takes. */
-export const SHARED_OPTION_KEYS = ['retries', 'maxQueue'] as const
+export const SHARED_OPTION_KEYS = ['retries', 'retryOn', 'retryBackoff', 'maxQueue'] as const
 
-/** Checks `retries` and `maxQueue` of an executor's options. */
+/** Checks `retries`, `retryOn`, `retryBackoff` and `maxQueue` of an executor's options. */
 export function checkSharedOptions(opts: Record<string, unknown>): SharedSettings {
   return {
     retries: opts.retries === undefined ? 0 : nonNegativeInteger('retries', opts.retries),
+    retryPolicy: RetryPolicy.from(opts.retryOn, opts.retryBackoff, 'options'),
     maxQueue: opts.maxQueue === undefined ? Infinity : positiveInteger('maxQueue', opts.maxQueue),
   }
 }
@@ -60,6 +64,7 @@ export abstract class TaskExecutor extends Executor {
   readonly #capabilities: Capabilities
   readonly #shareTarget: ShareTarget
   readonly #retries: number
+  readonly #retryPolicy: RetryPolicy | null
   /** `maxQueue` and its backpressure (queue_bound.ts); null without a bound, so unbounded executors pay nothing. */
   readonly #bound: QueueBound | null
   /** MULTIPROC_CALLER_STACKS=1 when the executor was created: every task records its submitter's stack. */
@@ -69,6 +74,8 @@ export abstract class TaskExecutor extends Executor {
   readonly #queue = new Deque<TaskFuture>()
   readonly #stats = new TaskStats()
   readonly #verifying = new Set<TaskFuture>()
+  /** Tasks waiting out their backoff before a run again under `retryOn`. */
+  readonly #retrying = new Set<TaskFuture>()
   #state: ExecutorState = 'RUNNING'
   #brokenError: Error | null = null
   #pumpScheduled = false
@@ -97,6 +104,10 @@ export abstract class TaskExecutor extends Executor {
     }
     if (this.#bound?.waiting) this.#bound.scheduleCheck()
     if (f.timer !== undefined) clearTimeout(f.timer)
+    if (f.retryTimer !== undefined) {
+      clearTimeout(f.retryTimer)
+      this.#retrying.delete(f)
+    }
     if (f.onAbort !== undefined) f.signal!.removeEventListener('abort', f.onAbort)
     f.args = null
     if (this.#taskDone !== undefined) this.#taskDone(f)
@@ -119,7 +130,7 @@ export abstract class TaskExecutor extends Executor {
               // Settled tasks at the queue's head no longer wait.
               const queue = this.#queue
               while (queue.length > 0 && queue.peek()!.done()) queue.shift()
-              return queue.length + this.#verifying.size
+              return queue.length + this.#verifying.size + this.#retrying.size
             },
             () => this.#closedError(),
           )
@@ -127,6 +138,7 @@ export abstract class TaskExecutor extends Executor {
     // The name only words errors ("cannot be passed to the nats backend"); the flags decide.
     this.#shareTarget = { ...scheduler.capabilities, backend: scheduler.name }
     this.#retries = settings.retries
+    this.#retryPolicy = settings.retryPolicy
     this.#what = what
     this.#taskDone = scheduler.taskDone?.bind(scheduler)
     const self = this
@@ -176,7 +188,7 @@ export abstract class TaskExecutor extends Executor {
     const stats = this.#stats
     return {
       workers: this.#scheduler.workerCount(),
-      queued: this.#queue.length + this.#verifying.size,
+      queued: this.#queue.length + this.#verifying.size + this.#retrying.size,
       running: this.#scheduler.runningCount(),
       pending: this.#pending,
       state: this.#state,
@@ -267,6 +279,7 @@ export abstract class TaskExecutor extends Executor {
     let signal: AbortSignal | undefined
     let transfer: readonly Transferable[] | undefined
     let retries = this.#retries
+    let retryPolicy = this.#retryPolicy
     let onProgress: ProgressListener | undefined
     if (options !== undefined) {
       const opts = plainObject('options', options)
@@ -279,6 +292,7 @@ export abstract class TaskExecutor extends Executor {
         transfer = opts.transfer as Transferable[]
       }
       if (opts.retries !== undefined) retries = nonNegativeInteger('retries', opts.retries)
+      if (opts.retryOn !== undefined || opts.retryBackoff !== undefined) retryPolicy = RetryPolicy.from(opts.retryOn, opts.retryBackoff, 'submitWith()')
       if (opts.onProgress !== undefined) onProgress = func('onProgress', opts.onProgress) as ProgressListener
     }
     const found = { shareables: 0 }
@@ -292,6 +306,7 @@ export abstract class TaskExecutor extends Executor {
     const f = new TaskFuture<Awaited<ReturnType<F>>>(task, KIND_CALL, args, transfer, timeout !== undefined || signal !== undefined, retries, signal, timeout)
     f.shared = found.shareables > 0
     f.onProgress = onProgress
+    f.retryPolicy = retryPolicy
     if (this.#callerStacks) f.callerStack = new Error().stack
     if (signal?.aborted) {
       this.#stats.submitted++
@@ -345,6 +360,7 @@ export abstract class TaskExecutor extends Executor {
     f.shared = found.shareables > 0
     f.flat = flat
     f.onProgress = onProgress
+    f.retryPolicy = this.#retryPolicy
     if (this.#callerStacks) f.callerStack = new Error().stack
     if (problem !== null) {
       this.#stats.submitted++
@@ -366,6 +382,7 @@ export abstract class TaskExecutor extends Executor {
     if (cancelFutures) {
       for (const f of this.#queue) f.cancel()
       for (const f of this.#verifying) f.cancel()
+      for (const f of [...this.#retrying]) f.cancel()
     }
     if (this.#pending === 0) this.#whenIdle()
     if (!wait) return
@@ -391,6 +408,7 @@ export abstract class TaskExecutor extends Executor {
     const notStarted = new CancelledError('The task was cancelled before it started: its executor was terminated')
     for (const f of this.#queue.drain()) f[kForceCancel](notStarted)
     for (const f of [...this.#verifying]) f[kForceCancel](notStarted)
+    for (const f of [...this.#retrying]) f[kForceCancel](new CancelledError(`Task ${f.task.label} was cancelled while it waited to run again: its executor was terminated`))
     for (const f of [...this.#scheduler.running()]) {
       if (!f.done()) f[kForceCancel](new CancelledError(`Task ${f.task.label} was stopped: its executor was terminated`))
     }
@@ -446,7 +464,8 @@ export abstract class TaskExecutor extends Executor {
     const running = f.state === 'RUNNING' && f.placed !== null
     const how = running ? this.#scheduler.describeStop(f) : ''
     if (why === 'timeout') {
-      f.setException(new TimeoutError(`Task ${f.task.label} timed out after ${f.timeout} ms ${running ? `while running; ${how}` : 'before it started'}`))
+      const when = running ? `while running; ${how}` : f.reruns > 0 ? `before run ${f.reruns + 1} (retryOn) started` : 'before it started'
+      f.setException(new TimeoutError(`Task ${f.task.label} timed out after ${f.timeout} ms ${when}`))
     } else if (why === 'cancel') {
       f[kForceCancel](new CancelledError(`Task ${f.task.label} was cancelled by cancel() while running; ${how}`))
     } else {
@@ -492,12 +511,31 @@ export abstract class TaskExecutor extends Executor {
   #settle(f: TaskFuture, status: number, value: unknown, worker: string): void {
     if (f.done()) return
     if (status !== STATUS_OK) {
-      f.setException(deserializeError(value as SerializedValue, { task: f.task.label, worker, callerStack: f.callerStack }))
+      const error = deserializeError(value as SerializedValue, { task: f.task.label, worker, callerStack: f.callerStack })
+      const policy = f.retryPolicy
+      // Moved buffers (`transfer`) are gone with the run that threw: nothing to run again with.
+      if (policy !== null && f.retries > 0 && f.kind !== KIND_CHUNK && !(f.transfer !== undefined && f.transfer.length > 0) && policy.matches(error, f.reruns + 1)) {
+        f.retries--
+        f.reruns++
+        this.#stats.retried++
+        this.#runAgainLater(f, policy.delay(f.reruns))
+        return
+      }
+      f.setException(error)
     } else if (f.kind !== KIND_CHUNK) {
       f.setResult(value)
-    } else if (f.progress !== null) {
-      f.progress.add(value as ChunkOutcome, reviver(f, worker))
-      ;(f as TaskFuture<ChunkResult>).setResult(f.progress.result())
+    } else if (f.progress !== null || (f.retryPolicy !== null && (value as ChunkOutcome).e !== undefined)) {
+      // A chunk that came in pieces, or whose items threw: items that threw an
+      // error `retryOn` names (here or in a piece sent ahead) run again, as the rest of the chunk.
+      const progress = this.#chunkProgress(f)
+      progress.add(value as ChunkOutcome, reviver(f, worker))
+      const again = f.retryPolicy === null ? null : progress.retryFailed(f.retryPolicy, f.retries)
+      if (again === null || again.items === 0) (f as TaskFuture<ChunkResult>).setResult(progress.result())
+      else {
+        this.#stats.retried += again.items
+        f.args = progress.resend()
+        this.#runAgainLater(f, f.retryPolicy!.delay(again.attempt))
+      }
     } else {
       const outcome = value as ChunkOutcome
       let errors: Map<number, unknown> | undefined
@@ -507,6 +545,24 @@ export abstract class TaskExecutor extends Executor {
       }
       ;(f as TaskFuture<ChunkResult>).setResult({ values: outcome.v, errors, ms: outcome.d })
     }
+  }
+
+  /** Queues `f` again after `ms`: it threw an error its `retryOn` names and has retries left. */
+  #runAgainLater(f: TaskFuture, ms: number): void {
+    f.placed = null
+    f[kRequeue]()
+    this.#retrying.add(f)
+    // Not unref'd: a task waiting to run again is pending work, like a queued one.
+    f.retryTimer = setTimeout(() => {
+      f.retryTimer = undefined
+      this.#retrying.delete(f)
+      if (f.done()) return
+      if (this.#state === 'BROKEN') f.setException(this.#brokenError)
+      else {
+        this.#queue.push(f)
+        this.#schedulePump()
+      }
+    }, ms)
   }
 
   #chunkProgress(f: TaskFuture): ChunkProgress {
@@ -520,6 +576,7 @@ export abstract class TaskExecutor extends Executor {
     this.#bound?.check()
     for (const f of this.#queue.drain()) if (!f.done()) f.setException(error)
     for (const f of this.#verifying) if (!f.done()) f.setException(error)
+    for (const f of [...this.#retrying]) if (!f.done()) f.setException(error)
     for (const f of [...this.#scheduler.running()]) if (!f.done()) f.setException(error)
     this.#scheduler.broken()
   }

@@ -8,6 +8,7 @@ import type { ResolvedTask } from '../task_ref.js'
 import type { Transferable } from '../wire/transfer.js'
 import type { TaskKind } from '../wire/messages.js'
 import type { ChunkProgress } from './chunk_progress.js'
+import type { RetryPolicy } from './retry_policy.js'
 import { Future, kCancelRunning } from './future.js'
 
 /**
@@ -40,6 +41,12 @@ export class TaskFuture<T = unknown> extends Future<T> {
   canceller: (() => void) | undefined = undefined
   /** Who hears the task's progress() values; the worker sends none when nobody does. */
   onProgress: ProgressListener | undefined = undefined
+  /** Which errors the task threw run it again (`retryOn`); null: none. */
+  retryPolicy: RetryPolicy | null = null
+  /** Runs under `retryOn` so far: the current run is number `reruns + 1`. */
+  reruns = 0
+  /** The wait before a run again under `retryOn`. */
+  retryTimer: NodeJS.Timeout | undefined = undefined
 
   constructor(
     readonly task: ResolvedTask,

@@ -41,7 +41,8 @@ export interface SerializedThrown {
 
 export type SerializedValue = SerializedError | SerializedThrown
 
-type ErrorClass = abstract new (...args: any[]) => Error
+/** An error class: what `registerError` and `retryOn` take. */
+export type ErrorClass = abstract new (...args: any[]) => Error
 
 const registry = new Map<string, ErrorClass>()
 

@@ -11,6 +11,7 @@ import type { ExecutorStats } from '../../futures/stats.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
 import { ClusterScheduler } from './cluster_scheduler.js'
 import { names } from './protocol.js'
+import type { RetryBackoff, RetryOn } from '../../futures/retry_policy.js'
 
 /** Options of NatsExecutor: where the cluster is, and how much to put in flight. */
 export interface NatsExecutorOptions extends NatsConnectionOptions {
@@ -21,8 +22,16 @@ export interface NatsExecutorOptions extends NatsConnectionOptions {
    * `new ctx.Executor({ maxWorkers })` and `Pool({ processes })` work on any context).
    */
   maxWorkers?: number
-  /** How many times a task whose worker thread crashed is run again (on the worker) before it fails. Default 0. */
+  /** How many times a task whose worker thread crashed is run again (on the worker), or one that threw an error `retryOn` names (published again), before it fails. Default 0. */
   retries?: number
+  /**
+   * Errors thrown by a task that run it again, within \`retries\`: error
+   * classes, names or codes, or a function \`(error, attempt) => boolean\`.
+   * Default: none. Map chunks run their failed items again.
+   */
+  retryOn?: RetryOn
+  /** The waits before runs again under \`retryOn\`. Default \`{ initial: 100, factor: 2, max: 10000, jitter: true }\`. */
+  retryBackoff?: RetryBackoff
   /** Tasks waiting to be published at most: `submit` beyond it throws `Full`, `waitForRoom()` waits. Default: no bound. */
   maxQueue?: number
   /** How long to keep trying to enqueue a task while the server is unreachable, in ms. Default 30000. */
