@@ -9,7 +9,9 @@
  *      └──────────────── restarted after each chunk taken ◀─────────────┘
  *
  * With `chunksize: 'auto'` chunks start at one item and grow from measured
- * item times until a chunk runs about a millisecond. The timeout and the
+ * item times until a chunk runs about a millisecond on local workers, or
+ * as long as the scheduler asks (the cluster: a few message round trips;
+ * scheduler.ts `autoChunk`). The timeout and the
  * signal hold for the whole iteration, also while the input is waiting.
  *
  * Work here is per chunk, never per item beyond copying values out: a map
@@ -20,7 +22,8 @@ import { deadlineOf, until, type Ending, type Listen } from '../internal/deadlin
 import { Deque } from '../internal/deque.js'
 import { abortSignal, func, knownKeys, optionalTimeout, plainObject, positiveInteger, rangeFail, typeFail } from '../internal/validate.js'
 import type { ResolvedTask } from '../task_ref.js'
-import { kRemoveDoneCallback, type Future } from './future.js'
+import { kOutcome, kRemoveDoneCallback, type Future } from './future.js'
+import type { AutoChunk } from './scheduler.js'
 
 /** The outcome of a chunk of calls: a value per item, errors where items threw. */
 export interface ChunkResult {
@@ -38,14 +41,16 @@ export interface ChunkSubmitter {
   /** How many tasks run at once at most; the default window is four chunks per worker. */
   readonly maxWorkers: number
   submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number, onProgress?: (value: unknown, item: number) => void): Future<ChunkResult>
+  /** How automatic chunks are sized here (scheduler.ts); absent or undefined: the local sizing. */
+  autoChunk?(): AutoChunk | undefined
 }
 
 /** A map's progress listener: a value and the index of its item in the input. */
 type MapProgress = (value: unknown, index: number) => void
 
 const MAP_KEYS = ['timeout', 'chunksize', 'buffersize', 'signal', 'onProgress'] as const
-const AUTO_CHUNK_TARGET_MS = 1
-const AUTO_CHUNK_MAX = 4096
+/** Local automatic chunks: about 1 ms of work each, where a message costs a few µs. */
+const LOCAL_AUTO_CHUNK: AutoChunk = { targetMs: 1, maxItems: 4096 }
 
 function isIterable(value: unknown): value is AnyIterable<unknown> {
   return (
@@ -205,7 +210,12 @@ async function* run(
   let exhausted = false
   /** Items read so far: the input index of the next chunk's first item. */
   let read = 0
-  let perItemMs = NaN
+  // Decayed sums of the worker's time and of the items it covers: the
+  // per-item estimate is their ratio, so a big chunk weighs as many items as
+  // it holds and the first one-item chunks (mostly fixed overhead) stop
+  // mattering after one or two larger ones.
+  let learnedMs = 0
+  let learnedItems = 0
   let chunksize = chunkOption === 'auto' ? 1 : chunkOption
 
   /** The error that ends the iteration when a wait ended other than done. */
@@ -246,7 +256,9 @@ async function* run(
       const base = read
       read += items.length
       const heard = onProgress === undefined ? undefined : (value: unknown, item: number): void => onProgress(value, base + item)
-      window.push(executor.submitChunk(task, items, undefined, heard))
+      const chunk = executor.submitChunk(task, items, undefined, heard)
+      if (chunkOption === 'auto') chunk.addDoneCallback(learn)
+      window.push(chunk)
       notify()
     }
   }
@@ -286,12 +298,20 @@ async function* run(
       if (ending !== 'done') throw stop(ending)
     }
   }
-  const learn = (result: ChunkResult): void => {
-    if (chunkOption !== 'auto' || result.values.length === 0) return
-    const sample = result.ms / result.values.length
-    perItemMs = Number.isNaN(perItemMs) ? sample : perItemMs * 0.7 + sample * 0.3
-    const ideal = perItemMs > 0 ? Math.floor(AUTO_CHUNK_TARGET_MS / perItemMs) : AUTO_CHUNK_MAX
-    chunksize = Math.max(1, Math.min(AUTO_CHUNK_MAX, ideal))
+  // Learns from every chunk as it finishes, not as the consumer reaches it:
+  // the window may hold hundreds of one-item chunks sent before the first
+  // answer, and waiting for them in order would keep chunks small for as long.
+  const learn = (chunk: Future<ChunkResult>): void => {
+    const done = chunk[kOutcome]()
+    if (done.failed) return
+    const result = done.value!
+    if (result.values.length === 0) return
+    learnedMs = learnedMs * 0.5 + Math.max(0, result.ms)
+    learnedItems = learnedItems * 0.5 + result.values.length
+    const perItemMs = learnedMs / learnedItems
+    const { targetMs, maxItems } = executor.autoChunk?.() ?? LOCAL_AUTO_CHUNK
+    const ideal = perItemMs > 0 ? Math.floor(targetMs / perItemMs) : maxItems
+    chunksize = Math.max(1, Math.min(maxItems, ideal))
   }
   const unwrap = (result: ChunkResult, stack: string | undefined): unknown[] => {
     if (result.errors !== undefined && result.errors.size > 0) {
@@ -317,7 +337,6 @@ async function* run(
         if (ending !== 'done') throw stop(ending)
         window.shift()
         const result = await outcome(head)
-        learn(result)
         startFill()
         for (const value of unwrap(result, callerStack)) {
           if (isThrow(value)) throw value[kThrow]
@@ -330,7 +349,6 @@ async function* run(
         const taken = await firstDone(window, deadline, signal)
         if (typeof taken === 'string') throw stop(taken)
         const result = await outcome(taken.future)
-        learn(result)
         startFill()
         for (const value of unwrap(result, callerStack)) {
           if (isThrow(value)) throw value[kThrow]

@@ -20,6 +20,14 @@ import type { TaskStats } from './stats.js'
 import type { TaskFuture } from './task_future.js'
 
 /** An executor's stage: accepting tasks, shutting down (`shutdown()` or `terminateWorkers()` called), or broken (its workers cannot start, or the cluster connection is gone). */
+/** How `map` sizes its automatic chunks on a scheduler. */
+export interface AutoChunk {
+  /** Milliseconds of worker time a chunk should take. */
+  targetMs: number
+  /** Items a chunk holds at most. */
+  maxItems: number
+}
+
 export type ExecutorState = 'RUNNING' | 'SHUTDOWN' | 'BROKEN'
 
 /** One worker's activity, in `stats().perWorker`. */
@@ -89,6 +97,12 @@ export interface Scheduler {
   workerStats(): WorkerStats[]
   /** A Future settled (optional: only the cluster tracks tasks by id). */
   taskDone?(f: TaskFuture): void
+  /**
+   * How `map`'s automatic chunks are sized here: the worker time a chunk
+   * should take, and the most items it may hold. Absent: the local sizing
+   * (about 1 ms, 4096 items), right where a message costs microseconds.
+   */
+  autoChunk?(): AutoChunk
   /** Nothing is pending. Shutting down: let go of workers (local) or the connection (cluster). */
   idle(): void
   /** Resolves once the workers are gone (local) or the connection is closed (cluster), after shutdown. */

@@ -30,7 +30,7 @@ import { RetryPolicy } from './retry_policy.js'
 import { Executor, type ChunkResult, type ShutdownOptions, type SubmitOptions } from './executor.js'
 import { type Future, kFailed, kForceCancel, kOutcome, kRequeue } from './future.js'
 import { TaskStats, type ExecutorStats } from './stats.js'
-import type { ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
+import type { AutoChunk, ExecutorState, Scheduler, SchedulerHost } from './scheduler.js'
 import { TaskFuture, type ProgressListener } from './task_future.js'
 
 const SUBMIT_KEYS = ['timeout', 'signal', 'transfer', 'retries', 'retryOn', 'retryBackoff', 'onProgress'] as const
@@ -163,6 +163,14 @@ export abstract class TaskExecutor extends Executor {
   /** Tasks that run at once at most (on the cluster: tasks in flight). */
   get maxWorkers(): number {
     return this.#scheduler.maxWorkers
+  }
+
+  /**
+   * How `map` sizes automatic chunks on this executor's scheduler.
+   * @internal used by the map engine
+   */
+  autoChunk(): AutoChunk | undefined {
+    return this.#scheduler.autoChunk?.()
   }
 
   /** The backend's name: 'thread', 'process', 'inline' or 'nats'. */

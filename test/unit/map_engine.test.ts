@@ -43,6 +43,28 @@ describe('map engine', () => {
     for (const c of ex.chunks) assert.equal(c.future.live, 0)
   })
 
+  it("auto chunks grow from the measured item time to the scheduler's target and cap", async () => {
+    for (const [plan, expected] of [
+      [undefined, 1000], // local sizing: 1 ms of 1 µs items
+      [{ targetMs: 10, maxItems: 50_000 }, 10_000],
+      [{ targetMs: 10, maxItems: 500 }, 500],
+    ] as const) {
+      const ex = { ...handExecutor(), autoChunk: () => plan }
+      const it = mapInChunks(ex, task, zipArgs([Array.from({ length: 100_000 }, (_, i) => i)]), {}, true)
+      const first = it.next()
+      await tick()
+      assert.equal(ex.chunks[0]!.items.length, 1, 'the first chunk holds one item')
+      const sent = ex.chunks.length
+      // Every chunk sent so far finishes, at 1 µs per item; the consumer takes one.
+      for (const c of ex.chunks) c.future.setResult({ ...squares(c.items), ms: c.items.length * 0.001 })
+      await first
+      await tick()
+      assert.equal(ex.chunks.length, sent + 1, 'one chunk taken, one sent')
+      assert.equal(ex.chunks.at(-1)!.items.length, expected, JSON.stringify(plan))
+      await it.return!(undefined)
+    }
+  })
+
   it('unordered: yields the chunk done first', async () => {
     const ex = handExecutor()
     const it = mapInChunks(ex, task, zipArgs([[1, 2, 3]]), { chunksize: 1 }, false)
