@@ -141,8 +141,13 @@ for (const backend of backends()) {
     it(`runs at most maxWorkers tasks at once`, async () => {
       const maxWorkers = backend.parallel ? 2 : 1
       await using ex = backend.create({ maxWorkers })
-      // Start the workers first, so that the measured tasks find all of them ready.
-      await Promise.all(Array.from({ length: maxWorkers }, () => ex.submit(T.sleep, 20)))
+      // Start the workers first, so that the measured tasks find all of them ready: on a busy
+      // machine a process worker can take longer to boot than the other worker takes to run them all.
+      const seen = new Set<string>()
+      for (let round = 0; round < 50 && seen.size < maxWorkers; round++) {
+        for (const id of await Promise.all(Array.from({ length: maxWorkers }, () => ex.submit(T.sleepThenWhoAmI, 30)))) seen.add(id)
+      }
+      assert.equal(seen.size, backend.isolated ? maxWorkers : 1, `workers seen: ${[...seen].join(' ')}`)
       if (backend.sharedMemory) {
         const counter = new Int32Array(new SharedArrayBuffer(8))
         await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.trackConcurrency, counter, 30)))
