@@ -13,11 +13,23 @@ function loadNote(): string {
 }
 
 
+/** A ratio taken repetition by repetition (both measured in the same round): its median and range. */
+export interface Range {
+  median: number
+  min: number
+  max: number
+}
+
+/** The ratio a / b of two libraries of a case, pair by pair over the repetitions; undefined when either did not run. */
+export type Pairs = (a: string, b: string) => Range | undefined
+
 export interface Row {
   metric: string
   target: string
-  /** The measured value the target is about (a ratio, or MB). */
+  /** The measured value the target is about (a ratio: the median of the pairwise ratios; or MB). */
   measured: number | null
+  /** The smallest and largest pairwise ratio, when `measured` is one. */
+  range?: [number, number]
   unit: '×' | 'MB' | ''
   pass: boolean | null
   /** How far toward the target, 1 = exactly met (for the chart). */
@@ -33,21 +45,48 @@ export interface Case {
   reps: { full: number; quick: number }
   /** The library that needs python3. */
   python?: string
-  rows(medians: Record<string, number | undefined>, extras: Record<string, Record<string, unknown>[]>): Row[]
+  /**
+   * The target rows: from the medians of each library, and `pairs`, the
+   * ratio of two libraries repetition by repetition (what every ratio row
+   * reports, with its range).
+   */
+  rows(medians: Record<string, number | undefined>, extras: Record<string, Record<string, unknown>[]>, pairs: Pairs): Row[]
 }
 
-function atLeast(metric: string, measured: number | undefined, target: number, note?: string): Row {
-  if (measured === undefined || !Number.isFinite(measured)) return { metric, target: `≥ ${target}×`, measured: null, unit: '×', pass: null, score: null, note }
-  return { metric, target: `≥ ${target}×`, measured, unit: '×', pass: measured >= target, score: measured / target, note }
+type Measured = number | Range | undefined
+
+function split(measured: Measured): { value: number | undefined; range?: [number, number] } {
+  if (measured === undefined || typeof measured === 'number') return { value: measured }
+  return { value: measured.median, range: [measured.min, measured.max] }
 }
 
-function atMost(metric: string, measured: number | undefined, target: number, unit: '×' | 'MB' = '×', note?: string): Row {
+function atLeast(metric: string, measured: Measured, target: number, note?: string): Row {
+  const { value, range } = split(measured)
+  if (value === undefined || !Number.isFinite(value)) return { metric, target: `≥ ${target}×`, measured: null, unit: '×', pass: null, score: null, note }
+  return { metric, target: `≥ ${target}×`, measured: value, range, unit: '×', pass: value >= target, score: value / target, note }
+}
+
+function atMost(metric: string, measured: Measured, target: number, unit: '×' | 'MB' = '×', note?: string): Row {
   const text = unit === 'MB' ? `< ${target} MB` : `≤ ${target}×`
-  if (measured === undefined || !Number.isFinite(measured)) return { metric, target: text, measured: null, unit, pass: null, score: null, note }
-  return { metric, target: text, measured, unit, pass: measured <= target, score: measured === 0 ? 2 : target / measured, note }
+  const { value, range } = split(measured)
+  if (value === undefined || !Number.isFinite(value)) return { metric, target: text, measured: null, unit, pass: null, score: null, note }
+  return { metric, target: text, measured: value, range, unit, pass: value <= target, score: value === 0 ? 2 : target / value, note }
 }
 
-const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : a / b)
+/** "0.84× (0.80–0.91)": a pairwise ratio for a note. */
+function ratioText(r: Range | undefined): string {
+  return r === undefined ? 'n/a' : `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})`
+}
+
+/** The pairwise ratios of two sample lists taken in the same rounds (round r of each), as a Range. */
+export function pairRange(a: readonly number[] | undefined, b: readonly number[] | undefined): Range | undefined {
+  if (a === undefined || b === undefined) return undefined
+  const ratios = a.slice(0, Math.min(a.length, b.length)).map((x, i) => x / b[i]!).filter(Number.isFinite).sort((x, y) => x - y)
+  if (ratios.length === 0) return undefined
+  const mid = ratios.length >> 1
+  const median = ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2
+  return { median, min: ratios[0]!, max: ratios[ratios.length - 1]! }
+}
 
 export const CASES: Case[] = [
   {
@@ -55,9 +94,9 @@ export const CASES: Case[] = [
     title: '100k no-op tasks submitted at once (tasks/s)',
     libs: NOOP_LIBS,
     reps: { full: 5, quick: 3 },
-    rows: (m) => [
-      atLeast('100k no-op tasks at once, vs piscina', ratio(m.multiproc, m.piscina), 3),
-      atLeast('100k no-op tasks at once, vs the raw pool', ratio(m.multiproc, m.raw), 0.8),
+    rows: (_m, _e, pairs) => [
+      atLeast('100k no-op tasks at once, vs piscina', pairs('multiproc', 'piscina'), 3),
+      atLeast('100k no-op tasks at once, vs the raw pool', pairs('multiproc', 'raw'), 1),
     ],
   },
   {
@@ -65,19 +104,20 @@ export const CASES: Case[] = [
     title: '100k no-op tasks, at most 64 in flight (tasks/s)',
     libs: NOOP_LIBS,
     reps: { full: 5, quick: 3 },
-    rows: (m) => [atLeast('100k no-op tasks, ≤ 64 in flight, vs piscina', ratio(m.multiproc, m.piscina), 2)],
+    rows: (_m, _e, pairs) => [
+      atLeast('100k no-op tasks, ≤ 64 in flight, vs piscina', pairs('multiproc', 'piscina'), 2),
+      atLeast('100k no-op tasks, ≤ 64 in flight, vs the raw pool', pairs('multiproc', 'raw'), 0.8),
+    ],
   },
   {
     id: 'rtt',
     title: 'idle warm round trip of one task (µs, median)',
     libs: NOOP_LIBS,
     reps: { full: 5, quick: 3 },
-    rows: (m) => {
-      // The floor says how much any library could win here: one postMessage each way.
-      const floor = ratio(m.raw, m.piscina)
-      const note = floor === undefined ? undefined : `raw postMessage floor: ${floor.toFixed(2)}× piscina; multiproc ${ratio(m.multiproc, m.raw)!.toFixed(2)}× the floor`
-      return [atMost('idle warm round trip, vs piscina (time)', ratio(m.multiproc, m.piscina), 0.65, '×', note)]
-    },
+    // The floor is one postMessage each way (the raw pool): no library can do much better.
+    rows: (_m, _e, pairs) => [
+      atMost('idle warm round trip, vs the raw postMessage pool (time)', pairs('multiproc', 'raw'), 1.15, '×', `vs piscina ${ratioText(pairs('multiproc', 'piscina'))}`),
+    ],
   },
   {
     id: 'map',
@@ -85,16 +125,16 @@ export const CASES: Case[] = [
     libs: ['multiproc', 'python'],
     python: 'python',
     reps: { full: 5, quick: 3 },
-    rows: (m) => [atLeast('`map` of 1M tiny items, vs Python `Pool.map`', ratio(m.multiproc, m.python), 1)],
+    rows: (_m, _e, pairs) => [atLeast('`map` of 1M tiny items, vs Python `Pool.map`', pairs('multiproc', 'python'), 1.5)],
   },
   {
     id: 'pi',
     title: 'CPU-bound π, 2e8 intervals in 64 chunks (ms)',
     libs: PI_LIBS,
     reps: { full: 5, quick: 3 },
-    rows: (m) => [
-      atLeast('CPU-bound π: 2-worker speedup over 1 worker', ratio(m['1 worker'], m['2 workers']), 1.95, `load average ${loadNote()}`),
-      atMost('CPU-bound π: 1 worker vs the main thread (time)', ratio(m['1 worker'], m['main thread']), 1.03),
+    rows: (_m, _e, pairs) => [
+      atLeast('CPU-bound π: 2-worker speedup over 1 worker', pairs('1 worker', '2 workers'), 1.95, `load average ${loadNote()}`),
+      atMost('CPU-bound π: 1 worker vs the main thread (time)', pairs('1 worker', 'main thread'), 1.03),
     ],
   },
   {
@@ -102,7 +142,7 @@ export const CASES: Case[] = [
     title: 'cold start: new pool of 1 → first result (ms)',
     libs: NOOP_LIBS,
     reps: { full: 9, quick: 5 },
-    rows: (m) => [atMost('cold start: new pool → first result, vs raw Worker start (time)', ratio(m.multiproc, m.raw), 1.15)],
+    rows: (_m, _e, pairs) => [atMost('cold start: new pool → first result, vs raw Worker start (time)', pairs('multiproc', 'raw'), 1.1)],
   },
   {
     id: 'process',
@@ -110,18 +150,18 @@ export const CASES: Case[] = [
     libs: ['multiproc', 'python'],
     python: 'python',
     reps: { full: 3, quick: 2 },
-    rows: (m) => [atLeast('process backend no-op tasks, vs Python `ProcessPoolExecutor.submit`', ratio(m.multiproc, m.python), 3)],
+    rows: (_m, _e, pairs) => [atLeast('process backend no-op tasks, vs Python `ProcessPoolExecutor.submit`', pairs('multiproc', 'python'), 3)],
   },
   {
     id: 'f64',
     title: '64 MiB Float64Array through a worker and back (ms)',
     libs: F64_LIBS,
     reps: { full: 3, quick: 2 },
-    rows: (m, extras) => {
+    rows: (m, extras, pairs) => {
       const copies = (extras.shared ?? []).reduce((n, e) => n + Number(e.copies ?? 0), 0)
       const sharedRan = (extras.shared ?? []).length > 0
       return [
-        atMost('64 MiB Float64Array: transfer path vs the computation alone (time)', ratio(m.transfer, m.compute), 1.05),
+        atMost('64 MiB Float64Array: transfer path vs the computation alone (time)', pairs('transfer', 'compute'), 1.1),
         {
           metric: '64 MiB Float64Array: shared-memory path copies nothing',
           target: 'no copy',

@@ -44,7 +44,7 @@ function fmt(value: number): string {
 function measuredText(row: Row): string {
   if (row.measured === null) return 'n/a'
   if (row.unit === 'MB') return `${fmt(row.measured)} MB`
-  if (row.unit === '×') return `${row.measured.toFixed(2)}×`
+  if (row.unit === '×') return row.range === undefined ? `${row.measured.toFixed(2)}×` : `${row.measured.toFixed(2)}× (${row.range[0].toFixed(2)}–${row.range[1].toFixed(2)})`
   return row.measured === 0 ? 'no copy' : `${row.measured} copies`
 }
 
@@ -86,7 +86,7 @@ export function markdown(run: RunResult): string {
     '',
     machineLine(run),
     '',
-    '2 workers unless said otherwise; each library measured in a fresh process, libraries interleaved, medians of the repetitions.',
+    '2 workers unless said otherwise; each library measured in a fresh process, libraries interleaved. A ratio is the median of the ratios taken round by round, with their range (min–max).',
     '',
     targetsTable(run),
     '',
@@ -141,7 +141,7 @@ export function svg(run: RunResult): string {
 export function readmeSection(run: RunResult): string {
   return [
     README_START,
-    `Measured ${machineLine(run)} with \`npm run bench\` (2 workers; each library in a fresh process, interleaved; medians).`,
+    `Measured ${machineLine(run)} with \`npm run bench\` (2 workers; each library in a fresh process, interleaved; ratios are medians of round-by-round ratios, with their min–max).`,
     'Ratios compare libraries measured in the same run; absolute numbers on a shared machine are noise.',
     'Full tables: [bench/results/latest.md](bench/results/latest.md); chart: [bench/results/latest.svg](bench/results/latest.svg).',
     '',

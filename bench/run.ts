@@ -18,7 +18,7 @@ import { cpus, loadavg } from 'node:os'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CASES } from './cases.js'
+import { CASES, pairRange } from './cases.js'
 import { benchDir, median, type Measurement } from './measure.js'
 import { markdown, replaceReadmeSection, svg, type CaseResult, type RunResult } from './report.js'
 
@@ -117,7 +117,9 @@ for (const c of CASES) {
     extras[lib] = list.map((m) => m.extra ?? {})
     libResults[lib] = { median: medians[lib]!, unit: list[0]!.unit, samples: list.map((m) => m.value), extra: extras[lib]! }
   }
-  const rows = c.rows(medians, extras)
+  // Repetition r of every library ran in the same round: their ratios are taken pair by pair.
+  const values = (lib: string): number[] | undefined => (medians[lib] === undefined ? undefined : samples[lib]!.map((m) => m.value))
+  const rows = c.rows(medians, extras, (a, b) => pairRange(values(a), values(b)))
   for (const row of rows) console.log(`  → ${row.metric}: ${row.measured === null ? 'n/a' : row.measured.toFixed(3)} (target ${row.target}) ${row.pass === null ? 'not run' : row.pass ? 'pass' : 'FAIL'}`)
   results.push({ id: c.id, title: c.title, libs: libResults, rows })
 }

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { CASES } from '../../bench/cases.js'
+import { CASES, pairRange } from '../../bench/cases.js'
 import { measure } from '../../bench/measure.js'
 import { markdown, replaceReadmeSection, svg, README_END, README_START, type RunResult } from '../../bench/report.js'
 
@@ -40,15 +40,25 @@ describe('bench smoke', () => {
       cases: CASES.map((c) => {
         const medians = Object.fromEntries(c.libs.map((lib, i) => [lib, i + 1]))
         const extras = Object.fromEntries(c.libs.map((lib) => [lib, [{ copies: 0 }]]))
-        return { id: c.id, title: c.title, libs: {}, rows: c.rows(medians, extras) }
+        // Three rounds per library: lib i measured i+1, i+2, i+0.5.
+        const samples = Object.fromEntries(c.libs.map((lib, i) => [lib, [i + 1, i + 2, i + 0.5]]))
+        return { id: c.id, title: c.title, libs: {}, rows: c.rows(medians, extras, (a, b) => pairRange(samples[a], samples[b])) }
       }),
     }
     const rows = run.cases.flatMap((c) => c.rows)
-    assert.equal(rows.length, 13) // the targets of the README table, one row each
+    assert.equal(rows.length, 14) // the targets of the README table, one row each
     for (const row of rows) assert.equal(typeof row.pass, 'boolean', row.metric)
+    // A ratio row reports the median of the round-by-round ratios and their range.
+    const burstRaw = rows.find((r) => r.metric.includes('at once, vs the raw pool'))!
+    const mp = [1, 2, 0.5]
+    const raw = [6, 7, 5.5]
+    const ratios = mp.map((x, i) => x / raw[i]!).sort((x, y) => x - y)
+    assert.equal(burstRaw.measured, ratios[1])
+    assert.deepEqual(burstRaw.range, [ratios[0], ratios[2]])
     const md = markdown(run)
     assert.match(md, /\| metric \| target \| measured \| result \|/)
     assert.match(md, /2 CPUs \(Test CPU\), Node 20\.0\.0/)
+    assert.match(md, /\| 0\.\d\d× \(0\.\d\d–0\.\d\d\) \|/)
     const chart = svg(run)
     assert.match(chart, /^<svg /)
     assert.equal(chart.match(/<rect [^>]*rx="2"/g)?.length, rows.length)
