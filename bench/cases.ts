@@ -6,6 +6,7 @@
  */
 import { availableParallelism, loadavg } from 'node:os'
 import { F64_LIBS, NOOP_LIBS, PI_LIBS } from './measure.js'
+import { SHELL_LIBS } from './shell_peers.js'
 
 /** A 2-worker speedup needs 2 idle cores: the load average says whether there were. */
 function loadNote(): string {
@@ -30,7 +31,7 @@ export interface Row {
   measured: number | null
   /** The smallest and largest pairwise ratio, when `measured` is one. */
   range?: [number, number]
-  unit: '×' | 'MB' | ''
+  unit: '×' | 'MB' | 'ms' | ''
   pass: boolean | null
   /** How far toward the target, 1 = exactly met (for the chart). */
   score: number | null
@@ -66,8 +67,8 @@ function atLeast(metric: string, measured: Measured, target: number, note?: stri
   return { metric, target: `≥ ${target}×`, measured: value, range, unit: '×', pass: value >= target, score: value / target, note }
 }
 
-function atMost(metric: string, measured: Measured, target: number, unit: '×' | 'MB' = '×', note?: string): Row {
-  const text = unit === 'MB' ? `< ${target} MB` : `≤ ${target}×`
+function atMost(metric: string, measured: Measured, target: number, unit: '×' | 'MB' | 'ms' = '×', note?: string): Row {
+  const text = unit === '×' ? `≤ ${target}×` : `< ${target} ${unit}`
   const { value, range } = split(measured)
   if (value === undefined || !Number.isFinite(value)) return { metric, target: text, measured: null, unit, pass: null, score: null, note }
   return { metric, target: text, measured: value, range, unit, pass: value <= target, score: value === 0 ? 2 : target / value, note }
@@ -195,5 +196,35 @@ export const CASES: Case[] = [
         m.unbounded === undefined ? undefined : `a plain submit loop: ${m.unbounded.toFixed(0)} MB`,
       ),
     ],
+  },
+  ...(['trivial', 'cpu'] as const).map(
+    (task): Case => ({
+      id: `cli-${task}`,
+      title:
+        task === 'trivial'
+          ? '`multiproc map` of 500,000 lines, trivial task, against the shell (ms, whole process)'
+          : '`multiproc map` of 100,000 lines, 8 × SHA-256 a line, against the shell (ms, whole process)',
+      libs: SHELL_LIBS,
+      reps: { full: 7, quick: 3 },
+      rows: (m, _e, pairs) => {
+        // The yardstick: whichever of the others had the lowest median in this run.
+        const others = SHELL_LIBS.filter((lib) => !lib.startsWith('multiproc') && m[lib] !== undefined)
+        const best = others.reduce<string | undefined>((a, b) => (a === undefined || m[b]! < m[a]! ? b : a), undefined)
+        const skipped = SHELL_LIBS.filter((lib) => m[lib] === undefined)
+        const note = `best other: ${best ?? 'none ran'}${skipped.length > 0 ? `; not run: ${skipped.join(', ')}` : ''}`
+        return [
+          atMost(`\`multiproc map -j2\`, ${task} task, vs the best of one node process, xargs -P2 and GNU parallel (time)`, best === undefined ? undefined : pairs('multiproc -j2', best), 1, '×', note),
+          atMost(`\`multiproc map\`, ${task} task: \`-j2\` vs \`-j1\` (time)`, pairs('multiproc -j2', 'multiproc -j1'), 1),
+        ]
+      },
+    }),
+  ),
+  {
+    id: 'cli-start',
+    title: '`multiproc map` of one line with a JavaScript task module, against `node -e 0` (ms, whole process)',
+    libs: ['node -e 0', 'multiproc -j1'],
+    reps: { full: 9, quick: 5 },
+    rows: (m) =>
+      [atMost('`multiproc map` start-up: one line, JavaScript task module, minus `node -e 0`', m['multiproc -j1'] === undefined || m['node -e 0'] === undefined ? undefined : m['multiproc -j1'] - m['node -e 0'], 150, 'ms')],
   },
 ]

@@ -22,51 +22,13 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { SINGLE_PROCESS, TASKS_MODULE, ensureParallel, shellCommand, type LineTask } from './shell_peers.js'
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, old: { type: 'string' }, trivial: { type: 'string', default: '500000' }, cpu: { type: 'string', default: '100000' } } })
 const ROUNDS = Number(values.rounds)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const cli = join(root, 'dist/cli/main.js')
 if (!existsSync(cli)) throw new Error('bench/cli_vs_shell.ts runs the built CLI: npm run build first')
-
-// The per-line work of bench/cli_map_tasks.ts, as JavaScript (no loader in any process).
-const TASKS = `import { createHash } from 'node:crypto'
-export function trivial(line) { return line }
-export function cpuish(line) {
-  let digest = line
-  for (let i = 0; i < 8; i++) digest = createHash('sha256').update(digest).digest('hex')
-  return digest.slice(0, 16)
-}
-`
-// One node process doing the same work, streamed: node single.mjs <task> [in|-] [out|-]
-const SINGLE = `import { createReadStream, createWriteStream } from 'node:fs'
-const [name, input = '-', output = '-'] = process.argv.slice(2)
-const fn = (await import('./tasks.mjs'))[name]
-const src = input === '-' ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 })
-const dst = output === '-' ? process.stdout : createWriteStream(output)
-src.setEncoding('utf8')
-let carry = ''
-for await (const chunk of src) {
-  const lines = (carry + chunk).split('\\n')
-  carry = lines.pop()
-  let out = ''
-  for (const line of lines) out += fn(line) + '\\n'
-  if (!dst.write(out)) await new Promise((resolve) => dst.once('drain', resolve))
-}
-if (carry !== '') dst.write(fn(carry) + '\\n')
-dst.end()
-`
-
-function have(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0
-}
-
-function ensureParallel(): string | null {
-  if (have('parallel')) return null
-  if (process.getuid?.() !== 0) return 'GNU parallel is not installed and this is not root: its rows are skipped'
-  const r = spawnSync('sh', ['-c', 'apt-get install -y parallel || (apt-get update && apt-get install -y parallel)'], { stdio: 'ignore', timeout: 300_000 })
-  return r.status === 0 && have('parallel') ? null : 'GNU parallel could not be installed with apt-get: its rows are skipped'
-}
 
 interface Case {
   name: string
@@ -85,8 +47,8 @@ const fmt = ([lo, med, hi]: [number, number, number], digits = 3): string => `${
 
 const dir = mkdtempSync(join(tmpdir(), 'multiproc-vs-shell-'))
 try {
-  writeFileSync(join(dir, 'tasks.mjs'), TASKS)
-  writeFileSync(join(dir, 'single.mjs'), SINGLE)
+  writeFileSync(join(dir, 'tasks.mjs'), TASKS_MODULE)
+  writeFileSync(join(dir, 'single.mjs'), SINGLE_PROCESS)
   const line = (i: number): string => `line ${i + 1} of the benchmark input`
   const inputs = { trivial: Number(values.trivial), cpuish: Number(values.cpu) }
   for (const [task, n] of Object.entries(inputs)) writeFileSync(join(dir, `${task}.txt`), Array.from({ length: n }, (_, i) => line(i)).join('\n') + '\n')
@@ -95,14 +57,10 @@ try {
   const old = values.old
 
   const mp = (path: string, task: string, jobs: number) => (out: string) => `node ${path} map tasks.mjs#${task} ${task}.txt -o ${out} -j ${jobs}`
-  const casesFor = (task: string): Case[] => [
-    { name: 'node, one process', command: (out) => `node single.mjs ${task} ${task}.txt ${out}`, check: false },
-    {
-      name: 'split | xargs -P2 node',
-      command: (out) => `rm -rf x.${out} && mkdir x.${out} && split -n l/2 ${task}.txt x.${out}/part. && ls x.${out}/part.* | xargs -P2 -I{} node single.mjs ${task} {} {}.out && cat x.${out}/part.*.out > ${out}`,
-      check: true,
-    },
-    ...(parallelNote === null ? [{ name: 'parallel --pipepart -j2', command: (out: string) => `parallel --pipepart -a ${task}.txt --block -1 -j2 -k node single.mjs ${task} > ${out}`, check: true }] : []),
+  const casesFor = (task: LineTask): Case[] => [
+    { name: 'node, one process', command: (out) => shellCommand('node', task, out, cli), check: false },
+    { name: 'split | xargs -P2 node', command: (out) => shellCommand('xargs -P2', task, out, cli), check: true },
+    ...(parallelNote === null ? [{ name: 'parallel --pipepart -j2', command: (out: string) => shellCommand('parallel -j2', task, out, cli), check: true }] : []),
     { name: 'multiproc map -j1', command: mp(cli, task, 1), check: true },
     { name: 'multiproc map -j2', command: mp(cli, task, 2), check: true },
     ...(old === undefined

@@ -6,7 +6,8 @@
  * Every measurement starts its pool and warms it before the clock starts,
  * except `cold`, which times exactly the start.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
@@ -17,6 +18,7 @@ import workerpool from 'workerpool'
 import { FixedThreadPool } from 'poolifier'
 import { Pool, ProcessPoolExecutor, ThreadPoolExecutor } from '../src/index.js'
 import { RawPool } from './raw_pool.js'
+import { ensureParallel, shellCommand, workDir, type LineTask, type ShellLib } from './shell_peers.js'
 import { double, noop, piChunk, scale, scaleShared } from './tasks.js'
 import { scaleMoved } from './moved_tasks.js'
 
@@ -46,6 +48,8 @@ export const SIZES = {
   f64: { full: 8 * 1024 * 1024, quick: 4 * 1024 * 1024, smoke: 1024 },
   imap: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
   maxqueue: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
+  cliTrivial: { full: 500_000, quick: 200_000, smoke: 2_000 },
+  cliCpu: { full: 100_000, quick: 30_000, smoke: 500 },
 } as const
 
 /** A pool of 2 workers that runs the no-op task, in each library's own way. */
@@ -385,6 +389,48 @@ async function python(what: 'ppe_noop' | 'pool_map', n: number): Promise<Measure
   return { value: out.value, unit: out.unit, extra: { python: out.python, startMethod: out.startMethod } }
 }
 
+/** The built CLI the cli-* cases run (`npm run bench` builds it first). */
+export const builtCli = join(benchDir, '..', 'dist', 'cli', 'main.js')
+
+/** Wall milliseconds of one shell command over a file of lines, its output checked. */
+async function cliLines(lib: ShellLib, task: LineTask, lines: number): Promise<Measurement> {
+  if (!existsSync(builtCli)) throw new Error('the cli cases run the built CLI: npm run build first')
+  if (lib === 'parallel -j2') {
+    const why = ensureParallel()
+    if (why !== null) throw new Error(why)
+  }
+  const dir = workDir(task, lines)
+  const out = `out.${process.pid}.txt`
+  const started = performance.now()
+  const r = spawnSync('sh', ['-c', shellCommand(lib, task, out, builtCli)], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  const ms = performance.now() - started
+  try {
+    if (r.status !== 0) throw new Error(`${lib} failed (${r.status}): ${r.stderr.slice(-500)}`)
+    // Every line, in order: the count and both ends are checked (the middle is the same code).
+    const output = readFileSync(join(dir, out), 'utf8').split('\n')
+    const input = readFileSync(join(dir, `${task}.txt`), 'utf8').split('\n')
+    const tasks = (await import(pathToFileURL(join(dir, 'tasks.mjs')).href)) as Record<LineTask, (line: string) => string>
+    if (output.length !== input.length) throw new Error(`${lib} wrote ${output.length - 1} lines for ${input.length - 1}`)
+    for (const i of [0, input.length - 2]) if (output[i] !== tasks[task](input[i]!)) throw new Error(`${lib}: line ${i + 1} is ${JSON.stringify(output[i])}`)
+  } finally {
+    rmSync(join(dir, out), { force: true })
+  }
+  return { value: ms, unit: 'ms' }
+}
+
+/** Wall milliseconds of `node -e 0`, or of the built CLI over one line with a JavaScript task module. */
+async function cliStart(lib: 'node -e 0' | 'multiproc -j1'): Promise<Measurement> {
+  if (!existsSync(builtCli)) throw new Error('the cli cases run the built CLI: npm run build first')
+  const dir = workDir('trivial', 1)
+  const command = lib === 'node -e 0' ? 'node -e 0' : `node ${builtCli} map tasks.mjs#trivial trivial.txt -o out.${process.pid}.txt -j 1`
+  const started = performance.now()
+  const r = spawnSync('sh', ['-c', command], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  const ms = performance.now() - started
+  rmSync(join(dir, `out.${process.pid}.txt`), { force: true })
+  if (r.status !== 0) throw new Error(`${lib} failed (${r.status}): ${r.stderr.slice(-500)}`)
+  return { value: ms, unit: 'ms' }
+}
+
 /** Runs one measurement. */
 export async function measure(caseId: string, lib: string, size: Size): Promise<Measurement> {
   switch (caseId) {
@@ -408,6 +454,12 @@ export async function measure(caseId: string, lib: string, size: Size): Promise<
       return imap(SIZES.imap[size])
     case 'maxqueue':
       return maxQueue(lib as 'bounded' | 'unbounded', SIZES.maxqueue[size])
+    case 'cli-trivial':
+      return cliLines(lib as ShellLib, 'trivial', SIZES.cliTrivial[size])
+    case 'cli-cpu':
+      return cliLines(lib as ShellLib, 'cpuish', SIZES.cliCpu[size])
+    case 'cli-start':
+      return cliStart(lib as 'node -e 0' | 'multiproc -j1')
   }
   throw new Error(`unknown case ${caseId}`)
 }

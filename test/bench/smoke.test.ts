@@ -6,7 +6,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { CASES, pairRange } from '../../bench/cases.js'
-import { measure } from '../../bench/measure.js'
+import { builtCli, measure } from '../../bench/measure.js'
+import { existsSync } from 'node:fs'
 import { markdown, replaceReadmeSection, svg, README_END, README_START, type RunResult } from '../../bench/report.js'
 
 const hasPython = ((): boolean => {
@@ -18,10 +19,27 @@ const hasPython = ((): boolean => {
   }
 })()
 
+const hasParallel = ((): boolean => {
+  try {
+    execFileSync('sh', ['-c', 'command -v parallel'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+/** Why a case cannot run here (the bench itself builds the CLI and installs GNU parallel). */
+function skipReason(caseId: string, lib: string, python: string | undefined): string | false {
+  if (lib === python && !hasPython) return 'python3 is not installed'
+  if (caseId.startsWith('cli-') && !existsSync(builtCli)) return 'the CLI is not built (npm run build)'
+  if (lib === 'parallel -j2' && !hasParallel) return 'GNU parallel is not installed (apt-get install parallel)'
+  return false
+}
+
 describe('bench smoke', () => {
   for (const c of CASES) {
     for (const lib of c.libs) {
-      const skip = lib === c.python && !hasPython ? 'python3 is not installed' : false
+      const skip = skipReason(c.id, lib, c.python)
       it(`${c.id} / ${lib}`, { skip }, async () => {
         const m = await measure(c.id, lib, 'smoke')
         assert.equal(typeof m.unit, 'string')
@@ -46,7 +64,7 @@ describe('bench smoke', () => {
       }),
     }
     const rows = run.cases.flatMap((c) => c.rows)
-    assert.equal(rows.length, 14) // the targets of the README table, one row each
+    assert.equal(rows.length, 19) // the targets of the README table, one row each
     for (const row of rows) assert.equal(typeof row.pass, 'boolean', row.metric)
     // A ratio row reports the median of the round-by-round ratios and their range.
     const burstRaw = rows.find((r) => r.metric.includes('at once, vs the raw pool'))!
