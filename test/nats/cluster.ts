@@ -189,14 +189,20 @@ export class TestServer {
   }
 }
 
-/** A worker process (`src/cli/worker.ts`), ready once it printed its ready line. */
+/**
+ * A worker process (`src/cli/worker.ts`), ready once it printed its ready line.
+ * It runs the worker in its own process (`--no-supervise`), unless `args`
+ * holds `--supervise`: then `pid` is the supervisor's and `workerPids` the
+ * pids of the worker processes it started.
+ */
 export class TestWorker {
   readonly child: ChildProcess
   output = ''
   readonly ready: Promise<void>
 
   constructor(url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, allow: string[] = [fixturesDir]) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', workerCli, '--nats', url, '--allow', ...allow, ...args], {
+    const mode = args.includes('--supervise') ? [] : ['--no-supervise']
+    this.child = spawn(process.execPath, ['--import', 'tsx', workerCli, '--nats', url, '--allow', ...allow, ...args, ...mode], {
       cwd: root,
       // The worker exits when this pipe closes (MULTIPROC_WORKER_STDIN_WATCH): no orphans.
       env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1', ...env },
@@ -236,6 +242,11 @@ export class TestWorker {
 
   get pid(): number {
     return this.child.pid!
+  }
+
+  /** The pids of the worker processes that said they were ready, in order (the supervisor's children when supervised). */
+  get workerPids(): number[] {
+    return [...this.output.matchAll(/multiproc worker ready: nats worker [^\s,]*:(\d+),/g)].map((m) => Number(m[1]))
   }
 
   signal(signal: NodeJS.Signals): void {
