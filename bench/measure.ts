@@ -19,6 +19,7 @@ import { Pool, ProcessPoolExecutor, ThreadPoolExecutor } from '../src/index.js'
 import { RawPool } from './raw_pool.js'
 import { double, noop, piChunk, scale, scaleShared } from './tasks.js'
 import { scaleMoved } from './moved_tasks.js'
+import { clusterFailover } from './cluster_failover.js'
 
 export const WORKERS = 2
 
@@ -46,6 +47,8 @@ export const SIZES = {
   f64: { full: 8 * 1024 * 1024, quick: 4 * 1024 * 1024, smoke: 1024 },
   imap: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
   maxqueue: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
+  /** Kills of a worker process per measurement. */
+  failover: { full: 7, quick: 5, smoke: 1 },
 } as const
 
 /** A pool of 2 workers that runs the no-op task, in each library's own way. */
@@ -408,6 +411,8 @@ export async function measure(caseId: string, lib: string, size: Size): Promise<
       return imap(SIZES.imap[size])
     case 'maxqueue':
       return maxQueue(lib as 'bounded' | 'unbounded', SIZES.maxqueue[size])
+    case 'cluster-failover':
+      return clusterFailover(SIZES.failover[size])
   }
   throw new Error(`unknown case ${caseId}`)
 }

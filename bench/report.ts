@@ -44,6 +44,7 @@ function fmt(value: number): string {
 function measuredText(row: Row): string {
   if (row.measured === null) return 'n/a'
   if (row.unit === 'MB') return `${fmt(row.measured)} MB`
+  if (row.unit === 's') return `${row.measured.toFixed(2)} s`
   if (row.unit === '×') return `${row.measured.toFixed(2)}×`
   return row.measured === 0 ? 'no copy' : `${row.measured} copies`
 }

@@ -9,19 +9,22 @@ import { CASES } from '../../bench/cases.js'
 import { measure } from '../../bench/measure.js'
 import { markdown, replaceReadmeSection, svg, README_END, README_START, type RunResult } from '../../bench/report.js'
 
-const hasPython = ((): boolean => {
+/** Whether `program --version` runs. */
+function installed(program: string): boolean {
   try {
-    execFileSync('python3', ['--version'], { stdio: 'ignore' })
+    execFileSync(program, ['--version'], { stdio: 'ignore' })
     return true
   } catch {
     return false
   }
-})()
+}
+
+const hasPython = installed('python3')
 
 describe('bench smoke', () => {
   for (const c of CASES) {
     for (const lib of c.libs) {
-      const skip = lib === c.python && !hasPython ? 'python3 is not installed' : false
+      const skip = lib === c.python && !hasPython ? 'python3 is not installed' : c.needs !== undefined && !installed(c.needs) ? `${c.needs} is not installed` : false
       it(`${c.id} / ${lib}`, { skip }, async () => {
         const m = await measure(c.id, lib, 'smoke')
         assert.equal(typeof m.unit, 'string')
@@ -44,7 +47,7 @@ describe('bench smoke', () => {
       }),
     }
     const rows = run.cases.flatMap((c) => c.rows)
-    assert.equal(rows.length, 13) // the targets of the README table, one row each
+    assert.equal(rows.length, 14) // the targets of the README table, one row each
     for (const row of rows) assert.equal(typeof row.pass, 'boolean', row.metric)
     const md = markdown(run)
     assert.match(md, /\| metric \| target \| measured \| result \|/)
