@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url'
 import { root } from '../helpers.js'
 
 export const fixturesDir = fileURLToPath(new URL('../fixtures/', import.meta.url))
-const workerCli = fileURLToPath(new URL('../../src/cli/worker.ts', import.meta.url))
+// The sources under tsx; or compiled, as the benchmarks run this file (from .bench-out/): the worker compiled beside it.
+const compiled = !import.meta.url.endsWith('.ts')
+const workerCli = fileURLToPath(new URL(`../../src/cli/worker.${compiled ? 'js' : 'ts'}`, import.meta.url))
+const loader = compiled ? [] : ['--import', 'tsx']
 
 function hasNatsServer(): boolean {
   return spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).status === 0
@@ -202,7 +205,7 @@ export class TestWorker {
 
   constructor(url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, allow: string[] = [fixturesDir]) {
     const mode = args.includes('--supervise') ? [] : ['--no-supervise']
-    this.child = spawn(process.execPath, ['--import', 'tsx', workerCli, '--nats', url, '--allow', ...allow, ...args, ...mode], {
+    this.child = spawn(process.execPath, [...loader, workerCli, '--nats', url, '--allow', ...allow, ...args, ...mode], {
       cwd: root,
       // The worker exits when this pipe closes (MULTIPROC_WORKER_STDIN_WATCH): no orphans.
       env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1', ...env },
