@@ -21,7 +21,12 @@ export interface NatsExecutorOptions extends NatsConnectionOptions {
    * `new ctx.Executor({ maxWorkers })` and `Pool({ processes })` work on any context).
    */
   maxWorkers?: number
-  /** How many times a task whose worker thread crashed is run again (on the worker) before it fails. Default 0. */
+  /**
+   * How many times a task whose worker thread crashed is run again (on the
+   * worker) before it fails. Default 0. A task whose whole worker process
+   * died runs again on another worker in any case, up to max(the workers'
+   * `--max-deliver`, 1 + retries) deliveries, then fails with ClusterError.
+   */
   retries?: number
   /** Tasks waiting to be published at most: `submit` beyond it throws `Full`, `waitForRoom()` waits. Default: no bound. */
   maxQueue?: number
