@@ -11,7 +11,11 @@
  * in a row are logged as a crash loop, with the delay. A child that exits
  * with a code in `finalCodes` (0: it was stopped on purpose; 2: bad
  * arguments, it would fail the same way again) ends the supervision with
- * that code.
+ * that code. With `readyPattern`, the child's stdout passes through the
+ * supervisor, which watches for that line: a first child that dies before
+ * it printed it ends the supervision with its code, so a worker that cannot
+ * start at all (a missing package, a server that refuses it) says so once
+ * and exits, as it would unsupervised; only a worker that ran is restarted.
  *
  * The first SIGTERM or SIGINT sends the child SIGTERM (so a terminal's
  * Ctrl-C, which reaches both, stops it once) and waits for it, at most
@@ -44,7 +48,14 @@ export interface SupervisorOptions {
   stopTimeout?: number
   /** Exit codes that end the supervision rather than restart. Default [0, 2]. */
   finalCodes?: readonly number[]
+  /** The line the child prints on stdout once it runs (then stdout goes through the supervisor, to `output`). Default: none. */
+  readyPattern?: RegExp
+  /** Where the child's stdout goes when it passes through (`readyPattern`). Default process.stdout. */
+  output?: NodeJS.WritableStream
 }
+
+/** How much of a child's stdout is kept to find the ready line in (it may come in pieces). */
+const READY_SCAN_CHARS = 4096
 
 /** Deaths in a row, each soon after its start, from which the supervisor speaks of a crash loop. */
 const CRASH_LOOP = 3
@@ -93,7 +104,7 @@ export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`
 
 export class Supervisor {
-  readonly #options: Required<Omit<SupervisorOptions, 'env'>> & { env: NodeJS.ProcessEnv | undefined }
+  readonly #options: Required<Omit<SupervisorOptions, 'env' | 'readyPattern'>> & { env: NodeJS.ProcessEnv | undefined; readyPattern: RegExp | undefined }
   readonly #backoff: RestartBackoff
   #child: ChildProcess | null = null
   #startedAt = 0
@@ -105,6 +116,8 @@ export class Supervisor {
   readonly exited: Promise<number>
   /** Children started so far, the first included. */
   starts = 0
+  /** A child printed the ready line (always true without `readyPattern`). */
+  #everReady: boolean
 
   constructor(options: SupervisorOptions) {
     this.#options = {
@@ -118,9 +131,12 @@ export class Supervisor {
       healthyAfter: options.healthyAfter ?? 30_000,
       stopTimeout: options.stopTimeout ?? 60_000,
       finalCodes: options.finalCodes ?? [0, 2],
+      readyPattern: options.readyPattern,
+      output: options.output ?? process.stdout,
     }
     this.#backoff = new RestartBackoff(this.#options.initialDelay, this.#options.maxDelay, this.#options.healthyAfter)
     this.exited = new Promise((resolve) => (this.#finish = resolve))
+    this.#everReady = options.readyPattern === undefined
   }
 
   /** The running child's pid (undefined between two children). */
@@ -166,7 +182,7 @@ export class Supervisor {
     this.#startedAt = performance.now()
     let child: ChildProcess
     try {
-      child = spawn(command, args, { env, stdio: ['pipe', 'inherit', 'inherit'] })
+      child = spawn(command, args, { env, stdio: ['pipe', this.#options.readyPattern === undefined ? 'inherit' : 'pipe', 'inherit'] })
     } catch (error) {
       log(`cannot start the ${name}: ${(error as Error).message}`)
       this.#died(null, null, undefined)
@@ -182,11 +198,24 @@ export class Supervisor {
     }
     child.once('error', (error) => {
       log(`${name}: ${error.message}`)
-      // A child that never started emits no 'exit'.
+      // A child that never started may emit no 'close'.
       if (child.pid === undefined) end(null, null)
     })
-    child.once('exit', end)
+    // 'close', not 'exit': it comes after the child's last output, so a ready line printed just before a crash counts.
+    child.once('close', end)
+    if (child.stdout) this.#passThrough(child.stdout)
     if (child.pid !== undefined) log(`${name} ${child.pid} started${this.starts > 1 ? ` (start ${this.starts})` : ''}; supervisor pid ${process.pid}`)
+  }
+
+  /** Forwards the child's stdout to `output`, watching it for the ready line until a child printed it. */
+  #passThrough(stdout: NodeJS.ReadableStream): void {
+    let seen = ''
+    stdout.on('data', (chunk: Buffer) => {
+      this.#options.output.write(chunk)
+      if (this.#everReady) return
+      seen = (seen + chunk.toString()).slice(-READY_SCAN_CHARS)
+      if (this.#options.readyPattern!.test(seen)) this.#everReady = true
+    })
   }
 
   #died(code: number | null, signal: NodeJS.Signals | null, pid: number | undefined): void {
@@ -196,6 +225,11 @@ export class Supervisor {
     const how = code === null && signal === null ? 'could not start' : `ended (${describeEnd(code, signal)}) after ${seconds(ran)}`
     if (this.#stopping) {
       clearTimeout(this.#killTimer)
+      this.#finish(exitCodeOf(code, signal))
+      return
+    }
+    if (!this.#everReady) {
+      log(`${name} ${how} before it was ready: not restarted (it never started; its output above says why)`)
       this.#finish(exitCodeOf(code, signal))
       return
     }

@@ -19,6 +19,8 @@ import { Supervisor } from './supervisor.js'
 
 /** This file, as the supervised child runs it. */
 const SELF = fileURLToPath(new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
+/** What the worker prints once it pulls tasks (the supervisor waits for it). */
+const READY_LINE = /^multiproc worker ready: /m
 /** How much longer than --grace the supervisor waits for its child to stop before SIGKILL. */
 const STOP_MARGIN_MS = 15_000
 
@@ -218,6 +220,8 @@ function supervise(argv: string[], grace: number): Promise<number> {
     // The child ends when its stdin (a pipe from here) closes: it does not outlive this process.
     env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1' },
     name: 'worker process',
+    // A worker that never gets ready (NATS unreachable, prom-client missing) exits as unsupervised: once, with its code.
+    readyPattern: READY_LINE,
     log: (line) => process.stderr.write(`multiproc worker: ${line}\n`),
     stopTimeout: grace + STOP_MARGIN_MS,
   })

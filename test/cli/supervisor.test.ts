@@ -6,6 +6,7 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { PassThrough } from 'node:stream'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RestartBackoff, Supervisor, describeEnd, exitCodeOf, type SupervisorOptions } from '../../src/cli/supervisor.js'
@@ -126,6 +127,29 @@ describe('Supervisor', () => {
     slow.supervisor.stop('SIGTERM')
     assert.equal(await slow.supervisor.exited, 137)
     assert.match(slow.lines.at(-1)!, /still running 0\.3 s after SIGTERM: killing it$/)
+  })
+})
+
+describe('Supervisor with a ready line', () => {
+  it('a first child that dies before its ready line ends the supervision with its code: it could not start at all', async () => {
+    const output = new PassThrough()
+    const { supervisor, lines } = supervise("process.stdout.write('starting\\n'); process.exit(1)", { readyPattern: /^READY$/m, output })
+    assert.equal(await supervisor.exited, 1)
+    assert.equal(supervisor.starts, 1)
+    assert.match(lines.at(-1)!, /^child \d+ ended \(exit code 1\) after [\d.]+ s before it was ready: not restarted \(it never started; its output above says why\)$/)
+    assert.equal(output.read()?.toString(), 'starting\n', "the child's stdout passes through")
+  })
+
+  it('a child that was ready once is restarted, also when a later one dies before its ready line', async () => {
+    const output = new PassThrough()
+    const marker = join(dir, 'ready-once')
+    // The first child prints the ready line and dies; the next ones die before printing it.
+    const program = `const fs = require('node:fs'); if (!fs.existsSync(${JSON.stringify(marker)})) { fs.writeFileSync(${JSON.stringify(marker)}, ''); process.stdout.write('READY\\n') } setTimeout(() => process.exit(1), 20)`
+    const { supervisor } = supervise(program, { readyPattern: /^READY$/m, output })
+    await until(() => supervisor.starts >= 3, 20_000, 'three starts')
+    supervisor.stop('SIGTERM')
+    await supervisor.exited
+    assert.equal(output.read()?.toString(), 'READY\n')
   })
 })
 
