@@ -65,6 +65,7 @@ export class TaskConsumer {
   #ackWait: number
   /** A lower ack_wait another worker announced, and until when it wins over a read from JetStream. */
   #noticed = { ms: Infinity, until: 0 }
+  #refreshing: Promise<number> | null = null
 
   private constructor(options: TaskConsumerOptions, consumer: import('@nats-io/jetstream').Consumer, jsm: import('@nats-io/jetstream').JetStreamManager, ackWait: number) {
     this.#options = options
@@ -85,17 +86,22 @@ export class TaskConsumer {
     // No max_deliver: workers fail a poison task themselves (deliveryLimit).
     const settings = { ack_wait: ackWait, max_deliver: -1, max_ack_pending: -1 }
     let info: import('@nats-io/jetstream').ConsumerInfo
-    try {
-      const current = await jsm.consumers.info(names.stream, names.consumer)
-      const before = current.config.ack_wait ?? 0
-      if (before > ackWait) {
+    const current = await jsm.consumers.info(names.stream, names.consumer).catch(() => null)
+    if (current !== null) {
+      if ((current.config.ack_wait ?? 0) > ackWait) {
         // Lowered: the workers heartbeating at the old pace hear it before JetStream applies it.
         nc.publish(names.ackWaitSubject, encode({ v: NATS_PROTOCOL_VERSION, ms: options.ackWait } satisfies AckWaitNotice))
         await nc.flush()
         await new Promise((r) => setTimeout(r, LOWER_NOTICE_MS))
       }
-      info = await jsm.consumers.update(names.stream, names.consumer, settings)
-    } catch {
+      try {
+        info = await jsm.consumers.update(names.stream, names.consumer, settings)
+      } catch (error) {
+        // Say so, and go on with the consumer as it is: the ack wait read back below is the one heartbeats follow.
+        options.log(`cannot update the settings of consumer ${names.consumer} (ack_wait ${options.ackWait} ms, no max_deliver): ${(error as Error)?.message ?? error}`)
+        info = current
+      }
+    } else {
       try {
         info = await jsm.consumers.add(names.stream, { durable_name: names.consumer, ack_policy: js.AckPolicy.Explicit, ...settings })
       } catch (error) {
@@ -119,7 +125,13 @@ export class TaskConsumer {
    * an operator changed it). Resolves to the value, the last one known when
    * JetStream cannot be asked now (a server restarting).
    */
-  async refreshAckWait(): Promise<number> {
+  refreshAckWait(): Promise<number> {
+    // One read at a time: a slow JetStream API must not pile up reads.
+    this.#refreshing ??= this.#readAckWait().finally(() => (this.#refreshing = null))
+    return this.#refreshing
+  }
+
+  async #readAckWait(): Promise<number> {
     try {
       const info = await this.#jsm.consumers.info(this.#options.names.stream, this.#options.names.consumer)
       const ms = ackWaitMs(info, this.#ackWait)
