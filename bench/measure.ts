@@ -21,6 +21,7 @@ import { RawPool } from './raw_pool.js'
 import { ensureParallel, shellCommand, workDir, type LineTask, type ShellLib } from './shell_peers.js'
 import { double, noop, piChunk, scale, scaleShared } from './tasks.js'
 import { scaleMoved } from './moved_tasks.js'
+import { clusterFailover } from './cluster_failover.js'
 
 export const WORKERS = 2
 
@@ -50,6 +51,8 @@ export const SIZES = {
   maxqueue: { full: 1_000_000, quick: 300_000, smoke: 1_000 },
   cliTrivial: { full: 500_000, quick: 200_000, smoke: 2_000 },
   cliCpu: { full: 100_000, quick: 30_000, smoke: 500 },
+  /** Kills of a worker process per measurement. */
+  failover: { full: 7, quick: 5, smoke: 1 },
 } as const
 
 /** A pool of 2 workers that runs the no-op task, in each library's own way. */
@@ -460,6 +463,8 @@ export async function measure(caseId: string, lib: string, size: Size): Promise<
       return cliLines(lib as ShellLib, 'cpuish', SIZES.cliCpu[size])
     case 'cli-start':
       return cliStart(lib as 'node -e 0' | 'multiproc -j1')
+    case 'cluster-failover':
+      return clusterFailover(SIZES.failover[size])
   }
   throw new Error(`unknown case ${caseId}`)
 }

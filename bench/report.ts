@@ -44,6 +44,7 @@ function fmt(value: number): string {
 function measuredText(row: Row): string {
   if (row.measured === null) return 'n/a'
   if (row.unit === 'MB' || row.unit === 'ms') return `${fmt(row.measured)} ${row.unit}`
+  if (row.unit === 's') return `${row.measured.toFixed(2)} s`
   if (row.unit === '×') return row.range === undefined ? `${row.measured.toFixed(2)}×` : `${row.measured.toFixed(2)}× (${row.range[0].toFixed(2)}–${row.range[1].toFixed(2)})`
   return row.measured === 0 ? 'no copy' : `${row.measured} copies`
 }

@@ -156,7 +156,7 @@ export function render(s: ClusterSnapshot): string {
   const q = s.queue
   const lines = [`${s.server}  stream ${q.stream}  ${new Date(s.at).toISOString()}`]
   const consumer = q.consumerExists
-    ? `${q.pending} pending, ${q.inFlight} in flight, ${q.redelivered} redelivered, ${q.waiting} waiting pulls (consumer ${q.consumer})`
+    ? `${q.pending} pending, ${q.inFlight} in flight, ${q.redelivered} redelivered, ${q.waiting} waiting pulls (consumer ${q.consumer}, ack wait ${q.ackWait} ms)`
     : `consumer ${q.consumer} not created yet (no worker started)`
   lines.push(`queue: ${q.messages} messages (${bytes(q.bytes)}); ${consumer}`)
   const t = s.totals

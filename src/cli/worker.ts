@@ -1,16 +1,28 @@
 /**
  * `multiproc worker`: starts a cluster worker.
  *
- *   multiproc worker --nats <url> --allow <module>... [--concurrency N] [--root dir]
+ *   multiproc worker --nats <url> --allow <module>... [--concurrency N] [--root dir] [--no-supervise]
  *
  * Argument parsing only; the work is NatsWorker's. Runs directly too
  * (`node --import tsx src/cli/worker.ts --nats ...`) when it is the entry module.
- * Prints one `ready` line on stdout once it pulls tasks; SIGTERM or SIGINT
- * stops it gracefully (held tasks finish, up to --grace ms).
+ * By default the command supervises the worker (supervisor.ts): it runs this
+ * same file again as a child process with `--no-supervise`, and starts it
+ * again when it dies; `--no-supervise` runs the worker in this process.
+ * The worker prints one `ready` line on stdout once it pulls tasks; SIGTERM
+ * or SIGINT stops it gracefully (held tasks finish, up to --grace ms).
  */
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { readFileSync } from 'node:fs'
-import { NatsWorker, type NatsWorkerOptions } from '../backends/nats/nats_worker.js'
+import { DEFAULT_ACK_WAIT_MS, NatsWorker, type NatsWorkerOptions } from '../backends/nats/nats_worker.js'
+import { processExecArgv } from '../backends/exec_argv.js'
+import { Supervisor } from './supervisor.js'
+
+/** This file, as the supervised child runs it. */
+const SELF = fileURLToPath(new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
+/** What the worker prints once it pulls tasks (the supervisor waits for it). */
+const READY_LINE = /^multiproc worker ready: /m
+/** How much longer than --grace the supervisor waits for its child to stop before SIGKILL. */
+const STOP_MARGIN_MS = 15_000
 
 const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options]
 
@@ -19,10 +31,15 @@ const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options
   --concurrency <n>       tasks run at once, in worker threads (default: cpuCount())
   --root <dir>            where relative --allow paths start (default: the current directory)
   --prefetch <n>          task messages held at once (default: 2 × concurrency)
-  --ack-wait <ms>         redelivery delay of a task whose worker went silent (default 30000)
-  --max-deliver <n>       deliveries before a task is a poison task (default 5)
+  --ack-wait <ms>         how long the tasks of a worker that died wait before another worker runs them
+                          (default ${DEFAULT_ACK_WAIT_MS}). Set on the consumer all workers share: the last
+                          worker started decides it for all, and each heartbeats every quarter of it
+  --max-deliver <n>       deliveries before a task is a poison task, at least; a task's retries raise it
+                          to 1 + retries (default 5)
   --session-timeout <ms>  how long an unreachable caller is waited for (default 30000)
   --grace <ms>            on SIGTERM, how long held tasks may finish (default 30000)
+  --no-supervise          run the worker in this process; by default a supervisor process runs it as a
+                          child and starts it again when it dies (backoff 0.2 s doubling to 30 s)
   --metrics [host:]<port> serve Prometheus metrics on /metrics (host default 127.0.0.1; needs prom-client)
   --user <u> --pass <p>   user and password        --token <t>        token
   --nkey <file>           file holding an nkey seed --creds <file>     a .creds file
@@ -32,13 +49,21 @@ const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options
 
 class UsageError extends Error {}
 
+/** The arguments of `multiproc worker`: NatsWorker options, the grace period, whether to supervise. */
+export interface WorkerArgs {
+  options: NatsWorkerOptions
+  grace: number
+  supervise: boolean
+}
+
 /** Parses the arguments of `multiproc worker` into NatsWorker options (and the grace period). */
-export function parseWorkerArgs(argv: string[]): { options: NatsWorkerOptions; grace: number } {
+export function parseWorkerArgs(argv: string[]): WorkerArgs {
   const options: Record<string, unknown> = {}
   const allow: string[] = []
   const servers: string[] = []
   const tls: Record<string, string> = {}
   let grace = 30_000
+  let supervise = true
   const number = (flag: string, value: string | undefined): number => {
     const n = Number(value)
     if (value === undefined || !Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} needs a positive integer, got ${value ?? 'nothing'}`)
@@ -80,6 +105,11 @@ export function parseWorkerArgs(argv: string[]): { options: NatsWorkerOptions; g
         break
       case '--grace':
         grace = number(flag, value())
+        break
+      case '--supervise':
+      case '--no-supervise':
+        if (inline !== undefined) throw new UsageError(`${flag} takes no value`)
+        supervise = flag === '--supervise'
         break
       case '--root':
         options.root = value()
@@ -125,7 +155,7 @@ export function parseWorkerArgs(argv: string[]): { options: NatsWorkerOptions; g
   options.allow = allow
   if (servers.length > 0) options.servers = servers
   if (Object.keys(tls).length > 0) options.tls = tls
-  return { options: options as unknown as NatsWorkerOptions, grace }
+  return { options: options as unknown as NatsWorkerOptions, grace, supervise }
 }
 
 /** `--metrics 9464` or `--metrics 0.0.0.0:9464`. */
@@ -143,15 +173,17 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  let parsed: ReturnType<typeof parseWorkerArgs>
+  let parsed: WorkerArgs
   let worker: NatsWorker
   try {
     parsed = parseWorkerArgs(argv)
+    // Checked here even when supervised: bad options fail once, not in a loop of children.
     worker = new NatsWorker({ ...parsed.options, log: (line) => process.stderr.write(`${line}\n`) })
   } catch (error) {
     process.stderr.write(`multiproc worker: ${(error as Error).message}\n\n${USAGE}`)
     return 2
   }
+  if (parsed.supervise) return supervise(argv, parsed.grace)
   try {
     await worker.start()
   } catch (error) {
@@ -177,6 +209,36 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
     void worker.closed().then(() => {
       if (!stopping) resolve(1)
     })
+  })
+}
+
+/** Runs the worker as a supervised child process (supervisor.ts); resolves to its exit code. */
+function supervise(argv: string[], grace: number): Promise<number> {
+  const supervisor = new Supervisor({
+    command: process.execPath,
+    args: [...processExecArgv(), SELF, ...argv.filter((a) => a !== '--supervise'), '--no-supervise'],
+    // The child ends when its stdin (a pipe from here) closes: it does not outlive this process.
+    env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1' },
+    name: 'worker process',
+    // A worker that never gets ready (NATS unreachable, prom-client missing) exits as unsupervised: once, with its code.
+    readyPattern: READY_LINE,
+    log: (line) => process.stderr.write(`multiproc worker: ${line}\n`),
+    stopTimeout: grace + STOP_MARGIN_MS,
+  })
+  const onSignal = (signal: NodeJS.Signals): void => supervisor.stop(signal)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  if (process.env.MULTIPROC_WORKER_STDIN_WATCH === '1') {
+    // Watched by whoever started this process: when it goes, so does the worker (its stdin closes with ours).
+    process.stdin.resume()
+    const gone = (): void => process.exit(1)
+    process.stdin.once('close', gone)
+    process.stdin.once('end', gone)
+  }
+  supervisor.start()
+  return supervisor.exited.finally(() => {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
   })
 }
 

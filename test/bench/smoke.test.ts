@@ -6,31 +6,29 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { CASES, pairRange } from '../../bench/cases.js'
-import { builtCli, measure } from '../../bench/measure.js'
 import { existsSync } from 'node:fs'
+import { builtCli, measure } from '../../bench/measure.js'
 import { markdown, replaceReadmeSection, svg, README_END, README_START, type RunResult } from '../../bench/report.js'
 
-const hasPython = ((): boolean => {
+/** Whether `program --version` runs. */
+function installed(program: string): boolean {
   try {
-    execFileSync('python3', ['--version'], { stdio: 'ignore' })
+    execFileSync(program, ['--version'], { stdio: 'ignore' })
     return true
   } catch {
     return false
   }
-})()
+}
 
-const hasParallel = ((): boolean => {
-  try {
-    execFileSync('sh', ['-c', 'command -v parallel'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+const hasPython = installed('python3')
+
+const hasParallel = installed('parallel')
 
 /** Why a case cannot run here (the bench itself builds the CLI and installs GNU parallel). */
-function skipReason(caseId: string, lib: string, python: string | undefined): string | false {
-  if (lib === python && !hasPython) return 'python3 is not installed'
+function skipReason(c: (typeof CASES)[number], lib: string): string | false {
+  const caseId = c.id
+  if (lib === c.python && !hasPython) return 'python3 is not installed'
+  if (c.needs !== undefined && !installed(c.needs)) return `${c.needs} is not installed`
   if (caseId.startsWith('cli-') && !existsSync(builtCli)) return 'the CLI is not built (npm run build)'
   if (lib === 'parallel -j2' && !hasParallel) return 'GNU parallel is not installed (apt-get install parallel)'
   return false
@@ -39,7 +37,7 @@ function skipReason(caseId: string, lib: string, python: string | undefined): st
 describe('bench smoke', () => {
   for (const c of CASES) {
     for (const lib of c.libs) {
-      const skip = skipReason(c.id, lib, c.python)
+      const skip = skipReason(c, lib)
       it(`${c.id} / ${lib}`, { skip }, async () => {
         const m = await measure(c.id, lib, 'smoke')
         assert.equal(typeof m.unit, 'string')
@@ -64,7 +62,7 @@ describe('bench smoke', () => {
       }),
     }
     const rows = run.cases.flatMap((c) => c.rows)
-    assert.equal(rows.length, 19) // the targets of the README table, one row each
+    assert.equal(rows.length, 20) // the targets of the README table, one row each
     for (const row of rows) assert.equal(typeof row.pass, 'boolean', row.metric)
     // A ratio row reports the median of the round-by-round ratios and their range.
     const burstRaw = rows.find((r) => r.metric.includes('at once, vs the raw pool'))!

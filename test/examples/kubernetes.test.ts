@@ -71,6 +71,13 @@ describe('examples/kubernetes', { skip: yaml === null ? 'the yaml package is not
     assert.equal(template.metadata.annotations['prometheus.io/path'], '/metrics')
   })
 
+  it('runs the worker unsupervised: the kubelet restarts the container and counts its restarts', () => {
+    const deployment = manifest('worker-deployment.yaml')
+    const [container] = deployment.spec.template.spec.containers
+    assert.ok(container.args.includes('--no-supervise'))
+    assert.equal(deployment.spec.template.spec.restartPolicy ?? 'Always', 'Always')
+  })
+
   it('validates against the Kubernetes and KEDA schemas', async (t) => {
     const apps = await optional<{ Deployment: new (value: unknown) => { validate(): void } }>(K8S_APPS)
     const keda = await optional<{ ScaledObject: new (value: unknown) => { validate(): void } }>(KEDA)

@@ -84,7 +84,10 @@ describe('multiproc map --backend nats', () => {
     assert.equal(r.code, 0, r.stderr)
     const out = r.stdout.trimEnd().split('\n')
     assert.deepEqual(out.map((l) => l.split(' ')[0]), ['a', 'b', 'c', 'd', 'e'])
-    for (const l of out) assert.equal(Number(l.split(' ')[1]), worker.child.pid)
+    // Supervised (the default): the worker is a child process of the command, named in its ready line.
+    const workerPid = Number(/multiproc worker ready: nats worker [^\s,]*:(\d+),/.exec(worker.output())?.[1])
+    assert.notEqual(workerPid, worker.child.pid)
+    for (const l of out) assert.equal(Number(l.split(' ')[1]), workerPid)
   })
 
   it('JSON Lines and failing lines behave as on the local backends', async () => {

@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url'
 import { root } from '../helpers.js'
 
 export const fixturesDir = fileURLToPath(new URL('../fixtures/', import.meta.url))
-const workerCli = fileURLToPath(new URL('../../src/cli/worker.ts', import.meta.url))
+// The sources under tsx; or compiled, as the benchmarks run this file (from .bench-out/): the worker compiled beside it.
+const compiled = !import.meta.url.endsWith('.ts')
+const workerCli = fileURLToPath(new URL(`../../src/cli/worker.${compiled ? 'js' : 'ts'}`, import.meta.url))
+const loader = compiled ? [] : ['--import', 'tsx']
 
 function hasNatsServer(): boolean {
   return spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).status === 0
@@ -189,14 +192,20 @@ export class TestServer {
   }
 }
 
-/** A worker process (`src/cli/worker.ts`), ready once it printed its ready line. */
+/**
+ * A worker process (`src/cli/worker.ts`), ready once it printed its ready line.
+ * It runs the worker in its own process (`--no-supervise`), unless `args`
+ * holds `--supervise`: then `pid` is the supervisor's and `workerPids` the
+ * pids of the worker processes it started.
+ */
 export class TestWorker {
   readonly child: ChildProcess
   output = ''
   readonly ready: Promise<void>
 
   constructor(url: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, allow: string[] = [fixturesDir]) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', workerCli, '--nats', url, '--allow', ...allow, ...args], {
+    const mode = args.includes('--supervise') ? [] : ['--no-supervise']
+    this.child = spawn(process.execPath, [...loader, workerCli, '--nats', url, '--allow', ...allow, ...args, ...mode], {
       cwd: root,
       // The worker exits when this pipe closes (MULTIPROC_WORKER_STDIN_WATCH): no orphans.
       env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1', ...env },
@@ -236,6 +245,11 @@ export class TestWorker {
 
   get pid(): number {
     return this.child.pid!
+  }
+
+  /** The pids of the worker processes that said they were ready, in order (the supervisor's children when supervised). */
+  get workerPids(): number[] {
+    return [...this.output.matchAll(/multiproc worker ready: nats worker [^\s,]*:(\d+),/g)].map((m) => Number(m[1]))
   }
 
   signal(signal: NodeJS.Signals): void {

@@ -145,7 +145,7 @@ describe('cluster (nats)', { skip: false }, () => {
     } finally {
       caller.kill('SIGKILL')
     }
-    // The worker pings the caller each third of ack_wait: no responder, so it stops the task.
+    // The worker pings a caller silent for 2 s on its heartbeats: no responder, so it stops the task.
     let stopped = false
     for (let i = 0; i < 60 && !stopped; i++) {
       const size = statSync(file).size

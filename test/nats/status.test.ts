@@ -118,6 +118,7 @@ describe('multiproc status and worker metrics', () => {
       rate: snapshot.totals.rate,
     })
     assert.equal(snapshot.queue.consumerExists, true)
+    assert.equal(snapshot.queue.ackWait, 2_000, "the workers' default")
     assert.equal(snapshot.queue.pending, 0)
     assert.equal(snapshot.queue.inFlight, 0)
     assert.equal(snapshot.queue.messages, 0)

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { NatsWorker, NatsExecutor, UnsupportedBackendError, getContext } from '../../src/index.js'
 import { parseWorkerArgs } from '../../src/cli/worker.js'
+import { deliveryLimit } from '../../src/backends/nats/task_consumer.js'
 
 describe('multiproc worker arguments', () => {
   it('reads servers, several --allow values, numbers and auth', () => {
@@ -63,6 +64,22 @@ describe('NatsWorker allowlist', () => {
     assert.throws(() => new NatsWorker({ allow: ['x'], concurrency: 0 }), RangeError)
     assert.throws(() => new NatsWorker({ allow: ['x'], ackWait: 10 }), /at least 100 ms/)
     assert.throws(() => new NatsWorker({ allow: ['x'], prefix: 'a.b' }), /Expected `prefix` to be a name/)
+  })
+
+  it('waits 2 s for a silent worker by default (until started, `ackWait` is its own option)', () => {
+    assert.equal(new NatsWorker({ allow: ['x'] }).ackWait, 2_000)
+    assert.equal(new NatsWorker({ allow: ['x'], ackWait: 5_000 }).ackWait, 5_000)
+    assert.equal(new NatsWorker({ allow: ['x'] }).heartbeatInterval, 0)
+  })
+})
+
+describe('poison tasks on the cluster', () => {
+  it("a task is poison past the larger of the worker's maxDeliver and 1 + the task's retries", () => {
+    assert.equal(deliveryLimit(5, { r: 0 }), 5, 'retries 0: the worker setting decides')
+    assert.equal(deliveryLimit(5, { r: 2 }), 5)
+    assert.equal(deliveryLimit(5, { r: 9 }), 10, 'retries raise it')
+    assert.equal(deliveryLimit(1, { r: 0 }), 1)
+    assert.equal(deliveryLimit(1, { r: 2 }), 3)
   })
 })
 

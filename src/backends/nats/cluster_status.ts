@@ -45,6 +45,8 @@ export interface QueueView {
   redelivered: number
   /** Pull requests of workers waiting for messages. */
   waiting: number
+  /** The consumer's ack wait in ms (0 without a consumer): how long a dead worker's tasks wait; the last worker started set it. */
+  ackWait: number
 }
 
 /** One sample of the cluster's state (`multiproc status --json`). */
@@ -213,6 +215,7 @@ export class ClusterStatus {
       inFlight: 0,
       redelivered: 0,
       waiting: 0,
+      ackWait: 0,
     }
     try {
       const ci = await jsm.consumers.info(stream, consumer)
@@ -222,6 +225,7 @@ export class ClusterStatus {
         inFlight: ci.num_ack_pending,
         redelivered: ci.num_redelivered,
         waiting: ci.num_waiting,
+        ackWait: Math.round((ci.config.ack_wait ?? 0) / 1_000_000),
       })
     } catch (error) {
       if (!notFound(error)) throw new ClusterError(`Cannot read JetStream consumer ${consumer}: ${(error as Error)?.message ?? error}`, { cause: error })

@@ -22,7 +22,13 @@ export interface NatsExecutorOptions extends NatsConnectionOptions {
    * `new ctx.Executor({ maxWorkers })` and `Pool({ processes })` work on any context).
    */
   maxWorkers?: number
-  /** How many times a task whose worker thread crashed is run again (on the worker), or one that threw an error `retryOn` names (published again), before it fails. Default 0. */
+  /**
+   * How many times a task is run again before it fails: one whose worker
+   * thread crashed (run again on the worker), or one that threw an error
+   * `retryOn` names (published again). Default 0. A task whose whole worker
+   * process died runs again on another worker in any case, up to max(the
+   * workers' `--max-deliver`, 1 + retries) deliveries, then fails with ClusterError.
+   */
   retries?: number
   /**
    * Errors thrown by a task that run it again, within \`retries\`: error

@@ -8,13 +8,16 @@
  *   ack once the caller confirmed every result ◀── result_outbox.ts ◀──────────────┘
  *
  * Delivery is at least once. Every held message gets an in-progress signal
- * (`working()`) each third of `ackWait`, so a long task is not redelivered
- * while this worker lives; a worker that dies or hangs stops sending them
- * and the message goes to another worker after `ackWait`. A message
- * delivered more than `maxDeliver` times is a poison task: its tasks fail
- * with ClusterError at the caller and the message is terminated. A caller
- * found gone has its tasks stopped and dropped; a cancel broadcast stops a
- * running task and drops one not started yet.
+ * (`working()`) each quarter of the consumer's ack_wait (2 s by default), so
+ * a long task is not redelivered while this worker lives; a worker that
+ * dies or hangs stops sending them and the message goes to another worker
+ * after ack_wait. The ack_wait is the shared consumer's, read back from
+ * JetStream (task_consumer.ts: the last worker to start sets it), not this
+ * worker's option. A task delivered more than max(`maxDeliver`, 1 + its
+ * `retries`) times is a poison task (deliveryLimit): it fails with
+ * ClusterError at the caller. A caller found gone has its tasks stopped and
+ * dropped; a cancel broadcast stops a running task and drops one not
+ * started yet.
  */
 import { hostname } from 'node:os'
 import { ClusterError, invalidArgType } from '../../errors.js'
@@ -24,10 +27,10 @@ import { STATUS_ERROR } from '../../wire/messages.js'
 import { serializeError } from '../../wire/remote_error.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
 import { connectNats, ensureStream, type NatsConnection } from './nats_client.js'
-import { NATS_PROTOCOL_VERSION, decode, names, type CancelMessage, type Names, type TaskMessage } from './protocol.js'
+import { NATS_PROTOCOL_VERSION, decode, names, type AckWaitNotice, type CancelMessage, type Names, type TaskMessage } from './protocol.js'
 import type { HeldMessage } from './held_message.js'
 import { ModuleAllowlist } from './module_allowlist.js'
-import { TaskConsumer } from './task_consumer.js'
+import { TaskConsumer, deliveryLimit } from './task_consumer.js'
 import { RunningTasks, unitLabel } from './running_tasks.js'
 import { ResultOutbox } from './result_outbox.js'
 import { SessionLiveness } from './session_liveness.js'
@@ -45,9 +48,15 @@ export interface NatsWorkerOptions extends NatsConnectionOptions {
   concurrency?: number
   /** Task messages held at once (running or about to). Default 2 × concurrency. */
   prefetch?: number
-  /** Milliseconds without an in-progress signal before JetStream redelivers a task. Default 30000. */
+  /**
+   * Milliseconds without an in-progress signal before JetStream gives a task
+   * to another worker: how long a dead worker's tasks wait. Default 2000.
+   * It is set on the consumer every worker shares, so the last worker to
+   * start decides it for all; each worker heartbeats each quarter of the
+   * consumer's actual value (see `ackWait` of the instance).
+   */
   ackWait?: number
-  /** Deliveries of a task message before it is a poison task. Default 5. */
+  /** Deliveries of a task before it is a poison task, at least (a task's `retries` raises it to 1 + retries). Default 5. */
   maxDeliver?: number
   /** How long a caller that does not answer pings (but has not clearly left) is waited for, in ms. Default 30000. */
   sessionTimeout?: number
@@ -60,6 +69,13 @@ export interface NatsWorkerOptions extends NatsConnectionOptions {
   /** Serve Prometheus metrics on `http://host:port/metrics` (needs `prom-client` installed). Default: none. */
   metrics?: WorkerMetricsOptions
 }
+
+/** The default ack wait: a dead worker's tasks run elsewhere within about 2 s. */
+export const DEFAULT_ACK_WAIT_MS = 2_000
+/** Heartbeats per ack wait: three may be lost or late before JetStream redelivers. */
+const BEATS_PER_ACK_WAIT = 4
+/** How often the consumer's ack_wait is read again (another worker or an operator may change it). */
+const ACK_WAIT_REFRESH_MS = 5_000
 
 const OWN_KEYS = ['allow', 'root', 'concurrency', 'prefetch', 'ackWait', 'maxDeliver', 'sessionTimeout', 'execArgv', 'log', 'statusInterval', 'metrics'] as const
 const TRACE = process.env.MULTIPROC_NATS_TRACE === '1'
@@ -94,6 +110,10 @@ export class NatsWorker {
   #running = false
   readonly #held = new Set<HeldMessage>()
   #heartbeat: NodeJS.Timeout | undefined
+  #beatEvery = 0
+  /** Heartbeats run: from start until the held messages are given up at stop. */
+  #beating = false
+  #refresh: NodeJS.Timeout | undefined
   readonly #liveness: SessionLiveness
   readonly #outbox: ResultOutbox
   #stopped: Promise<void> | null = null
@@ -107,7 +127,7 @@ export class NatsWorker {
 
   /**
    * @param options `allow` (required), `servers` and the auth options, `concurrency`
-   *   (default `cpuCount()`), `prefetch`, `ackWait`, `maxDeliver`, `sessionTimeout`, `root`
+   *   (default `cpuCount()`), `prefetch`, `ackWait` (default 2000), `maxDeliver` (default 5), `sessionTimeout`, `root`
    * @throws TypeError / RangeError for a bad option
    * @example
    * const worker = new NatsWorker({ servers: 'nats://10.0.0.5:4222', allow: ['./tasks.js'] })
@@ -126,7 +146,7 @@ export class NatsWorker {
     this.#allowlist = new ModuleAllowlist(opts.allow as string[], root, this.label)
     this.#concurrency = opts.concurrency === undefined ? cpuCount() : positiveInteger('concurrency', opts.concurrency)
     this.#prefetch = opts.prefetch === undefined ? 2 * this.#concurrency : positiveInteger('prefetch', opts.prefetch)
-    this.#ackWait = opts.ackWait === undefined ? 30_000 : timeoutMs('ackWait', opts.ackWait, false)
+    this.#ackWait = opts.ackWait === undefined ? DEFAULT_ACK_WAIT_MS : timeoutMs('ackWait', opts.ackWait, false)
     if (this.#ackWait < 100) throw new RangeError(`Expected \`ackWait\` to be at least 100 ms, got ${this.#ackWait}`)
     this.#maxDeliver = opts.maxDeliver === undefined ? 5 : positiveInteger('maxDeliver', opts.maxDeliver)
     this.#sessionTimeout = opts.sessionTimeout === undefined ? 30_000 : timeoutMs('sessionTimeout', opts.sessionTimeout, false)
@@ -150,7 +170,6 @@ export class NatsWorker {
     this.#liveness = new SessionLiveness({
       request: (session, data, timeout) => this.#nc!.request(this.#names.sessionSubject(session), data, { timeout }),
       closed: () => this.#nc?.isClosed() ?? true,
-      ackWait: this.#ackWait,
       sessionTimeout: this.#sessionTimeout,
       onGone: (session) => this.#loseSession(session, true),
     })
@@ -181,6 +200,20 @@ export class NatsWorker {
     return this.#metrics?.url
   }
 
+  /**
+   * The shared consumer's ack_wait in ms, as this worker last read it from
+   * JetStream (the last worker to start set it); its own `ackWait` option
+   * until it started.
+   */
+  get ackWait(): number {
+    return this.#consumer?.ackWait ?? this.#ackWait
+  }
+
+  /** Milliseconds between two heartbeats: a quarter of `ackWait` (0 until started). */
+  get heartbeatInterval(): number {
+    return this.#beatEvery
+  }
+
   /** Whether a task may name `module` (its URL or specifier). */
   allows(module: string): boolean {
     return this.#allowlist.allows(module)
@@ -200,7 +233,6 @@ export class NatsWorker {
       this.#consumer = await TaskConsumer.open(nc, {
         names: this.#names,
         ackWait: this.#ackWait,
-        maxDeliver: this.#maxDeliver,
         prefetch: this.#prefetch,
         held: () => this.#held.size,
         onMessage: (msg, message) => this.#onTaskMessage(msg, message),
@@ -208,6 +240,7 @@ export class NatsWorker {
         trace: TRACE,
       })
       nc.subscribe(this.#names.cancelSubject, { callback: (error, msg) => (error === null ? this.#onCancel(msg.data) : undefined) })
+      nc.subscribe(this.#names.ackWaitSubject, { callback: (error, msg) => (error === null ? this.#onAckWaitNotice(msg.data) : undefined) })
       await nc.flush()
     } catch (error) {
       await nc.close().catch(() => {})
@@ -232,11 +265,13 @@ export class NatsWorker {
     })
     await this.#tasks.start()
     this.#running = true
-    const beat = Math.max(50, Math.floor(this.#ackWait / 3))
-    this.#heartbeat = setInterval(() => this.#beat(), beat)
+    this.#beating = true
+    this.#pace()
+    this.#refresh = setInterval(() => void this.#consumer?.refreshAckWait().then(() => this.#pace()), ACK_WAIT_REFRESH_MS)
     this.#consumer.pull()
     this.#status.start(nc)
-    this.#log(`${this.label} ready: ${this.#concurrency} threads, stream ${this.#names.stream}`)
+    const own = this.#consumer.ackWait === this.#ackWait ? '' : ` (set by another worker; this one asked for ${this.#ackWait} ms)`
+    this.#log(`${this.label} ready: ${this.#concurrency} threads, stream ${this.#names.stream}, ack wait ${this.#consumer.ackWait} ms${own}`)
   }
 
   /**
@@ -252,7 +287,9 @@ export class NatsWorker {
       if (this.#held.size > 0) {
         await Promise.race([new Promise<void>((r) => this.#idleWaiters.push(r)), new Promise((r) => setTimeout(r, graceMs).unref())])
       }
+      this.#beating = false
       clearInterval(this.#heartbeat)
+      clearInterval(this.#refresh)
       for (const held of this.#held) if (!held.done) held.msg.nak()
       this.#status.stop()
       await this.#nc?.drain().catch(() => {})
@@ -276,22 +313,31 @@ export class NatsWorker {
       return
     }
     const deliveries = msg.info.deliveryCount
+    let units = message.q
     if (deliveries > this.#maxDeliver) {
+      // Past the worker's limit: the tasks whose retries do not allow one more run are poison.
+      units = []
       for (const unit of message.q) {
+        const limit = deliveryLimit(this.#maxDeliver, unit)
+        if (deliveries <= limit) {
+          units.push(unit)
+          continue
+        }
         const error = new ClusterError(
-          `Task ${unitLabel(unit)} was delivered ${deliveries} times and never finished (every worker that took it died or hung): it is treated as a poison task and dropped`,
+          `Task ${unitLabel(unit)} was delivered ${deliveries} times and never finished (every worker that took it died or hung; ` +
+            `the limit is the larger of the worker's --max-deliver ${this.#maxDeliver} and 1 + the task's retries ${unit.r}): it is treated as a poison task and dropped`,
         )
         this.#activity.started++
         this.#activity.finished(STATUS_ERROR, -1)
         this.#outbox.add(held, unit.id, STATUS_ERROR, serializeError(error), -1)
       }
-      return
+      if (units.length === 0) return
     }
     void this.#liveness.check(message.s).then((alive) => {
       if (!alive) this.#loseSession(message.s, true)
       else {
-        if (!held.dead) this.#activity.started += message.q.length
-        this.#tasks!.run(held, message.q)
+        if (!held.dead) this.#activity.started += units.length
+        this.#tasks!.run(held, units)
       }
     })
   }
@@ -349,6 +395,35 @@ export class NatsWorker {
     if (message.v !== NATS_PROTOCOL_VERSION) return
     if (message.all) this.#loseSession(message.s, true)
     else this.#tasks?.cancel(message.s, message.ids, this.#held)
+  }
+
+  /**
+   * Heartbeats each quarter of the consumer's ack_wait: (re)arms the timer
+   * when that changed, and beats at once when it got shorter (the held
+   * messages' last signal may already be older than the new ack_wait).
+   */
+  #pace(): void {
+    if (!this.#beating || this.#consumer === null) return
+    const every = Math.max(25, Math.floor(this.#consumer.ackWait / BEATS_PER_ACK_WAIT))
+    if (every === this.#beatEvery) return
+    const shorter = this.#beatEvery > 0 && every < this.#beatEvery
+    if (this.#beatEvery > 0) this.#log(`${this.label}: the consumer's ack wait is now ${this.#consumer.ackWait} ms; heartbeat every ${every} ms`)
+    this.#beatEvery = every
+    clearInterval(this.#heartbeat)
+    this.#heartbeat = setInterval(() => this.#beat(), every)
+    if (shorter) this.#beat()
+  }
+
+  /** Another worker is about to lower the consumer's ack_wait. */
+  #onAckWaitNotice(data: Uint8Array): void {
+    let notice: AckWaitNotice
+    try {
+      notice = decode<AckWaitNotice>(data)
+    } catch {
+      return
+    }
+    if (notice.v !== NATS_PROTOCOL_VERSION || typeof notice.ms !== 'number') return
+    if (this.#consumer?.lowered(notice.ms)) this.#pace()
   }
 
   /** In-progress signals for every held message, and pings for the callers they belong to. */

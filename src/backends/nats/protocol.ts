@@ -5,6 +5,7 @@
  *   caller ◀──request {prefix}.s.{session} (results, ping)── worker   (the caller's reply confirms)
  *   caller ◀──publish {prefix}.s.{session} (progress)── worker       (best effort, in order per task)
  *   caller ──core {prefix}.cancel──▶ every worker
+ *   worker ──core {prefix}.ackwait──▶ every worker   (it is about to lower the consumer's ack_wait)
  *
  * Every payload is a serialized object (wire/serializer.ts) with a protocol version `v`, so a
  * caller and a worker of different versions refuse each other clearly
@@ -75,6 +76,16 @@ export interface CancelMessage {
   all: boolean
 }
 
+/**
+ * Worker → workers (broadcast): the shared consumer's ack_wait becomes `ms`.
+ * Sent before a worker lowers it, so that the others heartbeat often enough
+ * before JetStream applies the new value (task_consumer.ts).
+ */
+export interface AckWaitNotice {
+  v: number
+  ms: number
+}
+
 /** A cluster message as bytes (wire/serializer.ts, like every byte channel). */
 export function encode(value: unknown): Uint8Array {
   return toBytes(value)
@@ -93,6 +104,7 @@ export interface Names {
   taskWildcard: string
   sessionSubject(session: string): string
   cancelSubject: string
+  ackWaitSubject: string
 }
 
 export function names(prefix: string, stream: string): Names {
@@ -104,5 +116,6 @@ export function names(prefix: string, stream: string): Names {
     taskWildcard: `${prefix}.task.>`,
     sessionSubject: (session) => `${prefix}.s.${session}`,
     cancelSubject: `${prefix}.cancel`,
+    ackWaitSubject: `${prefix}.ackwait`,
   }
 }

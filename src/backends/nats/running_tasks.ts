@@ -12,9 +12,11 @@
  * without shareable arguments runs as a chunk of the pool instead, so a
  * thread that dies in it costs only the running item. A cancel stops a
  * running task (its thread is terminated and replaced) and drops one not
- * started yet.
+ * started yet. A thread that dies (the task crashed it) fails that task
+ * with WorkerCrashedError, or runs it again under its `retries`, as on a
+ * local pool, and is replaced at once.
  */
-import { ModuleNotAllowedError } from '../../errors.js'
+import { ModuleNotAllowedError, WorkerCrashedError } from '../../errors.js'
 import { ThreadPoolExecutor } from '../../futures/thread_pool_executor.js'
 import { labelledTask, resolveTask, task, type TaskRef } from '../../task_ref.js'
 import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, KIND_MASK, STATUS_ERROR, STATUS_OK, type ChunkOutcome } from '../../wire/messages.js'
@@ -175,6 +177,8 @@ export class RunningTasks {
           return
         }
         // Said by the local pool (a crashed thread, a result it could not clone), of this task by its label.
+        // A crashed thread is replaced now, as after a stop, not when the next task needs it.
+        if (error instanceof WorkerCrashedError) this.#warmUp()
         this.#options.onResult(held, unit.id, STATUS_ERROR, serializeError(error), -1)
       },
     )

@@ -2,15 +2,20 @@
  * Whether the callers (sessions) of the tasks a worker holds are still there.
  *
  * A caller is pinged (a request to its session subject) before its first
- * task runs and then every heartbeat while the worker holds its tasks; an
- * answered ping or results request counts as a sign of life for a third of
- * ackWait. A request with no responder means the caller is gone, unless it
+ * task runs and then, while the worker holds its tasks, on the heartbeats
+ * that come after `PING_EVERY_MS` without a sign of life: an answered ping
+ * or results request counts as one. The pace is its own, not the ack
+ * wait's: heartbeats to JetStream come every quarter of the ack wait (half
+ * a second by default), and a caller pinged that often would answer pings
+ * more than it receives results. A request with no responder means the caller is gone, unless it
  * is only resubscribing after a reconnect (a server restart), so it is asked
  * again for a short grace; a caller that answers nothing at all is waited
  * for up to the session timeout, then its tasks go back to the stream.
  */
 import { NATS_PROTOCOL_VERSION, encode, type ToCaller } from './protocol.js'
 
+/** How long an answer counts as a sign of life: a caller is pinged when it gave none for this long. */
+const PING_EVERY_MS = 2_000
 /** How long a caller without a responder is asked again before it counts as gone. */
 const GONE_GRACE_MS = 2_000
 /** How long a gone session is remembered (its tasks still in the stream are dropped). */
@@ -25,7 +30,6 @@ export interface SessionLivenessOptions {
   request(session: string, data: Uint8Array, timeoutMs: number): Promise<unknown>
   /** Whether the connection closed for good. */
   closed(): boolean
-  ackWait: number
   sessionTimeout: number
   /** Called when a heartbeat's ping finds a caller gone. */
   onGone(session: string): void
@@ -55,16 +59,16 @@ export class SessionLiveness {
   /** True when the caller answers (or answered recently); false when it is gone. */
   check(id: string): Promise<boolean> {
     const session = this.#session(id)
-    if (performance.now() - session.lastSeen < this.#options.ackWait / 3) return Promise.resolve(true)
+    if (this.#fresh(session)) return Promise.resolve(true)
     session.checking ??= this.#ping(id).finally(() => (session.checking = null))
     return session.checking
   }
 
-  /** Pings each of `ids` not being pinged already (a heartbeat); a gone one is reported to `onGone`. */
+  /** Pings each of `ids` not being pinged already and silent for a while (a heartbeat); a gone one is reported to `onGone`. */
   pingAll(ids: Iterable<string>): void {
     for (const id of ids) {
       const session = this.#session(id)
-      if (session.checking !== null) continue
+      if (session.checking !== null || this.#fresh(session)) continue
       session.checking = this.#ping(id).then(
         (alive) => {
           session.checking = null
@@ -115,10 +119,15 @@ export class SessionLiveness {
     return this.#gone.has(id)
   }
 
+  /** It answered within the last PING_EVERY_MS. */
+  #fresh(session: Session): boolean {
+    return session.firstFailure === 0 && performance.now() - session.lastSeen < PING_EVERY_MS
+  }
+
   #session(id: string): Session {
     let session = this.#sessions.get(id)
     if (session === undefined) {
-      session = { lastSeen: 0, firstFailure: 0, checking: null }
+      session = { lastSeen: -Infinity, firstFailure: 0, checking: null }
       this.#sessions.set(id, session)
     }
     return session

@@ -3,18 +3,48 @@
  * (created or updated at start) and the pull loop that keeps up to
  * `prefetch` task messages held. Messages are decoded here; one that cannot
  * be read or speaks another protocol version is terminated with a log line.
+ *
+ * Ack wait. `ack_wait` is a setting of the one consumer every worker shares,
+ * not of a worker: the last worker that starts sets it (last writer wins), so
+ * a rolling restart with a new `--ack-wait` changes it for everyone. Each
+ * worker therefore reads the value back from JetStream after its own
+ * create/update, again every few seconds, and heartbeats each quarter of
+ * what it read (nats_worker.ts), whatever its own `--ack-wait` said. A
+ * worker about to lower the value first tells the others
+ * (`{prefix}.ackwait`) and waits a moment, so that a long task on a worker
+ * that heartbeats at the old pace is not redelivered while it runs.
+ *
+ * Deliveries. The consumer itself has no max_deliver: a worker decides when
+ * a task is poison (`deliveryLimit`), per task, since the limit depends on
+ * the task's `retries`, so every delivery reaches a worker that can fail it
+ * clearly rather than leave it stuck in the stream.
  */
 import { ClusterError } from '../../errors.js'
 import { loadNats, type NatsConnection } from './nats_client.js'
-import { NATS_PROTOCOL_VERSION, decode, type Names, type TaskMessage } from './protocol.js'
+import { NATS_PROTOCOL_VERSION, decode, encode, type AckWaitNotice, type Names, type TaskMessage, type TaskUnit } from './protocol.js'
 
 type JsMsg = import('@nats-io/jetstream').JsMsg
 
+/** How long a worker that lowers ack_wait waits after its notice, so the others heartbeat at the new pace first. */
+const LOWER_NOTICE_MS = 300
+/** How long a noticed lower value wins over what JetStream says (a read made before the change). */
+const NOTICE_HOLD_MS = 10_000
+
+/**
+ * Deliveries a task may take: past them it is a poison task (every worker
+ * that took it died or hung). `maxDeliver` is the worker's setting (the
+ * floor: on a cluster, redelivery after a lost worker is the point), and a
+ * task's `retries` raises it to 1 + retries, so a task runs again after a
+ * lost worker at least as many times as after a crashed thread.
+ */
+export function deliveryLimit(maxDeliver: number, unit: Pick<TaskUnit, 'r'>): number {
+  return Math.max(maxDeliver, 1 + (unit.r > 0 ? unit.r : 0))
+}
+
 export interface TaskConsumerOptions {
   names: Names
-  /** Milliseconds without an in-progress signal before JetStream redelivers. */
+  /** Milliseconds without an in-progress signal before JetStream redelivers: what this worker sets on the consumer. */
   ackWait: number
-  maxDeliver: number
   /** Task messages held at once. */
   prefetch: number
   /** How many messages the worker holds now. */
@@ -31,39 +61,94 @@ export class TaskConsumer {
   /** Messages asked for and not received yet. */
   #requested = 0
   #running = true
+  readonly #jsm: import('@nats-io/jetstream').JetStreamManager
+  #ackWait: number
+  /** A lower ack_wait another worker announced, and until when it wins over a read from JetStream. */
+  #noticed = { ms: Infinity, until: 0 }
+  #refreshing: Promise<number> | null = null
 
-  private constructor(options: TaskConsumerOptions, consumer: import('@nats-io/jetstream').Consumer) {
+  private constructor(options: TaskConsumerOptions, consumer: import('@nats-io/jetstream').Consumer, jsm: import('@nats-io/jetstream').JetStreamManager, ackWait: number) {
     this.#options = options
     this.#consumer = consumer
+    this.#jsm = jsm
+    this.#ackWait = ackWait
   }
 
-  /** Creates the shared consumer when missing (or updates its settings) and opens it. */
+  /**
+   * Creates the shared consumer when missing (or sets its ack_wait: last
+   * writer wins), reads back the ack_wait it has, and opens it.
+   */
   static async open(nc: NatsConnection, options: TaskConsumerOptions): Promise<TaskConsumer> {
     const { names } = options
     const { js } = await loadNats()
     const jsm = await js.jetstreamManager(nc)
-    const config = {
-      durable_name: names.consumer,
-      ack_policy: js.AckPolicy.Explicit,
-      ack_wait: options.ackWait * 1_000_000,
-      // One more than ours: the delivery past the limit reaches a worker, which fails it clearly.
-      max_deliver: options.maxDeliver + 1,
-      max_ack_pending: -1,
-    }
-    try {
-      await jsm.consumers.info(names.stream, names.consumer)
-      await jsm.consumers.update(names.stream, names.consumer, { ack_wait: config.ack_wait, max_deliver: config.max_deliver, max_ack_pending: -1 })
-    } catch {
+    const ackWait = options.ackWait * 1_000_000
+    // No max_deliver: workers fail a poison task themselves (deliveryLimit).
+    const settings = { ack_wait: ackWait, max_deliver: -1, max_ack_pending: -1 }
+    let info: import('@nats-io/jetstream').ConsumerInfo
+    const current = await jsm.consumers.info(names.stream, names.consumer).catch(() => null)
+    if (current !== null) {
+      if ((current.config.ack_wait ?? 0) > ackWait) {
+        // Lowered: the workers heartbeating at the old pace hear it before JetStream applies it.
+        nc.publish(names.ackWaitSubject, encode({ v: NATS_PROTOCOL_VERSION, ms: options.ackWait } satisfies AckWaitNotice))
+        await nc.flush()
+        await new Promise((r) => setTimeout(r, LOWER_NOTICE_MS))
+      }
       try {
-        await jsm.consumers.add(names.stream, config)
+        info = await jsm.consumers.update(names.stream, names.consumer, settings)
+      } catch (error) {
+        // Say so, and go on with the consumer as it is: the ack wait read back below is the one heartbeats follow.
+        options.log(`cannot update the settings of consumer ${names.consumer} (ack_wait ${options.ackWait} ms, no max_deliver): ${(error as Error)?.message ?? error}`)
+        info = current
+      }
+    } else {
+      try {
+        info = await jsm.consumers.add(names.stream, { durable_name: names.consumer, ack_policy: js.AckPolicy.Explicit, ...settings })
       } catch (error) {
         // A worker started at the same moment created it.
-        await jsm.consumers.info(names.stream, names.consumer).catch(() => {
+        info = await jsm.consumers.info(names.stream, names.consumer).catch(() => {
           throw new ClusterError(`Cannot create the consumer ${names.consumer}: ${(error as Error).message}`, { cause: error })
         })
       }
     }
-    return new TaskConsumer(options, await js.jetstream(nc).consumers.get(names.stream, names.consumer))
+    const consumer = await js.jetstream(nc).consumers.get(names.stream, names.consumer)
+    return new TaskConsumer(options, consumer, jsm, ackWaitMs(info, options.ackWait))
+  }
+
+  /** The consumer's ack_wait in ms, as last read from JetStream (another worker may have set it). */
+  get ackWait(): number {
+    return this.#ackWait
+  }
+
+  /**
+   * Reads the consumer's ack_wait again (another worker started since, or
+   * an operator changed it). Resolves to the value, the last one known when
+   * JetStream cannot be asked now (a server restarting).
+   */
+  refreshAckWait(): Promise<number> {
+    // One read at a time: a slow JetStream API must not pile up reads.
+    this.#refreshing ??= this.#readAckWait().finally(() => (this.#refreshing = null))
+    return this.#refreshing
+  }
+
+  async #readAckWait(): Promise<number> {
+    try {
+      const info = await this.#jsm.consumers.info(this.#options.names.stream, this.#options.names.consumer)
+      const ms = ackWaitMs(info, this.#ackWait)
+      // A read made just before another worker's change must not undo its notice.
+      this.#ackWait = performance.now() < this.#noticed.until ? Math.min(ms, this.#noticed.ms) : ms
+    } catch {
+      // Keep the last value: the next refresh asks again.
+    }
+    return this.#ackWait
+  }
+
+  /** Another worker announced it lowers ack_wait to `ms`: assume it now, before JetStream says so. True when that is lower than what this worker knew. */
+  lowered(ms: number): boolean {
+    if (!Number.isFinite(ms) || ms <= 0 || ms >= this.#ackWait) return false
+    this.#ackWait = ms
+    this.#noticed = { ms, until: performance.now() + NOTICE_HOLD_MS }
+    return true
   }
 
   /** Messages asked for and not received yet (for logs). */
@@ -118,4 +203,10 @@ export class TaskConsumer {
     }
     this.#options.onMessage(msg, message)
   }
+}
+
+/** The ack_wait of a consumer's info in ms (`fallback` when it has none). */
+function ackWaitMs(info: import('@nats-io/jetstream').ConsumerInfo, fallback: number): number {
+  const ns = info.config.ack_wait
+  return typeof ns === 'number' && ns > 0 ? Math.round(ns / 1_000_000) : fallback
 }
