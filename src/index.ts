@@ -39,6 +39,7 @@ export {
   BrokenExecutorError,
   WorkerCrashedError,
   SerializationError,
+  PayloadTooLargeError,
   RemoteError,
   TaskNotFoundError,
   TaskImportError,

@@ -11,6 +11,7 @@ import type { ExecutorStats } from '../../futures/stats.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
 import { ClusterScheduler } from './cluster_scheduler.js'
 import { names } from './protocol.js'
+import { DEFAULT_MAX_PAYLOAD_SIZE } from './object_payload.js'
 
 /** Options of NatsExecutor: where the cluster is, and how much to put in flight. */
 export interface NatsExecutorOptions extends NatsConnectionOptions {
@@ -51,7 +52,8 @@ export class NatsExecutor extends TaskExecutor {
    *
    * @param options `servers` (default `MULTIPROC_NATS_URL` or nats://127.0.0.1:4222),
    *   `user`/`pass`, `token`, `nkeySeed`, `credsFile`, `tls`, `prefix`, `stream`,
-   *   `maxInFlight` (tasks in flight, default 64; `maxWorkers` is the same), `retries`, `maxQueue`, `publishTimeout`
+   *   `maxInFlight` (tasks in flight, default 64; `maxWorkers` is the same), `retries`, `maxQueue`, `publishTimeout`,
+   *   `maxPayloadSize` (largest task or result, default 1 GiB; those over the server's max_payload go through the Object Store)
    * @throws TypeError / RangeError for a bad option; UnsupportedBackendError for
    *   options that only local executors have (initializer, maxTasksPerChild, ...)
    * @example
@@ -83,6 +85,7 @@ export class NatsExecutor extends TaskExecutor {
       session,
       maxInFlight: inFlight ?? workers ?? DEFAULT_MAX_IN_FLIGHT,
       publishTimeout: opts.publishTimeout === undefined ? 30_000 : timeoutMs('publishTimeout', opts.publishTimeout, false),
+      maxPayloadSize: connection.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE,
     })
     super(scheduler, settings, 'the cluster executor')
     this.#scheduler = scheduler

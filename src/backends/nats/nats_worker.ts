@@ -24,12 +24,13 @@ import { STATUS_ERROR } from '../../wire/messages.js'
 import { serializeError } from '../../wire/remote_error.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
 import { connectNats, ensureStream, type NatsConnection } from './nats_client.js'
-import { NATS_PROTOCOL_VERSION, decode, names, type CancelMessage, type Names, type TaskMessage } from './protocol.js'
+import { NATS_PROTOCOL_VERSION, decode, names, type CancelMessage, type Names, type TaskMessage, type TaskUnit } from './protocol.js'
 import type { HeldMessage } from './held_message.js'
 import { ModuleAllowlist } from './module_allowlist.js'
 import { TaskConsumer } from './task_consumer.js'
 import { RunningTasks, unitLabel } from './running_tasks.js'
 import { ResultOutbox } from './result_outbox.js'
+import { DEFAULT_MAX_PAYLOAD_SIZE, ObjectPayloads } from './object_payload.js'
 import { SessionLiveness } from './session_liveness.js'
 import { WorkerActivity } from './worker_activity.js'
 import { WorkerStatus, multiprocVersion } from './worker_status.js'
@@ -96,6 +97,7 @@ export class NatsWorker {
   #heartbeat: NodeJS.Timeout | undefined
   readonly #liveness: SessionLiveness
   readonly #outbox: ResultOutbox
+  readonly #payloads: ObjectPayloads
   #stopped: Promise<void> | null = null
   #idleWaiters: (() => void)[] = []
   // Status and metrics (worker_status.ts, worker_metrics.ts) read these counters; the task path only adds to them.
@@ -107,7 +109,8 @@ export class NatsWorker {
 
   /**
    * @param options `allow` (required), `servers` and the auth options, `concurrency`
-   *   (default `cpuCount()`), `prefetch`, `ackWait`, `maxDeliver`, `sessionTimeout`, `root`
+   *   (default `cpuCount()`), `prefetch`, `ackWait`, `maxDeliver`, `sessionTimeout`, `root`,
+   *   `maxPayloadSize` (largest result sent, default 1 GiB; larger than the server's max_payload, it goes through the Object Store)
    * @throws TypeError / RangeError for a bad option
    * @example
    * const worker = new NatsWorker({ servers: 'nats://10.0.0.5:4222', allow: ['./tasks.js'] })
@@ -154,6 +157,7 @@ export class NatsWorker {
       sessionTimeout: this.#sessionTimeout,
       onGone: (session) => this.#loseSession(session, true),
     })
+    this.#payloads = new ObjectPayloads(() => this.#nc!, this.#names.payloadBucket)
     this.#outbox = new ResultOutbox({
       connection: () => this.#nc!,
       sessionSubject: (session) => this.#names.sessionSubject(session),
@@ -161,6 +165,8 @@ export class NatsWorker {
       liveness: this.#liveness,
       onFinished: (held, id) => this.#finishTask(held, id),
       onLost: (session, gone) => this.#loseSession(session, gone),
+      payloads: this.#payloads,
+      maxPayloadSize: this.#connection.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE,
       log: (line) => this.#log(line),
       trace: TRACE,
     })
@@ -291,9 +297,34 @@ export class NatsWorker {
       if (!alive) this.#loseSession(message.s, true)
       else {
         if (!held.dead) this.#activity.started += message.q.length
-        this.#tasks!.run(held, message.q)
+        if (message.q[0]?.o === undefined) this.#tasks!.run(held, message.q)
+        else this.#runStored(held, message.q[0])
       }
     })
+  }
+
+  /** Runs a task that travelled as an object (too large for a message): read first, then run like any. */
+  #runStored(held: HeldMessage, stub: TaskUnit): void {
+    // Under the task's id, so a cancel or a lost caller stops the read as it would stop the task.
+    const controller = new AbortController()
+    held.controllers.set(stub.id, controller)
+    this.#payloads.task(held.session, stub, unitLabel(stub), controller.signal).then(
+      (unit) => {
+        held.controllers.delete(stub.id)
+        this.#tasks!.run(held, [unit])
+      },
+      (error: unknown) => {
+        held.controllers.delete(stub.id)
+        if (held.dead) return
+        if (controller.signal.aborted) {
+          this.#activity.dropped++
+          this.#finishTask(held, stub.id)
+          return
+        }
+        this.#activity.finished(STATUS_ERROR, -1)
+        this.#outbox.add(held, stub.id, STATUS_ERROR, serializeError(error), -1)
+      },
+    )
   }
 
   /** Task `id` of `held` needs nothing more: once all of its tasks do, the message is acked (or terminated, its caller gone). */
