@@ -207,19 +207,22 @@ describe('cluster payloads over max_payload (Object Store)', () => {
     await Promise.all(workers.map((w) => w.ready))
     const file = join(dir, 'frozen')
     await using ex = executor()
-    const f = ex.submit(N.pidThenDigest, file, N.pattern(3 * MiB, 6), 600)
+    const f = ex.submit(N.pidThenPattern, file, 3 * MiB, 6, 600)
     await until(() => readPid(file) !== 0, 30_000, 'the task to start')
     const frozen = workers.find((w) => w.pid === readPid(file))!
     frozen.signal('SIGSTOP')
     let pid: number
+    let bytes: Uint8Array
     try {
-      ;[, pid] = await f
+      ;[pid, bytes] = await f
     } finally {
       frozen.signal('SIGCONT')
     }
     assert.notEqual(pid, frozen.pid)
+    assert.equal(N.digest(bytes), N.digest(N.pattern(3 * MiB, 6)))
     // The woken worker finishes too and sends its result, stored as an object of its own.
-    await untilEmpty(20_000)
+    await until(() => ex.stats().workers === 2, 20_000, 'the woken worker to send its result')
+    await untilEmpty(10_000)
     await stopWorkers()
   })
 
