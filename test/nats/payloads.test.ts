@@ -5,6 +5,7 @@
 // twice; a corrupt object is refused on read.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +13,7 @@ import { ClusterError, NatsExecutor, PayloadTooLargeError, SerializationError, g
 import { ObjectPayloads } from '../../src/backends/nats/object_payload.js'
 import * as T from '../fixtures/tasks.js'
 import * as N from '../fixtures/nats_tasks.js'
-import { collect, rejection } from '../helpers.js'
+import { collect, rejection, root } from '../helpers.js'
 import { TestServer, TestWorker, deleteStream } from './cluster.js'
 
 const MiB = 1024 * 1024
@@ -48,18 +49,23 @@ async function withConnection<T>(use: (nc: import('@nats-io/transport-node').Nat
   }
 }
 
-/** Messages in the payload bucket of `prefix` (0 when it does not exist). */
-function bucketMessages(prefix = PREFIX): Promise<number> {
+/** Messages in stream `name` (0 when it does not exist). */
+function streamMessages(name: string): Promise<number> {
   return withConnection(async (nc) => {
     const { jetstreamManager } = await import('@nats-io/jetstream')
     const jsm = await jetstreamManager(nc)
     try {
-      return (await jsm.streams.info(`OBJ_${prefix}_payloads`)).state.messages
+      return (await jsm.streams.info(name)).state.messages
     } catch (error) {
       if (/not found/i.test((error as Error).message)) return 0
       throw error
     }
   })
+}
+
+/** Messages in the payload bucket of `prefix`. */
+function bucketMessages(prefix = PREFIX): Promise<number> {
+  return streamMessages(`OBJ_${prefix}_payloads`)
 }
 
 /** Polls until the bucket of `prefix` is empty, at most `ms`. */
@@ -223,6 +229,28 @@ describe('cluster payloads over max_payload (Object Store)', () => {
     // The woken worker finishes too and sends its result, stored as an object of its own.
     await until(() => ex.stats().workers === 2, 20_000, 'the woken worker to send its result')
     await untilEmpty(10_000)
+    await stopWorkers()
+  })
+
+  it('a caller killed with a large task in the stream: the worker that finds it gone deletes its object', async () => {
+    const caller = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/programs/nats_large_caller.ts', PREFIX, STREAM], {
+      cwd: root,
+      env: { ...process.env, MULTIPROC_NATS_URL: server.url },
+      stdio: 'ignore',
+    })
+    try {
+      // No worker yet: the task waits in the stream, its object in the bucket.
+      const end = Date.now() + 30_000
+      while ((await streamMessages(STREAM)) === 0 || (await bucketMessages()) === 0) {
+        if (Date.now() > end) assert.fail('the task was not published within 30 s')
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    } finally {
+      caller.kill('SIGKILL')
+    }
+    startWorker()
+    await Promise.all(workers.map((w) => w.ready))
+    await untilEmpty(20_000)
     await stopWorkers()
   })
 

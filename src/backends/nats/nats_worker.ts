@@ -278,6 +278,7 @@ export class NatsWorker {
     this.#held.add(held)
     this.#activity.received(msg.info.deliveryCount)
     if (this.#liveness.isGone(message.s)) {
+      this.#dropStored(message)
       this.#loseHeld(held, true)
       return
     }
@@ -294,13 +295,21 @@ export class NatsWorker {
       return
     }
     void this.#liveness.check(message.s).then((alive) => {
-      if (!alive) this.#loseSession(message.s, true)
+      if (!alive) {
+        this.#dropStored(message)
+        this.#loseSession(message.s, true)
+      }
       else {
         if (!held.dead) this.#activity.started += message.q.length
         if (message.q[0]?.o === undefined) this.#tasks!.run(held, message.q)
         else this.#runStored(held, message.q[0])
       }
     })
+  }
+
+  /** The caller of `message` is gone, so nobody will settle its tasks: their objects go now, not at the bucket's max_age. */
+  #dropStored(message: TaskMessage): void {
+    for (const unit of message.q) if (unit.o !== undefined) this.#payloads.delete(unit.o)
   }
 
   /** Runs a task that travelled as an object (too large for a message): read first, then run like any. */
