@@ -180,6 +180,11 @@ describe('cluster payloads over max_payload (Object Store)', () => {
       assert.ok(error instanceof PayloadTooLargeError, `the worker's error, rebuilt as its class: ${String(error)}`)
       assert.equal(error.limit, 2_000_000)
       assert.match(error.message, /The task's result is 3\.0 MiB encoded .* raise the worker's `maxPayloadSize` \(multiproc worker --max-payload-size\)/)
+      // Nor does it read a larger task.
+      const args = await rejection(ex.submit(N.digest, N.pattern(3 * MiB, 2)))
+      assert.ok(args instanceof PayloadTooLargeError, String(args))
+      assert.equal(args.path, 'args')
+      assert.match(args.message, /The arguments of task digest \(nats_tasks\.ts\) are 3\.0 MiB encoded .* raise the worker's `maxPayloadSize`/)
       assert.equal(N.digest(await ex.submit(N.pattern, 1_500_000, 1)), N.digest(N.pattern(1_500_000, 1)), 'a result under its limit')
     }
     assert.equal(await bucketMessages(), 0)

@@ -36,7 +36,7 @@ import { libraryModuleId } from '../../wire/library_module.js'
 import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, STATUS_OK } from '../../wire/messages.js'
 import type { NatsConnectionOptions } from './nats_options.js'
 import { connectNats, ensureStream, loadNats, retrying, type NatsConnection } from './nats_client.js'
-import { ObjectPayloads, payloadTooLarge } from './object_payload.js'
+import { CALLER_LIMIT, ObjectPayloads, payloadTooLarge } from './object_payload.js'
 import {
   NATS_PROTOCOL_VERSION,
   STATUS_STORED,
@@ -72,9 +72,6 @@ export interface ClusterSchedulerOptions {
   /** The largest encoded task message sent, and result accepted, in bytes. */
   maxPayloadSize: number
 }
-
-/** How the caller's limit is named in its errors. */
-const LIMIT_OPTION = 'the `maxPayloadSize` option of NatsExecutor'
 
 
 export class ClusterScheduler implements Scheduler {
@@ -281,7 +278,7 @@ export class ClusterScheduler implements Scheduler {
       const f = batch[0]!
       if (data.length > maxPayloadSize) {
         this.#inflight.delete(units[0]!.id)
-        f.setException(payloadTooLarge('args', f.task.label, data.length, maxPayloadSize, LIMIT_OPTION))
+        f.setException(payloadTooLarge('args', f.task.label, data.length, maxPayloadSize, CALLER_LIMIT))
         return
       }
       void this.#publishStored(conn, f, units[0]!, data)
@@ -425,24 +422,27 @@ export class ClusterScheduler implements Scheduler {
     }
     this.#reading.set(id, name)
     const limit = this.#options.maxPayloadSize
-    const settle = (status: number, value: unknown): void => {
+    /** Read (or unreadable): the object goes; true when the task still waits for its outcome. */
+    const finish = (): boolean => {
       this.#reading.delete(id)
       payloads.delete(name)
-      if (f.done()) return
+      if (f.done()) return false
       this.#inflight.delete(id)
-      if (status === -1) f.setException(value as Error)
-      else this.#host.settle(f, status, value, worker)
+      return true
     }
     payloads
       .get(name, (size) => {
-        if (size > limit) throw payloadTooLarge('result', f.task.label, size, limit, LIMIT_OPTION)
+        if (size > limit) throw payloadTooLarge('result', f.task.label, size, limit, CALLER_LIMIT)
       })
       .then((bytes) => {
         if (bytes === null) throw new ClusterError(`The result of task ${f.task.label} is no longer in object store bucket ${payloads.bucket} (it expired: the bucket's max_age)`)
         const message = decode<ToCaller>(bytes)
         if (message.t !== 'results' || message.r[0] !== id) throw new ClusterError(`Object ${name} of bucket ${payloads.bucket} does not hold the result of task ${f.task.label}`)
-        settle(message.r[1] as number, message.r[2])
+        return message.r
       })
-      .catch((error: unknown) => settle(-1, error))
+      .then(
+        (r) => finish() && this.#host.settle(f, r[1] as number, r[2], worker),
+        (error: unknown) => finish() && f.setException(error as Error),
+      )
   }
 }

@@ -34,9 +34,10 @@ export interface NatsConnectionOptions {
    * The largest payload, in bytes: a task's arguments or a result, encoded.
    * Those over the server's max_payload (1 MiB by default) travel through
    * the JetStream Object Store (`npm install @nats-io/obj`). A caller sends
-   * no larger task and accepts no larger result, a worker sends no larger
-   * result: such a task fails with `PayloadTooLargeError` (a
-   * `SerializationError`), alone. Default 1 GiB (1073741824).
+   * no larger task and reads no larger result, a worker sends no larger
+   * result and reads no larger task: such a task fails with
+   * `PayloadTooLargeError` (a `SerializationError`), alone. Default 1 GiB
+   * (1073741824).
    */
   maxPayloadSize?: number
 }

@@ -98,6 +98,7 @@ export class NatsWorker {
   readonly #liveness: SessionLiveness
   readonly #outbox: ResultOutbox
   readonly #payloads: ObjectPayloads
+  readonly #maxPayloadSize: number
   #stopped: Promise<void> | null = null
   #idleWaiters: (() => void)[] = []
   // Status and metrics (worker_status.ts, worker_metrics.ts) read these counters; the task path only adds to them.
@@ -157,6 +158,7 @@ export class NatsWorker {
       sessionTimeout: this.#sessionTimeout,
       onGone: (session) => this.#loseSession(session, true),
     })
+    this.#maxPayloadSize = this.#connection.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE
     this.#payloads = new ObjectPayloads(() => this.#nc!, this.#names.payloadBucket)
     this.#outbox = new ResultOutbox({
       connection: () => this.#nc!,
@@ -166,7 +168,7 @@ export class NatsWorker {
       onFinished: (held, id) => this.#finishTask(held, id),
       onLost: (session, gone) => this.#loseSession(session, gone),
       payloads: this.#payloads,
-      maxPayloadSize: this.#connection.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE,
+      maxPayloadSize: this.#maxPayloadSize,
       log: (line) => this.#log(line),
       trace: TRACE,
     })
@@ -317,7 +319,7 @@ export class NatsWorker {
     // Under the task's id, so a cancel or a lost caller stops the read as it would stop the task.
     const controller = new AbortController()
     held.controllers.set(stub.id, controller)
-    this.#payloads.task(held.session, stub, unitLabel(stub), controller.signal).then(
+    this.#payloads.task(held.session, stub, unitLabel(stub), this.#maxPayloadSize, controller.signal).then(
       (unit) => {
         held.controllers.delete(stub.id)
         this.#tasks!.run(held, [unit])

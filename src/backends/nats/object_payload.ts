@@ -49,6 +49,10 @@ const DELETE_WAIT_MS = 5_000
 type ObjectStore = import('@nats-io/obj').ObjectStore
 type JetStreamManager = import('@nats-io/jetstream').JetStreamManager
 
+/** How the limits are named in errors: the caller's (arguments sent, results read), the worker's (results sent, arguments read). */
+export const CALLER_LIMIT = 'the `maxPayloadSize` option of NatsExecutor'
+export const WORKER_LIMIT = "the worker's `maxPayloadSize` (multiproc worker --max-payload-size)"
+
 /**
  * The error of a task whose arguments (`path` 'args') or result is over
  * `limit` bytes; `option` names the setting that raises it. `task` is its
@@ -145,12 +149,16 @@ export class ObjectPayloads {
   }
 
   /**
-   * The unit of a task that travelled as an object (`stub.o`) for `session`.
-   * Rejects with ClusterError when the object is gone (the task settled
-   * and its caller deleted it, or it expired) or unreadable.
+   * The unit of a task that travelled as an object (`stub.o`) for `session`,
+   * read by a worker that takes none over `limit` bytes. Rejects with
+   * PayloadTooLargeError over it, with ClusterError when the object is gone
+   * (the task settled and its caller deleted it, or it expired) or unreadable.
    */
-  async task(session: string, stub: TaskUnit, label: string, signal: AbortSignal): Promise<TaskUnit> {
-    const bytes = await this.get(stub.o!, undefined, signal)
+  async task(session: string, stub: TaskUnit, label: string, limit: number, signal: AbortSignal): Promise<TaskUnit> {
+    const check = (size: number): void => {
+      if (size > limit) throw payloadTooLarge('args', label, size, limit, WORKER_LIMIT)
+    }
+    const bytes = await this.get(stub.o!, check, signal)
     if (bytes === null) {
       throw new ClusterError(
         `The arguments of task ${label} are no longer in object store bucket ${this.bucket}: its caller deleted them once the task settled, or they expired (the bucket's max_age)`,

@@ -22,14 +22,12 @@ import { serializeError } from '../../wire/remote_error.js'
 import type { NatsConnection } from './nats_client.js'
 import type { HeldMessage } from './held_message.js'
 import type { SessionLiveness } from './session_liveness.js'
-import { ObjectPayloads, payloadTooLarge } from './object_payload.js'
+import { ObjectPayloads, WORKER_LIMIT, payloadTooLarge } from './object_payload.js'
 import { NATS_PROTOCOL_VERSION, STATUS_STORED, encode, messageRoom, type ToCaller } from './protocol.js'
 
 const RETRY_MS = 500
 /** How long storing a result may take, retries through a reconnect included. */
 const STORE_TIMEOUT_MS = 30_000
-/** How the worker's limit is named in its errors. */
-const LIMIT_OPTION = "the worker's `maxPayloadSize` (multiproc worker --max-payload-size)"
 
 export interface ResultOutboxOptions {
   connection(): NatsConnection
@@ -145,13 +143,14 @@ export class ResultOutbox {
   /** Sends one result, `data` its results message: as it is, stored in the Object Store, or replaced by the error that keeps it from going. */
   #sendOne(sessionId: string, one: unknown[], data: Uint8Array | Error, held: HeldMessage): void {
     const { maxPayloadSize, payloads } = this.#options
-    let error: Error | null = null
     if (data instanceof Error) {
       const reason = data.message
-      error = new SerializationError(`The task's result cannot be sent back to the caller: ${reason}`, { argIndex: -1, path: 'result', reason }, { cause: data })
+      this.#sendError(sessionId, one, new SerializationError(`The task's result cannot be sent back to the caller: ${reason}`, { argIndex: -1, path: 'result', reason }, { cause: data }), held)
     } else if (data.length > maxPayloadSize) {
-      error = payloadTooLarge('result', null, data.length, maxPayloadSize, LIMIT_OPTION)
-    } else if (data.length > messageRoom(this.#options.connection())) {
+      this.#sendError(sessionId, one, payloadTooLarge('result', null, data.length, maxPayloadSize, WORKER_LIMIT), held)
+    } else if (data.length <= messageRoom(this.#options.connection())) {
+      this.#send(sessionId, data, one, [held])
+    } else {
       const id = one[0] as string
       const name = ObjectPayloads.resultName(sessionId, id)
       payloads.put(name, data, STORE_TIMEOUT_MS).then(
@@ -164,15 +163,15 @@ export class ResultOutbox {
           const stored = [id, STATUS_STORED, name, one[3]]
           this.#send(sessionId, this.#encode(stored) as Uint8Array, stored, [held])
         },
-        (failure: unknown) => this.#sendOne(sessionId, one, failure as Error, held),
+        (error: unknown) => this.#sendError(sessionId, one, error as Error, held),
       )
-      return
     }
-    if (error !== null) {
-      one = [one[0], STATUS_ERROR, serializeError(error), one[3]]
-      data = this.#encode(one) as Uint8Array
-    }
-    this.#send(sessionId, data as Uint8Array, one, [held])
+  }
+
+  /** Sends `error` as the result of `one` (flattened: id, status, value, ms). */
+  #sendError(sessionId: string, one: unknown[], error: Error, held: HeldMessage): void {
+    const failed = [one[0], STATUS_ERROR, serializeError(error), one[3]]
+    this.#send(sessionId, this.#encode(failed) as Uint8Array, failed, [held])
   }
 
   /** Deletes the stored results among the results `r[from..to)` (flattened), which nobody will read. */
