@@ -73,7 +73,6 @@ export interface ClusterSchedulerOptions {
   maxPayloadSize: number
 }
 
-
 export class ClusterScheduler implements Scheduler {
   readonly name = 'nats'
   readonly capabilities: Capabilities = CLUSTER_CAPABILITIES

@@ -300,8 +300,7 @@ export class NatsWorker {
       if (!alive) {
         this.#dropStored(message)
         this.#loseSession(message.s, true)
-      }
-      else {
+      } else {
         if (!held.dead) this.#activity.started += message.q.length
         if (message.q[0]?.o === undefined) this.#tasks!.run(held, message.q)
         else this.#runStored(held, message.q[0])
