@@ -23,7 +23,7 @@ const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options
   --max-deliver <n>       deliveries before a task is a poison task (default 5)
   --session-timeout <ms>  how long an unreachable caller is waited for (default 30000)
   --grace <ms>            on SIGTERM, how long held tasks may finish (default 30000)
-  --max-payload-size <bytes>  largest result sent back; over max_payload it goes through the Object Store (default 1 GiB)
+  --max-payload-size <bytes>  largest task read and result sent; over max_payload they go through the Object Store (default 1 GiB)
   --metrics [host:]<port> serve Prometheus metrics on /metrics (host default 127.0.0.1; needs prom-client)
   --user <u> --pass <p>   user and password        --token <t>        token
   --nkey <file>           file holding an nkey seed --creds <file>     a .creds file

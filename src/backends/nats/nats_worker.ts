@@ -111,7 +111,7 @@ export class NatsWorker {
   /**
    * @param options `allow` (required), `servers` and the auth options, `concurrency`
    *   (default `cpuCount()`), `prefetch`, `ackWait`, `maxDeliver`, `sessionTimeout`, `root`,
-   *   `maxPayloadSize` (largest result sent, default 1 GiB; larger than the server's max_payload, it goes through the Object Store)
+   *   `maxPayloadSize` (largest task read and result sent, default 1 GiB; those over the server's max_payload go through the Object Store)
    * @throws TypeError / RangeError for a bad option
    * @example
    * const worker = new NatsWorker({ servers: 'nats://10.0.0.5:4222', allow: ['./tasks.js'] })
