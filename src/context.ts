@@ -247,7 +247,8 @@ const contexts = new Map<StartMethod, Context>()
  * @param name 'thread' (default), 'process', 'inline' or 'nats'
  * @param options for 'nats': `servers` (default `MULTIPROC_NATS_URL` or
  *   nats://127.0.0.1:4222), `user`/`pass`, `token`, `nkeySeed`, `credsFile`,
- *   `tls`, `prefix`, `stream`
+ *   `tls`, `prefix`, `stream`, `maxPayloadSize` (largest task or result, default 1 GiB;
+ *   for every executor and Pool of the context)
  * @throws RangeError for an unknown name
  * @example
  * const ctx = getContext('process')

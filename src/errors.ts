@@ -110,6 +110,33 @@ export class SerializationError extends MultiprocError {
 }
 
 /**
+ * A task's arguments or its result, encoded, are larger than the limit its
+ * sender allows (`maxPayloadSize` of `NatsExecutor` for arguments and the
+ * results it accepts, of `NatsWorker` / `multiproc worker --max-payload-size`
+ * for results). Only that task fails. A `SerializationError` (same `code`),
+ * with the size, the limit and the option that raises it.
+ */
+export class PayloadTooLargeError extends SerializationError {
+  /** The encoded size, in bytes. */
+  readonly size: number
+  /** The limit it exceeds, in bytes. */
+  readonly limit: number
+  /** The option that sets the limit, as the message names it. */
+  readonly option: string
+
+  constructor(
+    message: string,
+    details: { argIndex: number; path: string; reason: string; size: number; limit: number; option: string },
+    options?: MultiprocErrorOptions,
+  ) {
+    super(message, details, options)
+    this.size = details.size
+    this.limit = details.limit
+    this.option = details.option
+  }
+}
+
+/**
  * An error thrown in a worker whose class could not be rebuilt in the caller
  * (a user class that was not registered with `registerError`). It keeps the
  * original `name`, message, stack, `cause` and own properties.
@@ -303,6 +330,7 @@ for (const [cls, name] of [
   [BrokenExecutorError, 'BrokenExecutorError'],
   [WorkerCrashedError, 'WorkerCrashedError'],
   [SerializationError, 'SerializationError'],
+  [PayloadTooLargeError, 'PayloadTooLargeError'],
   [RemoteError, 'RemoteError'],
   [TaskNotFoundError, 'TaskNotFoundError'],
   [Empty, 'Empty'],

@@ -40,6 +40,7 @@ export {
   BrokenExecutorError,
   WorkerCrashedError,
   SerializationError,
+  PayloadTooLargeError,
   RemoteError,
   TaskNotFoundError,
   TaskImportError,

@@ -38,6 +38,7 @@ const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options
                           to 1 + retries (default 5)
   --session-timeout <ms>  how long an unreachable caller is waited for (default 30000)
   --grace <ms>            on SIGTERM, how long held tasks may finish (default 30000)
+  --max-payload-size <bytes>  largest task read and result sent; over max_payload they go through the Object Store (default 1 GiB)
   --no-supervise          run the worker in this process; by default a supervisor process runs it as a
                           child and starts it again when it dies (backoff 0.2 s doubling to 30 s)
   --metrics [host:]<port> serve Prometheus metrics on /metrics (host default 127.0.0.1; needs prom-client)
@@ -102,6 +103,9 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
         break
       case '--session-timeout':
         options.sessionTimeout = number(flag, value())
+        break
+      case '--max-payload-size':
+        options.maxPayloadSize = number(flag, value())
         break
       case '--grace':
         grace = number(flag, value())

@@ -20,6 +20,7 @@ describe('multiproc worker arguments', () => {
       '--user', 'u', '--pass', 'p',
       '--tls-ca', '/ca.pem',
       '--grace', '100',
+      '--max-payload-size', '5000000',
     ])
     assert.deepEqual(options.servers, ['nats://a:4222', 'nats://b:4222'])
     assert.deepEqual(options.allow, ['x.js', 'y.js'])
@@ -30,6 +31,7 @@ describe('multiproc worker arguments', () => {
     assert.equal(options.pass, 'p')
     assert.deepEqual(options.tls, { caFile: '/ca.pem' })
     assert.equal(grace, 100)
+    assert.equal(options.maxPayloadSize, 5_000_000)
   })
 
   it('refuses a missing allowlist, bad numbers and unknown flags', () => {
@@ -64,6 +66,7 @@ describe('NatsWorker allowlist', () => {
     assert.throws(() => new NatsWorker({ allow: ['x'], concurrency: 0 }), RangeError)
     assert.throws(() => new NatsWorker({ allow: ['x'], ackWait: 10 }), /at least 100 ms/)
     assert.throws(() => new NatsWorker({ allow: ['x'], prefix: 'a.b' }), /Expected `prefix` to be a name/)
+    assert.throws(() => new NatsWorker({ allow: ['x'], maxPayloadSize: 0 }), /Expected `maxPayloadSize` to be a positive integer, got 0/)
   })
 
   it('waits 2 s for a silent worker by default (until started, `ackWait` is its own option)', () => {
@@ -90,6 +93,11 @@ describe('NatsExecutor options', () => {
     assert.throws(() => new NatsExecutor({ maxWorkers: -1 }), /Expected `maxWorkers` to be a positive integer, got -1/)
     assert.throws(() => new NatsExecutor({ servers: [] }), TypeError)
     assert.throws(() => new NatsExecutor({ colour: 1 } as never), /Unknown option `colour`/)
+    assert.throws(() => new NatsExecutor({ maxPayloadSize: 1.5 }), (e: any) => e instanceof RangeError && /Expected `maxPayloadSize` to be a positive integer, got 1.5/.test(e.message))
+    assert.throws(() => new NatsExecutor({ maxPayloadSize: '1GB' } as never), TypeError)
+    assert.throws(() => getContext('nats', { maxPayloadSize: -1 }), RangeError)
+    assert.ok(new NatsExecutor({ maxPayloadSize: 2 ** 31 }))
+    assert.ok(getContext('nats', { maxPayloadSize: 64 * 1024 * 1024 }), 'a setting of every executor and Pool of the context')
   })
 
   it('maxInFlight bounds the tasks on the cluster; maxWorkers is the same setting under the name every executor takes', async () => {

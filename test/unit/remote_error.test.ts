@@ -20,6 +20,7 @@ import {
   MultiprocError,
   RemoteError,
   SerializationError,
+  PayloadTooLargeError,
   TaskNotFoundError,
   TimeoutError,
   WorkerCrashedError,
@@ -336,6 +337,12 @@ describe('remote errors: multiproc errors', () => {
     assert.equal(ser.argIndex, 1)
     assert.equal(ser.path, 'args[1].f')
     assert.equal(ser.reason, 'a function')
+
+    const big = roundTrip(new PayloadTooLargeError('too large', { argIndex: -1, path: 'result', reason: '3 bytes, over 2', size: 3, limit: 2, option: 'maxPayloadSize' }))
+    assert.ok(big instanceof PayloadTooLargeError && big instanceof SerializationError)
+    assert.equal(big.name, 'PayloadTooLargeError')
+    assert.equal(big.code, 'ERR_MP_SERIALIZATION')
+    assert.deepEqual([big.size, big.limit, big.option, big.path], [3, 2, 'maxPayloadSize', 'result'])
   })
 
   it('a RemoteError that travels again stays a RemoteError with its remote name', () => {

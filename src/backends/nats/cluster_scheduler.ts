@@ -19,6 +19,11 @@
  * task of the pack is lost. Workers ping the session of every task they hold; once the
  * executor is gone (shut down, crashed, killed) the pings find no responder
  * and its tasks are dropped.
+ *
+ * A task too large for one message is stored in the Object Store and its
+ * message names the object (object_payload.ts); the object is deleted once
+ * the task settled. A result that comes back stored is read, then deleted;
+ * the task stays in flight until it has been read.
  */
 import { hostname } from 'node:os'
 import { ClusterError, SerializationError } from '../../errors.js'
@@ -30,20 +35,31 @@ import type { TaskFuture } from '../../futures/task_future.js'
 import { libraryModuleId } from '../../wire/library_module.js'
 import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, STATUS_OK } from '../../wire/messages.js'
 import type { NatsConnectionOptions } from './nats_options.js'
-import { connectNats, ensureStream, loadNats, type NatsConnection } from './nats_client.js'
-import { NATS_PROTOCOL_VERSION, decode, encode, type CancelMessage, type Names, type TaskMessage, type TaskUnit, type ToCaller } from './protocol.js'
+import { connectNats, ensureStream, loadNats, retrying, type NatsConnection } from './nats_client.js'
+import { CALLER_LIMIT, ObjectPayloads, payloadTooLarge } from './object_payload.js'
+import {
+  NATS_PROTOCOL_VERSION,
+  STATUS_STORED,
+  decode,
+  encode,
+  messageRoom,
+  type CancelMessage,
+  type Names,
+  type TaskMessage,
+  type TaskUnit,
+  type ToCaller,
+} from './protocol.js'
 
 /** Tasks per JetStream message at most, and the backlog (ms of measured task time) one message may carry. */
 const MAX_BATCH = 256
 const BACKLOG_MS = 2
-/** Room left in a message for headers and framing. */
-const PAYLOAD_SLACK = 4096
 
-/** The open connection of a caller: core NATS, its JetStream client, and the server's max payload. */
+/** The open connection of a caller: core NATS, its JetStream client, what one message may carry, and the payload objects. */
 interface CallerConnection {
   nc: NatsConnection
   js: import('@nats-io/jetstream').JetStreamClient
-  maxPayload: number
+  room: number
+  payloads: ObjectPayloads
 }
 
 /** What the scheduler needs to reach the cluster (checked by NatsExecutor). */
@@ -53,6 +69,8 @@ export interface ClusterSchedulerOptions {
   session: string
   maxInFlight: number
   publishTimeout: number
+  /** The largest encoded task message sent, and result accepted, in bytes. */
+  maxPayloadSize: number
 }
 
 export class ClusterScheduler implements Scheduler {
@@ -70,6 +88,10 @@ export class ClusterScheduler implements Scheduler {
   #connecting: Promise<CallerConnection> | null = null
   #nextId = 0
   #avgTaskMs = NaN
+  /** Objects holding the messages of tasks in flight, by task id: deleted once the task settled. */
+  readonly #storedTasks = new Map<string, string>()
+  /** Stored results being read, by task id: the object's name. */
+  readonly #reading = new Map<string, string>()
 
   constructor(options: ClusterSchedulerOptions) {
     this.#options = options
@@ -125,7 +147,15 @@ export class ClusterScheduler implements Scheduler {
   }
 
   taskDone(f: TaskFuture): void {
-    if (f.placed !== null && this.#inflight.delete(f.placed as string) && this.#host.queue.length > 0) this.#host.schedulePump()
+    if (f.placed === null) return
+    const id = f.placed as string
+    const stored = this.#storedTasks.get(id)
+    if (stored !== undefined) {
+      // Only now: until the task settled, JetStream may deliver it again and a worker read it again.
+      this.#storedTasks.delete(id)
+      this.#conn?.payloads.delete(stored)
+    }
+    if (this.#inflight.delete(id) && this.#host.queue.length > 0) this.#host.schedulePump()
   }
 
   idle(): void {
@@ -142,7 +172,9 @@ export class ClusterScheduler implements Scheduler {
     } catch {
       return
     }
-    if (!conn.nc.isClosed()) await conn.nc.close().catch(() => {})
+    if (conn.nc.isClosed()) return
+    await conn.payloads.settled()
+    await conn.nc.close().catch(() => {})
   }
 
   async terminate(): Promise<void> {
@@ -213,17 +245,13 @@ export class ClusterScheduler implements Scheduler {
       )
       return
     }
-    const failAlone = (reason: string, cause?: unknown): void => {
-      if (batch.length > 1) {
-        for (const f of batch) this.#publish(conn, [f])
-        return
-      }
-      const f = batch[0]!
-      f.setException(new SerializationError(`Cannot send task ${f.task.label} to the cluster: ${reason}`, { argIndex: -1, path: 'args', reason }, cause !== undefined ? { cause } : undefined))
-    }
     this.#track(batch)
-    const untrack = (): void => {
+    // A batch that cannot go as one message goes task by task, each told apart.
+    const alone = (): boolean => {
+      if (batch.length === 1) return false
       for (const f of batch) this.#inflight.delete(f.placed as string)
+      for (const f of batch) this.#publish(conn, [f])
+      return true
     }
     const units = batch.map((f): TaskUnit => ({
       id: f.placed as string,
@@ -237,36 +265,54 @@ export class ClusterScheduler implements Scheduler {
     try {
       data = encode({ v: NATS_PROTOCOL_VERSION, s: this.#options.session, q: units } satisfies TaskMessage)
     } catch (error) {
-      untrack()
-      failAlone((error as Error).message, error)
+      if (alone()) return
+      this.#inflight.delete(units[0]!.id)
+      const reason = (error as Error).message
+      batch[0]!.setException(new SerializationError(`Cannot send task ${batch[0]!.task.label} to the cluster: ${reason}`, { argIndex: -1, path: 'args', reason }, { cause: error }))
       return
     }
-    if (data.length > conn.maxPayload - PAYLOAD_SLACK) {
-      untrack()
-      failAlone(
-        `the task message is ${data.length} bytes, more than the server's max_payload (${conn.maxPayload} bytes) allows; pass a reference to the data (a file, an object store key) instead`,
-      )
+    const { maxPayloadSize } = this.#options
+    if (data.length > conn.room || data.length > maxPayloadSize) {
+      if (alone()) return
+      const f = batch[0]!
+      if (data.length > maxPayloadSize) {
+        this.#inflight.delete(units[0]!.id)
+        f.setException(payloadTooLarge('args', f.task.label, data.length, maxPayloadSize, CALLER_LIMIT))
+        return
+      }
+      void this.#publishStored(conn, f, units[0]!, data)
       return
     }
-    void this.#publishWithRetry(conn, data, `${this.#options.session}.${units[0]!.id}`).catch((error: unknown) => {
-      const cause = new ClusterError(`Cannot enqueue tasks on stream ${this.#options.names.stream}: ${(error as Error)?.message ?? error}`, { cause: error })
+    this.#enqueue(conn, batch, data, units[0]!.id)
+  }
+
+  /** Publishes a task message for `batch`; a failure after publishTimeout fails its tasks. */
+  #enqueue(conn: CallerConnection, batch: TaskFuture[], data: Uint8Array, firstId: string): void {
+    const { names, session, publishTimeout } = this.#options
+    // The message id is the de-duplication key of a message published twice (a retry after a lost ack).
+    const publish = (): Promise<unknown> => conn.js.publish(names.taskSubject(session), data, { msgID: `${session}.${firstId}`, timeout: Math.min(5_000, publishTimeout) })
+    void retrying(conn.nc, publishTimeout, publish).catch((error: unknown) => {
+      const cause = new ClusterError(`Cannot enqueue tasks on stream ${names.stream}: ${(error as Error)?.message ?? error}`, { cause: error })
       for (const f of batch) if (!f.done()) f.setException(cause)
     })
   }
 
-  /** Publishes with the message id as de-duplication key, retrying through a reconnect until publishTimeout. */
-  async #publishWithRetry(conn: CallerConnection, data: Uint8Array, msgID: string): Promise<void> {
-    const { names, session, publishTimeout } = this.#options
-    const deadline = performance.now() + publishTimeout
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await conn.js.publish(names.taskSubject(session), data, { msgID, timeout: Math.min(5_000, publishTimeout) })
-        return
-      } catch (error) {
-        if (performance.now() >= deadline || conn.nc.isClosed()) throw error
-        await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)))
-      }
+  /** A task too large for a message: its message goes to the Object Store, and a message naming the object to the stream. */
+  async #publishStored(conn: CallerConnection, f: TaskFuture, unit: TaskUnit, data: Uint8Array): Promise<void> {
+    const name = ObjectPayloads.taskName(this.#options.session, unit.id)
+    try {
+      await conn.payloads.put(name, data, this.#options.publishTimeout)
+    } catch (error) {
+      if (!f.done()) f.setException(error as Error)
+      return
     }
+    // Settled while it was stored (cancelled, timed out): taskDone has run, nobody else deletes it.
+    if (f.done()) {
+      conn.payloads.delete(name)
+      return
+    }
+    this.#storedTasks.set(unit.id, name)
+    this.#enqueue(conn, [f], encode({ v: NATS_PROTOCOL_VERSION, s: this.#options.session, q: [{ ...unit, a: [], o: name }] } satisfies TaskMessage), unit.id)
   }
 
   #broadcastCancel(ids: string[], all: boolean): void {
@@ -292,7 +338,7 @@ export class ClusterScheduler implements Scheduler {
         const { js } = await loadNats()
         nc.subscribe(names.sessionSubject(session), { callback: (error, msg) => (error === null ? this.#onSessionMessage(msg) : undefined) })
         await nc.flush()
-        return { nc, js: js.jetstream(nc), maxPayload: nc.info?.max_payload ?? 1024 * 1024 }
+        return { nc, js: js.jetstream(nc), room: messageRoom(nc), payloads: new ObjectPayloads(() => nc, names.payloadBucket) }
       } catch (error) {
         await nc.close().catch(() => {})
         throw error
@@ -343,6 +389,10 @@ export class ClusterScheduler implements Scheduler {
           activity.busyMs += ms
         }
         activity.tasks++
+        if (r[i + 1] === STATUS_STORED) {
+          this.#readStored(r[i] as string, r[i + 2] as string, message.w)
+          continue
+        }
         if (r[i + 1] !== STATUS_OK) activity.failed++
         // A result for a task that already settled (redelivered, timed out, cancelled) is dropped.
         if (f === undefined || f.done()) continue
@@ -353,5 +403,45 @@ export class ClusterScheduler implements Scheduler {
     // The answer confirms the results: only now does the worker ack the task message.
     if (msg.reply) msg.respond()
     if (this.#host.queue.length > 0) this.#host.schedulePump()
+  }
+
+  /**
+   * A result stored as object `name`: read it and settle task `id` with it,
+   * then delete it. The task stays in flight while it is read. Another
+   * object for the same task (a second run's result, or any result of a
+   * task already settled) is deleted unread; the one being read is left
+   * alone when its request comes again.
+   */
+  #readStored(id: string, name: string, worker: string): void {
+    const payloads = this.#conn!.payloads
+    const f = this.#inflight.get(id)
+    if (f === undefined || f.done() || this.#reading.has(id)) {
+      if (this.#reading.get(id) !== name) payloads.delete(name)
+      return
+    }
+    this.#reading.set(id, name)
+    const limit = this.#options.maxPayloadSize
+    /** Read (or unreadable): the object goes; true when the task still waits for its outcome. */
+    const finish = (): boolean => {
+      this.#reading.delete(id)
+      payloads.delete(name)
+      if (f.done()) return false
+      this.#inflight.delete(id)
+      return true
+    }
+    payloads
+      .get(name, (size) => {
+        if (size > limit) throw payloadTooLarge('result', f.task.label, size, limit, CALLER_LIMIT)
+      })
+      .then((bytes) => {
+        if (bytes === null) throw new ClusterError(`The result of task ${f.task.label} is no longer in object store bucket ${payloads.bucket} (it expired: the bucket's max_age)`)
+        const message = decode<ToCaller>(bytes)
+        if (message.t !== 'results' || message.r[0] !== id) throw new ClusterError(`Object ${name} of bucket ${payloads.bucket} does not hold the result of task ${f.task.label}`)
+        return message.r
+      })
+      .then(
+        (r) => finish() && this.#host.settle(f, r[1] as number, r[2], worker),
+        (error: unknown) => finish() && f.setException(error as Error),
+      )
   }
 }

@@ -40,6 +40,44 @@ export function loadNats(): Promise<NatsModules> {
 
 export type NatsConnection = import('@nats-io/transport-node').NatsConnection
 
+export type ObjectStoreModule = typeof import('@nats-io/obj')
+
+let objectStore: Promise<ObjectStoreModule> | null = null
+const OBJECT_STORE_CLIENT: string = '@nats-io/obj'
+
+/**
+ * Loads the Object Store client once, on the first payload too large for a
+ * message: a cluster whose tasks and results all fit one message never
+ * needs it installed.
+ */
+export function loadObjectStore(): Promise<ObjectStoreModule> {
+  objectStore ??= (import(OBJECT_STORE_CLIENT) as Promise<ObjectStoreModule>).catch((error: unknown) => {
+    objectStore = null
+    throw new ClusterError(
+      "Arguments and results larger than the NATS server's max_payload travel through the JetStream Object Store, which needs its client where callers and workers run: npm install @nats-io/obj",
+      { cause: error },
+    )
+  })
+  return objectStore
+}
+
+/**
+ * Runs `attempt` until it succeeds, again after each failure (with a backoff
+ * up to 1 s) while `timeout` ms have not passed and `nc` is open: a server
+ * restart costs a delay, not the operation. Rejects with the last error.
+ */
+export async function retrying<T>(nc: NatsConnection, timeout: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + timeout
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (performance.now() >= deadline || nc.isClosed()) throw error
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** n)))
+    }
+  }
+}
+
 /** Connects with reconnects forever (the cluster outlives a server restart); `timeout` bounds the first connect (ms). */
 export async function connectNats(options: NatsConnectionOptions, name: string, timeout?: number): Promise<NatsConnection> {
   const { core } = await loadNats()

@@ -12,6 +12,7 @@ import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsCo
 import { ClusterScheduler } from './cluster_scheduler.js'
 import { names } from './protocol.js'
 import type { RetryBackoff, RetryOn } from '../../futures/retry_policy.js'
+import { DEFAULT_MAX_PAYLOAD_SIZE } from './object_payload.js'
 
 /** Options of NatsExecutor: where the cluster is, and how much to put in flight. */
 export interface NatsExecutorOptions extends NatsConnectionOptions {
@@ -66,7 +67,8 @@ export class NatsExecutor extends TaskExecutor {
    *
    * @param options `servers` (default `MULTIPROC_NATS_URL` or nats://127.0.0.1:4222),
    *   `user`/`pass`, `token`, `nkeySeed`, `credsFile`, `tls`, `prefix`, `stream`,
-   *   `maxInFlight` (tasks in flight, default 64; `maxWorkers` is the same), `retries`, `maxQueue`, `publishTimeout`
+   *   `maxInFlight` (tasks in flight, default 64; `maxWorkers` is the same), `retries`, `maxQueue`, `publishTimeout`,
+   *   `maxPayloadSize` (largest task or result, default 1 GiB; those over the server's max_payload go through the Object Store)
    * @throws TypeError / RangeError for a bad option; UnsupportedBackendError for
    *   options that only local executors have (initializer, maxTasksPerChild, ...)
    * @example
@@ -98,6 +100,7 @@ export class NatsExecutor extends TaskExecutor {
       session,
       maxInFlight: inFlight ?? workers ?? DEFAULT_MAX_IN_FLIGHT,
       publishTimeout: opts.publishTimeout === undefined ? 30_000 : timeoutMs('publishTimeout', opts.publishTimeout, false),
+      maxPayloadSize: connection.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE,
     })
     super(scheduler, settings, 'the cluster executor')
     this.#scheduler = scheduler

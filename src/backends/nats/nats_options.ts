@@ -1,13 +1,14 @@
 /**
- * Connection options of the cluster backend. The NATS clients themselves are
+ * Connection options of the cluster backend (and the one limit every
+ * cluster class shares, `maxPayloadSize`). The NATS clients themselves are
  * loaded by nats_client.ts, which no public declaration refers to: the
  * published types then never name `@nats-io/*`, so a TypeScript program
  * without the optional clients installed type-checks with skipLibCheck off.
  */
 import { invalidArgType } from '../../errors.js'
-import { plainObject, typeFail } from '../../internal/validate.js'
+import { plainObject, positiveInteger, typeFail } from '../../internal/validate.js'
 
-/** How to reach and authenticate with the NATS servers. Passed through to the client. */
+/** How to reach and authenticate with the NATS servers (passed through to the client), and the largest payload. */
 export interface NatsConnectionOptions {
   /** Server URL(s). Default: `MULTIPROC_NATS_URL` or `nats://127.0.0.1:4222`. */
   servers?: string | string[]
@@ -29,9 +30,19 @@ export interface NatsConnectionOptions {
   stream?: string
   /** Client connection name, shown by `nats-server` monitoring. */
   name?: string
+  /**
+   * The largest payload, in bytes: a task's arguments or a result, encoded.
+   * Those over the server's max_payload (1 MiB by default) travel through
+   * the JetStream Object Store (`npm install @nats-io/obj`). A caller sends
+   * no larger task and reads no larger result, a worker sends no larger
+   * result and reads no larger task: such a task fails with
+   * `PayloadTooLargeError` (a `SerializationError`), alone. Default 1 GiB
+   * (1073741824).
+   */
+  maxPayloadSize?: number
 }
 
-export const CONNECTION_KEYS = ['servers', 'user', 'pass', 'token', 'nkeySeed', 'credsFile', 'tls', 'prefix', 'stream', 'name'] as const
+export const CONNECTION_KEYS = ['servers', 'user', 'pass', 'token', 'nkeySeed', 'credsFile', 'tls', 'prefix', 'stream', 'name', 'maxPayloadSize'] as const
 
 export const DEFAULT_SERVER = 'nats://127.0.0.1:4222'
 
@@ -51,6 +62,7 @@ export function checkConnectionOptions(opts: Record<string, unknown>): void {
     }
   }
   if (opts.tls !== undefined) plainObject('tls', opts.tls)
+  if (opts.maxPayloadSize !== undefined) positiveInteger('maxPayloadSize', opts.maxPayloadSize)
 }
 
 /** Picks the connection options out of a larger options object. */

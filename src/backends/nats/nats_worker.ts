@@ -27,12 +27,13 @@ import { STATUS_ERROR } from '../../wire/messages.js'
 import { serializeError } from '../../wire/remote_error.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
 import { connectNats, ensureStream, type NatsConnection } from './nats_client.js'
-import { NATS_PROTOCOL_VERSION, decode, names, type AckWaitNotice, type CancelMessage, type Names, type TaskMessage } from './protocol.js'
+import { NATS_PROTOCOL_VERSION, decode, names, type AckWaitNotice, type CancelMessage, type Names, type TaskMessage, type TaskUnit } from './protocol.js'
 import type { HeldMessage } from './held_message.js'
 import { ModuleAllowlist } from './module_allowlist.js'
 import { TaskConsumer, deliveryLimit } from './task_consumer.js'
 import { RunningTasks, unitLabel } from './running_tasks.js'
 import { ResultOutbox } from './result_outbox.js'
+import { DEFAULT_MAX_PAYLOAD_SIZE, ObjectPayloads } from './object_payload.js'
 import { SessionLiveness } from './session_liveness.js'
 import { WorkerActivity } from './worker_activity.js'
 import { WorkerStatus, multiprocVersion } from './worker_status.js'
@@ -116,6 +117,8 @@ export class NatsWorker {
   #refresh: NodeJS.Timeout | undefined
   readonly #liveness: SessionLiveness
   readonly #outbox: ResultOutbox
+  readonly #payloads: ObjectPayloads
+  readonly #maxPayloadSize: number
   #stopped: Promise<void> | null = null
   #idleWaiters: (() => void)[] = []
   // Status and metrics (worker_status.ts, worker_metrics.ts) read these counters; the task path only adds to them.
@@ -127,7 +130,8 @@ export class NatsWorker {
 
   /**
    * @param options `allow` (required), `servers` and the auth options, `concurrency`
-   *   (default `cpuCount()`), `prefetch`, `ackWait` (default 2000), `maxDeliver` (default 5), `sessionTimeout`, `root`
+   *   (default `cpuCount()`), `prefetch`, `ackWait` (default 2000), `maxDeliver` (default 5), `sessionTimeout`, `root`,
+   *   `maxPayloadSize` (largest task read and result sent, default 1 GiB; those over the server's max_payload go through the Object Store)
    * @throws TypeError / RangeError for a bad option
    * @example
    * const worker = new NatsWorker({ servers: 'nats://10.0.0.5:4222', allow: ['./tasks.js'] })
@@ -173,6 +177,8 @@ export class NatsWorker {
       sessionTimeout: this.#sessionTimeout,
       onGone: (session) => this.#loseSession(session, true),
     })
+    this.#maxPayloadSize = this.#connection.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE
+    this.#payloads = new ObjectPayloads(() => this.#nc!, this.#names.payloadBucket)
     this.#outbox = new ResultOutbox({
       connection: () => this.#nc!,
       sessionSubject: (session) => this.#names.sessionSubject(session),
@@ -180,6 +186,8 @@ export class NatsWorker {
       liveness: this.#liveness,
       onFinished: (held, id) => this.#finishTask(held, id),
       onLost: (session, gone) => this.#loseSession(session, gone),
+      payloads: this.#payloads,
+      maxPayloadSize: this.#maxPayloadSize,
       log: (line) => this.#log(line),
       trace: TRACE,
     })
@@ -309,6 +317,7 @@ export class NatsWorker {
     this.#held.add(held)
     this.#activity.received(msg.info.deliveryCount)
     if (this.#liveness.isGone(message.s)) {
+      this.#dropStored(message)
       this.#loseHeld(held, true)
       return
     }
@@ -334,12 +343,44 @@ export class NatsWorker {
       if (units.length === 0) return
     }
     void this.#liveness.check(message.s).then((alive) => {
-      if (!alive) this.#loseSession(message.s, true)
-      else {
+      if (!alive) {
+        this.#dropStored(message)
+        this.#loseSession(message.s, true)
+      } else {
         if (!held.dead) this.#activity.started += units.length
-        this.#tasks!.run(held, units)
+        if (units[0]?.o === undefined) this.#tasks!.run(held, units)
+        else this.#runStored(held, units[0])
       }
     })
+  }
+
+  /** The caller of `message` is gone, so nobody will settle its tasks: their objects go now, not at the bucket's max_age. */
+  #dropStored(message: TaskMessage): void {
+    for (const unit of message.q) if (unit.o !== undefined) this.#payloads.delete(unit.o)
+  }
+
+  /** Runs a task that travelled as an object (too large for a message): read first, then run like any. */
+  #runStored(held: HeldMessage, stub: TaskUnit): void {
+    // Under the task's id, so a cancel or a lost caller stops the read as it would stop the task.
+    const controller = new AbortController()
+    held.controllers.set(stub.id, controller)
+    this.#payloads.task(held.session, stub, unitLabel(stub), this.#maxPayloadSize, controller.signal).then(
+      (unit) => {
+        held.controllers.delete(stub.id)
+        this.#tasks!.run(held, [unit])
+      },
+      (error: unknown) => {
+        held.controllers.delete(stub.id)
+        if (held.dead) return
+        if (controller.signal.aborted) {
+          this.#activity.dropped++
+          this.#finishTask(held, stub.id)
+          return
+        }
+        this.#activity.finished(STATUS_ERROR, -1)
+        this.#outbox.add(held, stub.id, STATUS_ERROR, serializeError(error), -1)
+      },
+    )
   }
 
   /** Task `id` of `held` needs nothing more: once all of its tasks do, the message is acked (or terminated, its caller gone). */

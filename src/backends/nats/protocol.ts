@@ -14,11 +14,30 @@
  * only after the caller confirmed every result in it, so a result is never
  * lost between the two, and a redelivered task that already reported is
  * de-duplicated by the caller (it knows each task id once).
+ *
+ * A task or a result too large for one message (the server's max_payload)
+ * travels as an object of the JetStream Object Store (object_payload.ts):
+ * the message carries the object's name instead of the bytes.
  */
 import { toBytes, fromBytes } from '../../wire/serializer.js'
 
 /** Bumped whenever a cluster message changes shape. */
-export const NATS_PROTOCOL_VERSION = 2
+export const NATS_PROTOCOL_VERSION = 3
+
+/** Room left in a message for headers and framing: a message carries at most the server's max_payload less this. */
+export const MESSAGE_HEADROOM = 4096
+
+/** What one message may carry on the connection `nc`: the server's max_payload (1 MiB by default) less the headroom. */
+export function messageRoom(nc: { info?: { max_payload: number } }): number {
+  return (nc.info?.max_payload ?? 1024 * 1024) - MESSAGE_HEADROOM
+}
+
+/**
+ * A result status of the cluster alone (beside STATUS_OK and STATUS_ERROR of
+ * wire/messages.ts): the value is the name of the object that holds the
+ * result, as the encoded results message of that one task.
+ */
+export const STATUS_STORED = 2
 
 /**
  * One task inside a task message. Its kind word `k` is the one a local
@@ -39,6 +58,11 @@ export interface TaskUnit {
   a: unknown[]
   /** Runs of the task again if its local worker thread crashes. */
   r: number
+  /**
+   * The task was too large for one message: the name of the object that
+   * holds its encoded task message (this unit in full); `a` is then empty.
+   */
+  o?: string
 }
 
 /** A JetStream message: a batch of tasks of one caller session. */
@@ -57,9 +81,10 @@ export type ToCaller =
       /** Who ran them: `nats worker host:pid`. */
       w: string
       /**
-       * Flattened, four slots per task: id, status (STATUS_OK, STATUS_ERROR),
-       * value (the value, a ChunkOutcome for a chunk, or the SerializedValue
-       * of the error), ms.
+       * Flattened, four slots per task: id, status (STATUS_OK, STATUS_ERROR,
+       * STATUS_STORED), value (the value, a ChunkOutcome for a chunk, the
+       * SerializedValue of the error, or the name of the object that holds
+       * the result), ms.
        */
       r: unknown[]
     }
@@ -105,6 +130,8 @@ export interface Names {
   sessionSubject(session: string): string
   cancelSubject: string
   ackWaitSubject: string
+  /** The Object Store bucket of the payloads too large for a message. */
+  payloadBucket: string
 }
 
 export function names(prefix: string, stream: string): Names {
@@ -117,5 +144,6 @@ export function names(prefix: string, stream: string): Names {
     sessionSubject: (session) => `${prefix}.s.${session}`,
     cancelSubject: `${prefix}.cancel`,
     ackWaitSubject: `${prefix}.ackwait`,
+    payloadBucket: `${prefix}_payloads`,
   }
 }
