@@ -161,7 +161,7 @@ export function render(s: ClusterSnapshot): string {
   lines.push(`queue: ${q.messages} messages (${bytes(q.bytes)}); ${consumer}`)
   const t = s.totals
   lines.push(
-    `workers: ${t.workers}${t.stale > 0 ? ` (+${t.stale} stale)` : ''}, ${t.concurrency} threads, ${t.running} running, ${t.succeeded} done, ${t.failed} failed, ${t.rate} tasks/s`,
+    `workers: ${t.workers}${t.stale > 0 ? ` (+${t.stale} stale)` : ''}, ${t.concurrency} threads, ${t.running} running, ${t.succeeded} done, ${t.failed} failed${t.retried > 0 ? ` (${t.retried} run again under retryOn)` : ''}, ${t.rate} tasks/s`,
   )
   if (s.workers.length === 0) return `${lines.join('\n')}\n`
   const header = ['HOST', 'PID', 'THREADS', 'RUNNING', 'DONE', 'FAILED', 'REDELIV', 'TASKS/S', 'UPTIME', 'HEARTBEAT', 'STATE']

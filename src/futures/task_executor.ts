@@ -541,6 +541,7 @@ export abstract class TaskExecutor extends Executor {
       if (again === null || again.items === 0) (f as TaskFuture<ChunkResult>).setResult(progress.result())
       else {
         this.#stats.retried += again.items
+        f.reruns++
         f.args = progress.resend()
         this.#runAgainLater(f, f.retryPolicy!.delay(again.attempt))
       }

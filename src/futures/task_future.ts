@@ -35,6 +35,8 @@ export class TaskFuture<T = unknown> extends Future<T> {
   callerStack: string | undefined = undefined
   /** performance.now() when it was queued (for the wait-time histogram). */
   queuedAt = 0
+  /** performance.now() when it was last sent to a worker (the cluster measures its round trips with it). */
+  sentAt = 0
   /** A chunk's outcome so far, once it came in pieces or its worker crashed (chunk_progress.ts). */
   progress: ChunkProgress | null = null
   /** Stops the task while it runs, when its backend can do that alone (Capabilities.cancelsRunning). */

@@ -87,6 +87,10 @@ describe('multiproc status and worker metrics', () => {
       const values = await Promise.all(Array.from({ length: 20 }, (_, i) => executor.submit(square, i)))
       assert.equal(values.length, 20)
       await assert.rejects(executor.submit(failOn, 3, 3), /item 3 is bad/)
+      // Two runs again under retryOn: three runs that fail, each one a task started on a worker.
+      const fast = { initial: 1, jitter: false }
+      await assert.rejects(executor.submitWith({ retries: 2, retryOn: [RangeError], retryBackoff: fast }, failOn, 3, 3), /item 3 is bad/)
+      assert.equal(executor.stats().retried, 2)
     } finally {
       await executor.shutdown()
     }
@@ -113,8 +117,9 @@ describe('multiproc status and worker metrics', () => {
       concurrency: 4,
       running: 0,
       succeeded: 23,
-      failed: 1,
+      failed: 4,
       redelivered: 0,
+      retried: 2,
       rate: snapshot.totals.rate,
     })
     assert.equal(snapshot.queue.consumerExists, true)
@@ -127,9 +132,9 @@ describe('multiproc status and worker metrics', () => {
   it('prints them as a table', async () => {
     const r = await runCli(['status', '--nats', server.url, '--prefix', PREFIX, '--stream', STREAM], { timeoutMs: 30_000 })
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, /^workers: 2, 4 threads, 0 running, 23 done, 1 failed, [\d.]+ tasks\/s$/m)
+    assert.match(r.stdout, /^workers: 2, 4 threads, 0 running, 23 done, 4 failed \(2 run again under retryOn\), [\d.]+ tasks\/s$/m)
     assert.match(r.stdout, /^HOST\s+PID\s+THREADS\s+RUNNING\s+DONE\s+FAILED\s+REDELIV\s+TASKS\/S\s+UPTIME\s+HEARTBEAT\s+STATE$/m)
-    for (const w of workers) assert.match(r.stdout, new RegExp(`^\\S+\\s+${w.pid}\\s+2\\s+0\\s+\\d+\\s+[01]\\s+0\\s+[\\d.]+\\s+\\S+\\s+.*running$`, 'm'))
+    for (const w of workers) assert.match(r.stdout, new RegExp(`^\\S+\\s+${w.pid}\\s+2\\s+0\\s+\\d+\\s+\\d\\s+0\\s+[\\d.]+\\s+\\S+\\s+.*running$`, 'm'))
   })
 
   it('refreshes with --watch --count, one JSON document per line', async () => {
@@ -146,12 +151,13 @@ describe('multiproc status and worker metrics', () => {
     const texts = await Promise.all(workers.map(async (w) => (await fetch(metricsUrl(w))).text()))
     const total = (name: string, labels = ''): number => texts.reduce((n, text) => n + sample(text, name, labels), 0)
     assert.equal(total('multiproc_worker_tasks_succeeded_total'), 23)
-    assert.equal(total('multiproc_worker_tasks_failed_total'), 1)
-    assert.equal(total('multiproc_worker_tasks_started_total'), 24)
+    assert.equal(total('multiproc_worker_tasks_failed_total'), 4)
+    assert.equal(total('multiproc_worker_tasks_started_total'), 27)
+    assert.equal(total('multiproc_worker_tasks_retried_total'), 2)
     assert.equal(total('multiproc_worker_messages_redelivered_total'), 0)
     assert.equal(total('multiproc_worker_tasks_in_flight'), 0)
     assert.equal(total('multiproc_worker_task_duration_seconds_count', 'outcome="succeeded"'), 23)
-    assert.equal(total('multiproc_worker_task_duration_seconds_count', 'outcome="failed"'), 1)
+    assert.equal(total('multiproc_worker_task_duration_seconds_count', 'outcome="failed"'), 4)
     for (const [i, text] of texts.entries()) {
       assert.equal(sample(text, 'multiproc_worker_concurrency'), 2)
       assert.equal(sample(text, 'multiproc_worker_info', `pid="${workers[i]!.pid}"`), 1)

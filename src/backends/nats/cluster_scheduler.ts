@@ -29,11 +29,11 @@ import { hostname } from 'node:os'
 import { ClusterError, SerializationError } from '../../errors.js'
 import type { Capabilities } from '../capabilities.js'
 import { CLUSTER_CAPABILITIES } from './capabilities.js'
-import { takeBatch, type Scheduler, type SchedulerHost, type WorkerStats } from '../../futures/scheduler.js'
+import { takeBatch, type AutoChunk, type Scheduler, type SchedulerHost, type WorkerStats } from '../../futures/scheduler.js'
 import { WorkerActivity } from '../../futures/stats.js'
 import type { TaskFuture } from '../../futures/task_future.js'
 import { libraryModuleId } from '../../wire/library_module.js'
-import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, STATUS_OK } from '../../wire/messages.js'
+import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, STATUS_OK } from '../../wire/messages.js'
 import type { NatsConnectionOptions } from './nats_options.js'
 import { connectNats, ensureStream, loadNats, retrying, type NatsConnection } from './nats_client.js'
 import { CALLER_LIMIT, ObjectPayloads, payloadTooLarge } from './object_payload.js'
@@ -53,6 +53,20 @@ import {
 /** Tasks per JetStream message at most, and the backlog (ms of measured task time) one message may carry. */
 const MAX_BATCH = 256
 const BACKLOG_MS = 2
+
+/**
+ * map's automatic chunks on the cluster: a chunk should run TARGET_PER_TRIP
+ * times the fixed cost of a message's round trip (publish, pull, result,
+ * confirmation; measured), so that cost stays about a ninth of the time,
+ * within [MIN, MAX] ms; and fill at most half a message, so that it travels
+ * as one message rather than through the Object Store.
+ */
+const TARGET_PER_TRIP = 8
+const MIN_CHUNK_MS = 2
+const MAX_CHUNK_MS = 50
+const MAX_CHUNK_ITEMS = 65_536
+/** Round trips over which the fastest is kept as the fixed cost (a queue behind a busy worker is not part of it). */
+const TRIP_WINDOW = 64
 
 /** The open connection of a caller: core NATS, its JetStream client, what one message may carry, and the payload objects. */
 interface CallerConnection {
@@ -88,6 +102,12 @@ export class ClusterScheduler implements Scheduler {
   #connecting: Promise<CallerConnection> | null = null
   #nextId = 0
   #avgTaskMs = NaN
+  /** The fastest round trip less the worker's time in the current and the last window, ms (NaN: none yet). */
+  #tripMs = NaN
+  #windowTripMs = Infinity
+  #windowTrips = 0
+  /** Encoded bytes per item of the last map chunk published (NaN: none yet). */
+  #bytesPerItem = NaN
   /** Objects holding the messages of tasks in flight, by task id: deleted once the task settled. */
   readonly #storedTasks = new Map<string, string>()
   /** Stored results being read, by task id: the object's name. */
@@ -111,6 +131,18 @@ export class ClusterScheduler implements Scheduler {
   }
 
   prepare(): void {}
+
+  /**
+   * map's automatic chunks here: about TARGET_PER_TRIP measured round trips
+   * of work each, and no more items than fill half a message.
+   */
+  autoChunk(): AutoChunk {
+    const trip = Number.isNaN(this.#tripMs) ? 1 : this.#tripMs
+    const targetMs = Math.min(MAX_CHUNK_MS, Math.max(MIN_CHUNK_MS, TARGET_PER_TRIP * trip))
+    const room = this.#conn?.room ?? 1 << 20
+    const maxItems = Number.isNaN(this.#bytesPerItem) ? MAX_CHUNK_ITEMS : Math.max(1, Math.min(MAX_CHUNK_ITEMS, Math.floor(room / 2 / this.#bytesPerItem)))
+    return { targetMs, maxItems }
+  }
 
   dispatchNow(): boolean {
     return false
@@ -224,9 +256,11 @@ export class ClusterScheduler implements Scheduler {
 
   /** Gives each task its id (once: a task published again keeps it) and counts it in flight. */
   #track(batch: TaskFuture[]): void {
-    if (batch[0]!.placed === null) this.#host.stats.recordWaits(batch, performance.now())
+    const now = performance.now()
+    if (batch[0]!.placed === null) this.#host.stats.recordWaits(batch, now)
     for (const f of batch) {
       if (f.placed === null) f.placed = (this.#nextId++).toString(36)
+      f.sentAt = now
       this.#inflight.set(f.placed as string, f)
     }
   }
@@ -253,14 +287,19 @@ export class ClusterScheduler implements Scheduler {
       for (const f of batch) this.#publish(conn, [f])
       return true
     }
-    const units = batch.map((f): TaskUnit => ({
-      id: f.placed as string,
-      k: f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0) | (f.onProgress !== undefined ? FLAG_PROGRESS : 0),
-      m: libraryModuleId(f.task.module),
-      n: f.task.name,
-      a: f.args!,
-      r: f.retries,
-    }))
+    const units = batch.map((f): TaskUnit => {
+      const unit: TaskUnit = {
+        id: f.placed as string,
+        k: f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0) | (f.onProgress !== undefined ? FLAG_PROGRESS : 0),
+        m: libraryModuleId(f.task.module),
+        n: f.task.name,
+        a: f.args!,
+        r: f.retries,
+      }
+      // Workers count runs again under retryOn (status, metrics).
+      if (f.reruns > 0) unit.t = f.reruns + 1
+      return unit
+    })
     let data: Uint8Array
     try {
       data = encode({ v: NATS_PROTOCOL_VERSION, s: this.#options.session, q: units } satisfies TaskMessage)
@@ -283,6 +322,7 @@ export class ClusterScheduler implements Scheduler {
       void this.#publishStored(conn, f, units[0]!, data)
       return
     }
+    if (batch.length === 1 && batch[0]!.kind === KIND_CHUNK) this.#bytesPerItem = data.length / Math.max(1, units[0]!.a.length)
     this.#enqueue(conn, batch, data, units[0]!.id)
   }
 
@@ -387,6 +427,8 @@ export class ClusterScheduler implements Scheduler {
           this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? ms : this.#avgTaskMs * 0.7 + ms * 0.3
           host.stats.run.record(ms)
           activity.busyMs += ms
+          // The first task of a message waited for no other task of it: its trip less its run is the message's fixed cost.
+          if (i === 0 && f !== undefined && f.sentAt > 0) this.#tripSample(performance.now() - f.sentAt - ms)
         }
         activity.tasks++
         if (r[i + 1] === STATUS_STORED) {
@@ -403,6 +445,18 @@ export class ClusterScheduler implements Scheduler {
     // The answer confirms the results: only now does the worker ack the task message.
     if (msg.reply) msg.respond()
     if (this.#host.queue.length > 0) this.#host.schedulePump()
+  }
+
+  /** Keeps the fastest trip of the current and the last window of TRIP_WINDOW, so the figure follows a network that got slower. */
+  #tripSample(ms: number): void {
+    if (!(ms >= 0)) return
+    this.#windowTripMs = Math.min(this.#windowTripMs, ms)
+    this.#tripMs = Number.isNaN(this.#tripMs) ? ms : Math.min(this.#tripMs, ms)
+    if (++this.#windowTrips >= TRIP_WINDOW) {
+      this.#tripMs = this.#windowTripMs
+      this.#windowTripMs = Infinity
+      this.#windowTrips = 0
+    }
   }
 
   /**

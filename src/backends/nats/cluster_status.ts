@@ -65,6 +65,8 @@ export interface ClusterSnapshot {
     succeeded: number
     failed: number
     redelivered: number
+    /** Tasks the workers ran again for callers whose `retryOn` named the error they threw. */
+    retried: number
     /** Tasks finished per second, summed over the workers' last intervals. */
     rate: number
   }
@@ -132,7 +134,8 @@ export class ClusterStatus {
     }
     workers.sort((a, b) => (a.host === b.host ? a.pid - b.pid || a.id.localeCompare(b.id) : a.host.localeCompare(b.host)))
     const live = workers.filter((w) => !w.stale && w.state !== 'stopped')
-    const sum = (key: 'concurrency' | 'running' | 'succeeded' | 'failed' | 'redelivered' | 'rate'): number => live.reduce((n, w) => n + w[key], 0)
+    // A record from a worker of an earlier version has no `retried`.
+    const sum = (key: 'concurrency' | 'running' | 'succeeded' | 'failed' | 'redelivered' | 'retried' | 'rate'): number => live.reduce((n, w) => n + (w[key] ?? 0), 0)
     return {
       at: Date.now(),
       server: this.#nc.getServer(),
@@ -146,6 +149,7 @@ export class ClusterStatus {
         succeeded: sum('succeeded'),
         failed: sum('failed'),
         redelivered: sum('redelivered'),
+        retried: sum('retried'),
         rate: Math.round(sum('rate') * 10) / 10,
       },
     }

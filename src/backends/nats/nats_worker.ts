@@ -347,7 +347,10 @@ export class NatsWorker {
         this.#dropStored(message)
         this.#loseSession(message.s, true)
       } else {
-        if (!held.dead) this.#activity.started += units.length
+        if (!held.dead) {
+          this.#activity.started += units.length
+          for (const unit of units) if (unit.t !== undefined) this.#activity.retried++
+        }
         if (units[0]?.o === undefined) this.#tasks!.run(held, units)
         else this.#runStored(held, units[0])
       }

@@ -58,6 +58,8 @@ export interface TaskUnit {
   a: unknown[]
   /** Runs of the task again if its local worker thread crashes. */
   r: number
+  /** The run number of a task its caller sends again because it threw an error `retryOn` names (2 for the first run again); absent on a first run. */
+  t?: number
   /**
    * The task was too large for one message: the name of the object that
    * holds its encoded task message (this unit in full); `a` is then empty.

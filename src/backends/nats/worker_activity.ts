@@ -20,6 +20,8 @@ export class WorkerActivity {
   redelivered = 0
   /** Tasks handed to the local threads. */
   started = 0
+  /** Of those, runs again that a caller sent because the task threw an error its `retryOn` names. */
+  retried = 0
   /** Tasks that returned (a chunk whose items threw still returned). */
   succeeded = 0
   /** Tasks that threw, could not run, were refused or were poison tasks. */

@@ -94,6 +94,7 @@ export class WorkerMetrics {
     counter('multiproc_worker_tasks_succeeded_total', 'Tasks that returned', () => activity.succeeded)
     counter('multiproc_worker_tasks_failed_total', 'Tasks that threw, could not run, were refused or were poison tasks', () => activity.failed)
     counter('multiproc_worker_tasks_dropped_total', 'Tasks stopped or dropped because their caller cancelled them or left', () => activity.dropped)
+    counter('multiproc_worker_tasks_retried_total', "Tasks started that were a caller's run again of a task that threw an error its retryOn names", () => activity.retried)
     counter('multiproc_worker_messages_total', 'Task messages received (one carries a task or a burst of them)', () => activity.messages)
     counter('multiproc_worker_messages_redelivered_total', 'Task messages received again (JetStream delivery count above 1)', () => activity.redelivered)
     counter('multiproc_worker_heartbeats_total', 'Heartbeat rounds (in-progress signals to JetStream, pings to callers)', () => activity.heartbeats)

@@ -50,6 +50,8 @@ export interface WorkerStatusRecord {
   messages: number
   /** Task messages received again (their delivery count above 1). */
   redelivered: number
+  /** Tasks that were a caller's run again of a task that threw an error its `retryOn` names. */
+  retried: number
   /** Heartbeat rounds (in-progress signals to JetStream). */
   heartbeats: number
   /** Tasks finished per second over the last interval. */
@@ -174,6 +176,7 @@ export class WorkerStatus {
       dropped: a.dropped,
       messages: a.messages,
       redelivered: a.redelivered,
+      retried: a.retried,
       heartbeats: a.heartbeats,
       // Before the first interval ends: the rate since start.
       rate: this.#lastAt === a.startedAt ? rate(a.succeeded + a.failed, now - a.startedAt) : this.#rate,
