@@ -249,8 +249,13 @@ async function* run(
     wake = null
     w?.()
   }
+  // Automatic chunks start at one item, and until one has come back nothing
+  // is known of the task: a chunk per worker, not a whole window of them
+  // (on the cluster, hundreds of one-item messages before the first answer).
+  const probing = chunkOption === 'auto' ? Math.max(1, Math.min(buffersize, executor.maxWorkers)) : buffersize
+  const room = (): number => (learnedItems === 0 ? probing : buffersize)
   const fill = async (): Promise<void> => {
-    while (!exhausted && !stopped && window.length < buffersize) {
+    while (!exhausted && !stopped && window.length < room()) {
       const items = await readChunk()
       if (items === null || stopped) break
       const base = read
@@ -263,7 +268,7 @@ async function* run(
     }
   }
   const startFill = (): void => {
-    if (pump !== null || exhausted || stopped || sourceError !== null || window.length >= buffersize) return
+    if (pump !== null || exhausted || stopped || sourceError !== null || window.length >= room()) return
     pump = fill().then(
       () => {
         pump = null

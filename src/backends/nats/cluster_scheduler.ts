@@ -106,8 +106,9 @@ export class ClusterScheduler implements Scheduler {
   #tripMs = NaN
   #windowTripMs = Infinity
   #windowTrips = 0
-  /** Encoded bytes per item of the last map chunk published (NaN: none yet). */
-  #bytesPerItem = NaN
+  /** Decayed sums of the encoded bytes and the items of the map chunks published: their ratio is the bytes per item. */
+  #chunkBytes = 0
+  #chunkItems = 0
   /** Objects holding the messages of tasks in flight, by task id: deleted once the task settled. */
   readonly #storedTasks = new Map<string, string>()
   /** Stored results being read, by task id: the object's name. */
@@ -140,7 +141,7 @@ export class ClusterScheduler implements Scheduler {
     const trip = Number.isNaN(this.#tripMs) ? 1 : this.#tripMs
     const targetMs = Math.min(MAX_CHUNK_MS, Math.max(MIN_CHUNK_MS, TARGET_PER_TRIP * trip))
     const room = this.#conn?.room ?? 1 << 20
-    const maxItems = Number.isNaN(this.#bytesPerItem) ? MAX_CHUNK_ITEMS : Math.max(1, Math.min(MAX_CHUNK_ITEMS, Math.floor(room / 2 / this.#bytesPerItem)))
+    const maxItems = this.#chunkItems === 0 ? MAX_CHUNK_ITEMS : Math.max(1, Math.min(MAX_CHUNK_ITEMS, Math.floor((room / 2) * (this.#chunkItems / this.#chunkBytes))))
     return { targetMs, maxItems }
   }
 
@@ -322,7 +323,11 @@ export class ClusterScheduler implements Scheduler {
       void this.#publishStored(conn, f, units[0]!, data)
       return
     }
-    if (batch.length === 1 && batch[0]!.kind === KIND_CHUNK) this.#bytesPerItem = data.length / Math.max(1, units[0]!.a.length)
+    if (batch.length === 1 && batch[0]!.kind === KIND_CHUNK) {
+      // Decayed sums: a large chunk weighs as many items as it holds, so the message's fixed bytes fade out.
+      this.#chunkBytes = this.#chunkBytes * 0.5 + data.length
+      this.#chunkItems = this.#chunkItems * 0.5 + Math.max(1, units[0]!.a.length)
+    }
     this.#enqueue(conn, batch, data, units[0]!.id)
   }
 
