@@ -50,6 +50,13 @@ export interface PoolOptions {
   context?: StartMethod | Context
   /** How many times a task whose worker crashed is run again before it fails. Default 0. */
   retries?: number
+  /**
+   * Tasks each worker runs at once, for asynchronous (I/O-bound) tasks: a
+   * worker starts its next task, or the next item of a map chunk, while the
+   * ones before it await. Default 1. Local contexts only (a cluster's
+   * workers are configured where they run). See `PoolExecutorOptions`.
+   */
+  concurrentTasksPerWorker?: number
 }
 
 /** Options of `applyAsync`. */
@@ -93,7 +100,7 @@ type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 /** @deprecated The old name of `TaskExecutor`, the executor of any backend (it is an executor, not a backend). */
 export type PoolBackend = TaskExecutor
 
-const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries'] as const
+const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries', 'concurrentTasksPerWorker'] as const
 
 /**
  * Python's default chunksize for `map`: `ceil(n / (4 × workers))`, at least 1.
@@ -140,7 +147,8 @@ export class Pool {
    * A pool of workers, started on demand.
    *
    * @param options `processes` (default `cpuCount()`), `initializer`, `initargs`,
-   *   `maxTasksPerChild`, `context` ('thread' by default), `retries`
+   *   `maxTasksPerChild`, `context` ('thread' by default), `retries`, `concurrentTasksPerWorker`
+   *   (tasks each worker runs at once, for asynchronous tasks; default 1)
    * @throws TypeError / RangeError for a bad option
    * @example
    * await using pool = new Pool({ processes: 4, context: 'process' })
@@ -152,7 +160,7 @@ export class Pool {
     this.#context = resolveContext(opts.context)
     const processes = opts.processes === undefined || opts.processes === null ? undefined : positiveInteger('processes', opts.processes)
     const executorOptions: Record<string, unknown> = { maxWorkers: processes }
-    for (const key of ['initializer', 'initargs', 'maxTasksPerChild', 'retries'] as const) executorOptions[key] = opts[key]
+    for (const key of ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'concurrentTasksPerWorker'] as const) executorOptions[key] = opts[key]
     for (const key of Object.keys(executorOptions)) if (executorOptions[key] === undefined) delete executorOptions[key]
     this.#executor = this.#context.createExecutor(executorOptions)
   }

@@ -9,8 +9,12 @@
  *      └──────────────── restarted after each chunk taken ◀─────────────┘
  *
  * With `chunksize: 'auto'` chunks start at one item and grow from measured
- * item times until a chunk runs about a millisecond. The timeout and the
- * signal hold for the whole iteration, also while the input is waiting.
+ * item times until a chunk runs about a millisecond. On workers that run N
+ * tasks at once (`concurrentTasksPerWorker`) the items of a chunk run N at
+ * once, so a chunk of slow asynchronous items runs as long as one item
+ * whatever its size: there chunks hold at least enough items for the window
+ * to keep every worker's lanes busy twice over. The timeout and the signal
+ * hold for the whole iteration, also while the input is waiting.
  *
  * Work here is per chunk, never per item beyond copying values out: a map
  * of a million tiny items is a measured path.
@@ -37,6 +41,8 @@ export type AnyIterable<T> = Iterable<T> | AsyncIterable<T>
 export interface ChunkSubmitter {
   /** How many tasks run at once at most; the default window is four chunks per worker. */
   readonly maxWorkers: number
+  /** Tasks (and chunk items) each worker runs at once; absent: 1. */
+  readonly concurrentTasksPerWorker?: number
   submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number, onProgress?: (value: unknown, item: number) => void): Future<ChunkResult>
 }
 
@@ -185,7 +191,10 @@ export function mapInChunks(
   // One stack per map call (cheap), so task errors show where the map was called.
   const callerStack = new Error().stack
   const deadline = deadlineOf(timeout)
-  return run(executor, task, source, chunkOption as number | 'auto', buffersize, deadline, timeout, signal, callerStack, ordered, onProgress)
+  // Lanes: auto chunks never hold fewer items than it takes the window to fill every lane twice.
+  const lanes = (executor.concurrentTasksPerWorker ?? 1) * executor.maxWorkers
+  const leastChunk = lanes > executor.maxWorkers ? Math.min(AUTO_CHUNK_MAX, Math.ceil((2 * lanes) / buffersize)) : 1
+  return run(executor, task, source, chunkOption as number | 'auto', leastChunk, buffersize, deadline, timeout, signal, callerStack, ordered, onProgress)
 }
 
 async function* run(
@@ -193,6 +202,7 @@ async function* run(
   task: ResolvedTask,
   source: Iterator<unknown[]> | AsyncIterator<unknown[]>,
   chunkOption: number | 'auto',
+  leastChunk: number,
   buffersize: number,
   deadline: number,
   timeout: number | undefined,
@@ -206,7 +216,7 @@ async function* run(
   /** Items read so far: the input index of the next chunk's first item. */
   let read = 0
   let perItemMs = NaN
-  let chunksize = chunkOption === 'auto' ? 1 : chunkOption
+  let chunksize = chunkOption === 'auto' ? leastChunk : chunkOption
 
   /** The error that ends the iteration when a wait ended other than done. */
   const stop = (ending: Ending): Error =>
@@ -291,7 +301,7 @@ async function* run(
     const sample = result.ms / result.values.length
     perItemMs = Number.isNaN(perItemMs) ? sample : perItemMs * 0.7 + sample * 0.3
     const ideal = perItemMs > 0 ? Math.floor(AUTO_CHUNK_TARGET_MS / perItemMs) : AUTO_CHUNK_MAX
-    chunksize = Math.max(1, Math.min(AUTO_CHUNK_MAX, ideal))
+    chunksize = Math.max(leastChunk, Math.min(AUTO_CHUNK_MAX, ideal))
   }
   const unwrap = (result: ChunkResult, stack: string | undefined): unknown[] => {
     if (result.errors !== undefined && result.errors.size > 0) {

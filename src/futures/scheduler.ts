@@ -66,6 +66,8 @@ export interface Scheduler {
   readonly capabilities: Capabilities
   /** Tasks that run at once at most (workers; on the cluster, tasks in flight). */
   readonly maxWorkers: number
+  /** Tasks one worker runs at once at most (`concurrentTasksPerWorker`); 1 on the cluster, whose workers are configured where they run. */
+  readonly concurrency: number
   /** Called once by the executor before any other call. */
   attach(host: SchedulerHost): void
   /** A task was submitted: get ready for it (start a first worker, connect) while it is checked. */
@@ -100,13 +102,21 @@ export interface Scheduler {
 }
 
 /**
- * Takes up to `room` tasks from the front of the queue and marks them
- * RUNNING, skipping settled ones. An exclusive task (timeout or signal)
- * travels alone: with `exclusiveAlone` it is taken when it comes first and
- * ends the batch; without, the batch stops before it (the local scheduler
- * gives it a worker of its own).
+ * How a batch treats an exclusive task (one with a timeout or a signal):
+ * 'alone', it is taken when it comes first and ends the batch (the
+ * cluster); 'apart', the batch stops before it (the local scheduler gives
+ * it a worker of its own); 'shared', it is taken like any other (local
+ * workers that run several tasks at once: stopping it re-runs the others).
  */
-export function takeBatch(queue: Deque<TaskFuture>, room: number, exclusiveAlone: boolean): TaskFuture[] {
+export type ExclusiveRule = 'alone' | 'apart' | 'shared'
+
+/**
+ * Takes up to `room` tasks from the front of the queue and marks them
+ * RUNNING, skipping settled ones; exclusive tasks as `rule` says.
+ */
+export function takeBatch(queue: Deque<TaskFuture>, room: number, rule: ExclusiveRule): TaskFuture[] {
+  const shared = rule === 'shared'
+  const exclusiveAlone = rule === 'alone'
   const batch: TaskFuture[] = []
   while (batch.length < room && queue.length > 0) {
     const f = queue.peek()!
@@ -114,11 +124,11 @@ export function takeBatch(queue: Deque<TaskFuture>, room: number, exclusiveAlone
       queue.shift()
       continue
     }
-    if (f.exclusive && (!exclusiveAlone || batch.length > 0)) break
+    if (f.exclusive && !shared && (!exclusiveAlone || batch.length > 0)) break
     queue.shift()
     if (!f.setRunningOrNotifyCancel()) continue
     batch.push(f)
-    if (f.exclusive) break
+    if (f.exclusive && !shared) break
   }
   return batch
 }

@@ -41,6 +41,22 @@
  * throttles them and hands them here; they leave after every result
  * finished before them, so the caller pairs them with the head of its
  * in-flight list, as it pairs results. Other tasks run exactly as before.
+ *
+ * Lanes (`concurrency` > 1, the executor's `concurrentTasksPerWorker`). The
+ * worker starts tasks in the order received, each as soon as one of its N
+ * lanes is free, without waiting for the task before it to finish: an
+ * asynchronous task holds its lane while it awaits, and the next one starts
+ * meanwhile. The items of a chunk take lanes too, one each, in order
+ * (running_chunk.ts keeps their values in item order); the next task starts
+ * once every item of the chunk has started. Results go back as tasks finish,
+ * each with its sequence number (`k`), buffered until the event loop turns
+ * (completions of one timer tick leave in one message). Counters still
+ * count tasks (and the item started last) in the order they started, so
+ * after a crash the caller knows which tasks had started. A synchronous task
+ * blocks its thread, and with it every lane, as it would anyway.
+ *
+ * One file of a little over 500 lines: the in-order loop and the lanes share
+ * the result buffer, its flushing, the counters and the progress plumbing.
  */
 import {
   FLAG_FLAT,
@@ -63,7 +79,9 @@ import { loadTask, type LoadedTask } from './task_loader.js'
 import { Deque } from '../internal/deque.js'
 import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
 import { onBlocking } from '../sync/monitor.js'
-import { ProgressSink, withProgress } from './progress_sink.js'
+import { ItemProgress, ProgressSink, withProgress } from './progress_sink.js'
+import { Lanes } from './lanes.js'
+import { RunningChunk } from './running_chunk.js'
 
 export const COUNTER_STARTED = 0
 export const COUNTER_FINISHED = 1
@@ -130,6 +148,22 @@ export class TaskRunner {
   readonly #progressClock = { last: -Infinity }
   /** The running chunk's values not sent yet, or null when no chunk is running. */
   #part: ChunkPart | null = null
+  /** The lanes of a concurrent worker (`concurrency` > 1); null: one task at a time, results in order. */
+  readonly #lanes: Lanes | null
+  /** Concurrent worker: the sequence numbers of the buffered results (`k`). */
+  #seqs: number[] = []
+  /** Concurrent worker: tasks received so far (the next one's sequence number). */
+  #received = 0
+  /** Concurrent worker: tasks started and not finished. */
+  #inFlight = 0
+  /** Concurrent worker: chunks whose items run. */
+  readonly #chunks = new Set<RunningChunk>()
+  /** Concurrent worker: lane time (each call's and item's run) since the last message (`l`). */
+  #laneMs = 0
+  /** The task `#next()` took: its flags, function index and arguments. */
+  #flags = 0
+  #index = 0
+  #args: unknown[] = []
   #started = 0
   #finished = 0
   #transfer: Transferable[] = []
@@ -152,6 +186,7 @@ export class TaskRunner {
     this.#port = port
     this.#init = init
     this.#counters = init.counters !== null ? new Int32Array(init.counters) : null
+    this.#lanes = (init.concurrency ?? 1) > 1 ? new Lanes(init.concurrency!) : null
   }
 
   /** Runs the initializer, then says ready (or init-error). Resolves to success. */
@@ -165,6 +200,7 @@ export class TaskRunner {
     this.#abandoned = true
     holding.delete(this)
     this.#batches.clear()
+    this.#chunks.clear()
   }
 
   receive(message: ToWorker): void {
@@ -186,7 +222,19 @@ export class TaskRunner {
     holding.delete(this)
     const part = this.#part
     const hasPart = part !== null && part.v.length > 0
-    if (this.#results.length === 0 && !hasPart && this.#progress.length === 0) return
+    // Concurrent worker: each running chunk's values that ended in a row go ahead.
+    let parts: unknown[] | undefined
+    let bases: number[] | undefined
+    if (this.#chunks.size > 0) {
+      for (const chunk of this.#chunks) {
+        const from = chunk.sent
+        const ahead = chunk.part()
+        if (ahead === null) continue
+        ;(parts ??= []).push(chunk.seq, ahead)
+        ;(bases ??= []).push(from)
+      }
+    }
+    if (this.#results.length === 0 && !hasPart && parts === undefined && this.#progress.length === 0) return
     const r = this.#results
     const g = this.#progress.length > 0 ? this.#progress : undefined
     if (g !== undefined) this.#progress = []
@@ -208,19 +256,20 @@ export class TaskRunner {
     }
     this.#port.finished?.(this.#finished)
     const message: FromWorker = { t: 'done', r, b }
+    if (this.#lanes !== null) {
+      message.k = this.#seqs
+      message.l = this.#laneMs
+      this.#seqs = []
+      this.#laneMs = 0
+      if (parts !== undefined) message.c = parts
+    }
     if (p !== undefined) message.p = p
     if (g !== undefined) message.g = g
     try {
       this.#port.post(message, transfer)
     } catch {
-      if (p !== undefined) {
-        for (let i = 0; i < p.v.length; i++) {
-          const problem = findUncloneable(p.v[i], 'result', transfer)
-          if (problem === null) continue
-          p.v[i] = undefined
-          ;(p.e ??= []).push([base + i, serializeError(uncloneableResult(problem)) as SerializedError])
-        }
-      }
+      if (p !== undefined) replaceUncloneable(p, base, transfer)
+      if (parts !== undefined) for (let i = 0; i < parts.length; i += 2) replaceUncloneable(parts[i + 1] as ChunkOutcome, bases![i >> 1]!, transfer)
       // Some result cannot be cloned: find it, replace it with an error, send the rest.
       for (let i = 0; i < r.length; i += 2) {
         const problem = findUncloneable(r[i + 1], 'result', transfer)
@@ -261,131 +310,8 @@ export class TaskRunner {
       this.#draining = false
       return
     }
-    const counters = this.#counters
     try {
-      for (;;) {
-        if (this.#abandoned) return
-        const batch = this.#batches.peek()
-        if (batch === undefined) break
-        if (this.#pos >= batch.length) {
-          this.#batches.shift()
-          this.#pos = 0
-          continue
-        }
-        const flags = batch[this.#pos] as number
-        const kind = flags & KIND_MASK
-        const index = batch[this.#pos + 1] as number
-        let args = batch[this.#pos + 2] as unknown[]
-        batch[this.#pos + 2] = undefined
-        this.#pos += 3
-
-        // Flush before a task that might take long, so finished results are not held hostage.
-        if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
-        // Results still buffered go out if this task waits on the event loop.
-        if (this.#results.length > 0) {
-          holding.add(this)
-          this.#flushOnYield ??= setImmediate(() => {
-            this.#flushOnYield = undefined
-            this.flush()
-          })
-        }
-
-        // Count the task as started before its module loads (see the header).
-        if (counters !== null) {
-          Atomics.store(counters, COUNTER_ITEM, 0)
-          Atomics.add(counters, COUNTER_STARTED, 1)
-        }
-        this.#port.started?.(++this.#started)
-
-        let fn = this.#fns[index]
-        if (fn === undefined) {
-          const decl = this.#decls[index]
-          try {
-            if (decl === undefined) throw new Error(`internal: task function #${index} was never declared to this worker`)
-            fn = await loadTask(decl.module, decl.name)
-            this.#fns[index] = fn
-          } catch (error) {
-            if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
-            this.#results.push(STATUS_ERROR, serializeError(error))
-            this.#finished++
-            continue
-          }
-        }
-
-        if ((flags & FLAG_SHARED) !== 0) {
-          try {
-            args = (await reviveShareables(args, this.#reviveContext)) as unknown[]
-          } catch (error) {
-            if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
-            this.#results.push(STATUS_ERROR, serializeError(error))
-            this.#finished++
-            continue
-          }
-        }
-
-        // Only a task whose caller listens runs in a progress context (progress_sink.ts).
-        const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(pairs, now), this.#progressClock)
-        const t0 = performance.now()
-        if (kind === KIND_CHUNK) {
-          // Values are pushed, never written into a preallocated array: a holey
-          // array is cloned index by index, a packed one in one dense run.
-          const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0 }
-          this.#part = part
-          const flat = (flags & FLAG_FLAT) !== 0
-          const item = this.#port.item
-          // The clock is read before an item only every `stride` items: the
-          // stride doubles while items are tiny (a clock read would cost as
-          // much as the item) and drops to 1 after a slow one.
-          let stride = 1
-          let countdown = 1
-          let lastCheck = t0
-          for (let i = 0; i < args.length; i++) {
-            if (i > 0) {
-              if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
-              else item?.(i)
-              if (--countdown === 0) {
-                const now = performance.now()
-                if (now - part.at > CHUNK_FLUSH_MS) this.flush()
-                stride = now - lastCheck < CHECK_EVERY_MS ? Math.min(stride * 2, MAX_STRIDE) : 1
-                countdown = stride
-                lastCheck = now
-              }
-            }
-            try {
-              let value: unknown
-              if (sink === undefined) value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
-              else {
-                sink.item = i
-                const itemArgs = args[i]
-                value = withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
-              }
-              if (isThenable(value)) value = await value
-              part.v.push(this.#unwrapTransfer(value))
-            } catch (error) {
-              part.v.push(undefined)
-              ;(part.e ??= []).push([i, serializeError(error) as SerializedError])
-            }
-          }
-          sink?.close()
-          this.#part = null
-          // The values not sent with a flush yet; the caller appends them to those it has.
-          this.#results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
-        } else {
-          try {
-            const callArgs = args
-            let value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
-            if (isThenable(value)) value = await value
-            sink?.close()
-            this.#results.push(STATUS_OK, this.#unwrapTransfer(value))
-          } catch (error) {
-            sink?.close()
-            this.#results.push(STATUS_ERROR, serializeError(error))
-          }
-        }
-        this.#busy += performance.now() - t0
-        this.#finished++
-        if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
-      }
+      if (!(await (this.#lanes === null ? this.#runInOrder() : this.#runInLanes(this.#lanes)))) return
       this.flush()
     } finally {
       this.#draining = false
@@ -393,13 +319,324 @@ export class TaskRunner {
     this.#maybeStop()
   }
 
+  /** Takes the next task received into #flags, #index, #args; false when none is left. */
+  #next(): boolean {
+    for (;;) {
+      const batch = this.#batches.peek()
+      if (batch === undefined) return false
+      if (this.#pos >= batch.length) {
+        this.#batches.shift()
+        this.#pos = 0
+        continue
+      }
+      this.#flags = batch[this.#pos] as number
+      this.#index = batch[this.#pos + 1] as number
+      this.#args = batch[this.#pos + 2] as unknown[]
+      batch[this.#pos + 2] = undefined
+      this.#pos += 3
+      return true
+    }
+  }
+
+  /** The function of index `index`, imported on first use. */
+  async #load(index: number): Promise<LoadedTask> {
+    const decl = this.#decls[index]
+    if (decl === undefined) throw new Error(`internal: task function #${index} was never declared to this worker`)
+    const fn = await loadTask(decl.module, decl.name)
+    this.#fns[index] = fn
+    return fn
+  }
+
+  /** Counts a task as started: before its module loads (see the header). */
+  #countStart(): void {
+    const counters = this.#counters
+    if (counters !== null) {
+      Atomics.store(counters, COUNTER_ITEM, 0)
+      Atomics.add(counters, COUNTER_STARTED, 1)
+    }
+    this.#port.started?.(++this.#started)
+  }
+
+  /** Tasks one at a time, results in order. Returns false when the runner was abandoned meanwhile. */
+  async #runInOrder(): Promise<boolean> {
+    const counters = this.#counters
+    while (this.#next()) {
+      if (this.#abandoned) return false
+      const flags = this.#flags
+      const kind = flags & KIND_MASK
+      const index = this.#index
+      let args = this.#args
+
+      // Flush before a task that might take long, so finished results are not held hostage.
+      if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
+      // Results still buffered go out if this task waits on the event loop.
+      if (this.#results.length > 0) this.#flushSoon()
+
+      this.#countStart()
+
+      let fn = this.#fns[index]
+      if (fn === undefined) {
+        try {
+          fn = await this.#load(index)
+        } catch (error) {
+          if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
+          this.#results.push(STATUS_ERROR, serializeError(error))
+          this.#finished++
+          continue
+        }
+      }
+
+      if ((flags & FLAG_SHARED) !== 0) {
+        try {
+          args = (await reviveShareables(args, this.#reviveContext)) as unknown[]
+        } catch (error) {
+          if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
+          this.#results.push(STATUS_ERROR, serializeError(error))
+          this.#finished++
+          continue
+        }
+      }
+
+      // Only a task whose caller listens runs in a progress context (progress_sink.ts).
+      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(this.#results.length >> 1, pairs, now), this.#progressClock)
+      const t0 = performance.now()
+      if (kind === KIND_CHUNK) {
+        // Values are pushed, never written into a preallocated array: a holey
+        // array is cloned index by index, a packed one in one dense run.
+        const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0 }
+        this.#part = part
+        const flat = (flags & FLAG_FLAT) !== 0
+        const item = this.#port.item
+        // The clock is read before an item only every `stride` items: the
+        // stride doubles while items are tiny (a clock read would cost as
+        // much as the item) and drops to 1 after a slow one.
+        let stride = 1
+        let countdown = 1
+        let lastCheck = t0
+        for (let i = 0; i < args.length; i++) {
+          if (i > 0) {
+            if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
+            else item?.(i)
+            if (--countdown === 0) {
+              const now = performance.now()
+              if (now - part.at > CHUNK_FLUSH_MS) this.flush()
+              stride = now - lastCheck < CHECK_EVERY_MS ? Math.min(stride * 2, MAX_STRIDE) : 1
+              countdown = stride
+              lastCheck = now
+            }
+          }
+          try {
+            let value: unknown
+            if (sink === undefined) value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
+            else {
+              sink.item = i
+              const itemArgs = args[i]
+              value = withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
+            }
+            if (isThenable(value)) value = await value
+            part.v.push(this.#unwrapTransfer(value))
+          } catch (error) {
+            part.v.push(undefined)
+            ;(part.e ??= []).push([i, serializeError(error) as SerializedError])
+          }
+        }
+        sink?.close()
+        this.#part = null
+        // The values not sent with a flush yet; the caller appends them to those it has.
+        this.#results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
+      } else {
+        try {
+          const callArgs = args
+          let value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
+          if (isThenable(value)) value = await value
+          sink?.close()
+          this.#results.push(STATUS_OK, this.#unwrapTransfer(value))
+        } catch (error) {
+          sink?.close()
+          this.#results.push(STATUS_ERROR, serializeError(error))
+        }
+      }
+      this.#busy += performance.now() - t0
+      this.#finished++
+      if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
+    }
+    return !this.#abandoned
+  }
+
   /**
-   * Progress values of the running task: they go with the next flush, after
-   * the results before them; `now` flushes at once (the sink's interval is
-   * over), otherwise they ride with the task's result.
+   * Tasks in lanes (see the header): each starts once a lane is free, and
+   * answers with its sequence number when it ends. Returns once every task
+   * received has started (false when the runner was abandoned meanwhile);
+   * the tasks it started finish on their own.
    */
-  #addProgress(pairs: unknown[], now: boolean): void {
-    this.#progress.push(this.#results.length >> 1, pairs)
+  async #runInLanes(lanes: Lanes): Promise<boolean> {
+    while (this.#next()) {
+      const flags = this.#flags
+      const index = this.#index
+      let args = this.#args
+      const seq = this.#received++
+      if (!lanes.tryTake()) {
+        this.#flushSoon()
+        await lanes.take()
+      }
+      if (this.#abandoned) return false
+      if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
+      this.#countStart()
+      this.#inFlight++
+      const t0 = performance.now()
+
+      let fn = this.#fns[index]
+      if (fn === undefined) {
+        try {
+          fn = await this.#load(index)
+        } catch (error) {
+          this.#callDone(seq, undefined, t0, STATUS_ERROR, error)
+          continue
+        }
+      }
+      if ((flags & FLAG_SHARED) !== 0) {
+        try {
+          args = (await reviveShareables(args, this.#reviveContext)) as unknown[]
+        } catch (error) {
+          this.#callDone(seq, undefined, t0, STATUS_ERROR, error)
+          continue
+        }
+      }
+      if (this.#abandoned) return false
+
+      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(seq, pairs, now), this.#progressClock)
+      if ((flags & KIND_MASK) === KIND_CHUNK) {
+        if (!(await this.#startItems(new RunningChunk(seq, args.length, t0, sink), fn, args, (flags & FLAG_FLAT) !== 0, lanes))) return false
+        continue
+      }
+      let value: unknown
+      try {
+        const callArgs = args
+        value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
+      } catch (error) {
+        this.#callDone(seq, sink, t0, STATUS_ERROR, error)
+        continue
+      }
+      if (isThenable(value)) {
+        Promise.resolve(value).then(
+          (v) => this.#callDone(seq, sink, t0, STATUS_OK, v),
+          (error: unknown) => this.#callDone(seq, sink, t0, STATUS_ERROR, error),
+        )
+      } else {
+        this.#callDone(seq, sink, t0, STATUS_OK, value)
+      }
+    }
+    return !this.#abandoned
+  }
+
+  /** Starts the items of a chunk, each in a lane (the first in the chunk's own); false when abandoned meanwhile. */
+  async #startItems(chunk: RunningChunk, fn: LoadedTask, items: unknown[], flat: boolean, lanes: Lanes): Promise<boolean> {
+    const counters = this.#counters
+    const item = this.#port.item
+    const sink = chunk.sink
+    if (items.length === 0) {
+      lanes.give()
+      this.#chunkDone(chunk)
+      return true
+    }
+    this.#chunks.add(chunk)
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) {
+        if (!lanes.tryTake()) {
+          this.#flushSoon()
+          await lanes.take()
+          if (this.#abandoned) return false
+        }
+        if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
+        else item?.(i)
+      }
+      const t0 = performance.now()
+      const itemArgs = items[i]
+      items[i] = undefined
+      let value: unknown
+      try {
+        if (sink === undefined) value = flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))
+        else value = withProgress(new ItemProgress(sink, i), () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
+      } catch (error) {
+        this.#itemDone(chunk, i, t0, STATUS_ERROR, error)
+        continue
+      }
+      if (isThenable(value)) {
+        const at = i
+        Promise.resolve(value).then(
+          (v) => this.#itemDone(chunk, at, t0, STATUS_OK, v),
+          (error: unknown) => this.#itemDone(chunk, at, t0, STATUS_ERROR, error),
+        )
+      } else {
+        this.#itemDone(chunk, i, t0, STATUS_OK, value)
+      }
+    }
+    return true
+  }
+
+  /** A call in a lane ended (or could not start): its result is buffered, its lane given back. */
+  #callDone(seq: number, sink: ProgressSink | undefined, t0: number, status: number, value: unknown): void {
+    if (this.#abandoned) return
+    // Its last progress values go before its result.
+    sink?.close()
+    const ms = performance.now() - t0
+    this.#results.push(status, status === STATUS_OK ? this.#unwrapTransfer(value) : serializeError(value))
+    this.#seqs.push(seq)
+    this.#busy += ms
+    this.#laneMs += ms
+    this.#lanes!.give()
+    this.#taskEnded()
+  }
+
+  /** An item of a chunk in lanes ended: its lane is given back; the chunk answers once its last item ends. */
+  #itemDone(chunk: RunningChunk, i: number, t0: number, status: number, value: unknown): void {
+    if (this.#abandoned) return
+    this.#laneMs += performance.now() - t0
+    chunk.end(i, status, status === STATUS_OK ? this.#unwrapTransfer(value) : serializeError(value))
+    this.#lanes!.give()
+    if (chunk.left === 0) {
+      this.#chunks.delete(chunk)
+      this.#chunkDone(chunk)
+    }
+  }
+
+  #chunkDone(chunk: RunningChunk): void {
+    chunk.sink?.close()
+    const ms = performance.now() - chunk.startedAt
+    // The values not sent in parts yet; the caller appends them to those it has.
+    this.#results.push(STATUS_OK, chunk.outcome(ms))
+    this.#seqs.push(chunk.seq)
+    this.#busy += ms
+    this.#taskEnded()
+  }
+
+  /** A task in a lane ended: counted, its result leaves when the event loop turns, and a stop waits for nothing more. */
+  #taskEnded(): void {
+    this.#finished++
+    if (this.#counters !== null) Atomics.add(this.#counters, COUNTER_FINISHED, 1)
+    this.#inFlight--
+    this.#flushSoon()
+    if (this.#stopRequested && !this.#draining) this.#maybeStop()
+  }
+
+  /** Buffered results go out when the event loop turns, or when the thread blocks in a sync wait. */
+  #flushSoon(): void {
+    holding.add(this)
+    this.#flushOnYield ??= setImmediate(() => {
+      this.#flushOnYield = undefined
+      this.flush()
+    })
+  }
+
+  /**
+   * Progress values of a running task: they go with the next flush, after
+   * the results before them; `now` flushes at once (the sink's interval is
+   * over), otherwise they ride with the task's result. `key`: the number of
+   * results buffered before them (in order), or the task's sequence number
+   * (in lanes).
+   */
+  #addProgress(key: number, pairs: unknown[], now: boolean): void {
+    this.#progress.push(key, pairs)
     if (now) this.flush()
   }
 
@@ -410,7 +647,7 @@ export class TaskRunner {
   }
 
   #maybeStop(): void {
-    if (this.#stopRequested && this.#batches.length === 0) {
+    if (this.#stopRequested && this.#batches.length === 0 && this.#inFlight === 0) {
       this.flush()
       this.onStop?.()
     }
@@ -419,6 +656,16 @@ export class TaskRunner {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
+/** Replaces the values of a part that cannot be cloned by errors; `base`: the chunk's item of `v[0]`. */
+function replaceUncloneable(p: ChunkOutcome, base: number, transfer: Transferable[]): void {
+  for (let i = 0; i < p.v.length; i++) {
+    const problem = findUncloneable(p.v[i], 'result', transfer)
+    if (problem === null) continue
+    p.v[i] = undefined
+    ;(p.e ??= []).push([base + i, serializeError(uncloneableResult(problem)) as SerializedError])
+  }
 }
 
 function uncloneableResult(problem: { path: string; reason: string }): SerializationError {
