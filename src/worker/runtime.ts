@@ -311,7 +311,11 @@ export class TaskRunner {
       return
     }
     try {
-      if (!(await (this.#lanes === null ? this.#runInOrder() : this.#runInLanes(this.#lanes)))) return
+      // A batch received while the loop's promise settled (a message handled from a nextTick, before
+      // this continuation's microtask) found the runner draining: it is run here, not left behind.
+      do {
+        if (!(await (this.#lanes === null ? this.#runInOrder() : this.#runInLanes(this.#lanes)))) return
+      } while (this.#batches.length > 0)
       this.flush()
     } finally {
       this.#draining = false
