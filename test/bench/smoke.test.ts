@@ -44,7 +44,7 @@ describe('bench smoke', () => {
       }),
     }
     const rows = run.cases.flatMap((c) => c.rows)
-    assert.equal(rows.length, 13) // the targets of the README table, one row each
+    assert.equal(rows.length, 14) // the targets of the README table, one row each
     for (const row of rows) assert.equal(typeof row.pass, 'boolean', row.metric)
     const md = markdown(run)
     assert.match(md, /\| metric \| target \| measured \| result \|/)
