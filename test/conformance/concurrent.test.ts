@@ -1,12 +1,14 @@
 // concurrentTasksPerWorker: several asynchronous tasks (and items of a map
 // chunk) in flight on one worker. Overlap is proven by tasks that wait for
 // each other (they can only return if they run at once), never by timing.
+// Local backends only: the cluster refuses the option (its workers are
+// configured where they run; test/unit/nats_worker_options.test.ts).
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { NatsExecutor, Pool, TimeoutError, CancelledError, UnsupportedBackendError, WorkerCrashedError, type Future, type StartMethod } from '../../src/index.js'
+import { CancelledError, Pool, TimeoutError, WorkerCrashedError, type Future, type StartMethod } from '../../src/index.js'
 import * as C from '../fixtures/concurrent_tasks.js'
 import * as T from '../fixtures/tasks.js'
 import { resolveTask } from '../../src/task_ref.js'
@@ -275,9 +277,3 @@ for (const backend of backends().filter((b) => b.name !== 'nats')) {
     })
   })
 }
-
-describe('concurrentTasksPerWorker [nats]', () => {
-  it('is refused: cluster workers are configured where they run', () => {
-    assert.throws(() => new NatsExecutor({ concurrentTasksPerWorker: 4 } as never), UnsupportedBackendError)
-  })
-})
