@@ -27,6 +27,8 @@
  * the lines it takes the window of blocks to keep every lane busy twice
  * over (2N lines while a file goes one block at a time): a block of slow
  * asynchronous lines runs about as long as one line whatever its size.
+ * After a crash every block in flight may have held the culprit: `#pinpoint`
+ * runs all of them again, line by line.
  *
  * The nats backend runs only the library tasks it knows (line batches), and
  * a byte range means nothing on another machine: it gets lines in batches
@@ -279,13 +281,16 @@ export class MapRun {
     } catch (error) {
       if (!(this.#interrupted && error instanceof CancelledError)) {
         code = error instanceof TaskNotFoundError ? EXIT.USAGE : EXIT.FAILURE
-        // The block (batch) that was running, in input order: the next one to be written.
+        // The block (batch) that was running, in input order: the next one to be written; under
+        // --concurrent-tasks any block sent may have been running: all of them, in input order.
         const running =
           unordered || !(error instanceof WorkerCrashedError)
             ? undefined
             : this.#options.lineBatches
               ? batches.get(this.done + 1)
-              : await this.#blockLines(blocks.get(nextStart), nextLine, input)
+              : workers.concurrency > 1
+                ? await this.#blocksLines(blocks, nextStart, nextLine, input)
+                : await this.#blockLines(blocks.get(nextStart), nextLine, input)
         if (error instanceof WorkerCrashedError && running !== undefined) {
           code = await this.#pinpoint(running, error, emit)
         } else {
@@ -329,6 +334,21 @@ export class MapRun {
       bytes = bytes.subarray(0, bytesRead)
     }
     return { first: block.first ?? first, lines: splitLines(bytes.toString('utf8')), chars: block.end - block.start }
+  }
+
+  /** The lines of the blocks sent from `start` on, one after the other in input order, numbered from `first`. */
+  async #blocksLines(blocks: Map<number, LineBlock>, start: number, first: number, input: MapInput): Promise<LineBatch | undefined> {
+    let all: LineBatch | undefined
+    for (let block = blocks.get(start); block !== undefined; block = blocks.get(block.end)) {
+      const part = await this.#blockLines(block, all === undefined ? first : all.first + all.lines.length, input)
+      if (part === undefined) break
+      if (all === undefined) all = part
+      else {
+        for (const line of part.lines) all.lines.push(line)
+        all.chars += part.chars
+      }
+    }
+    return all
   }
 
   /**

@@ -168,8 +168,7 @@ function recoverLanes(slot: WorkerSlot, inflight: TaskFuture[], exit: WorkerExit
   // Tasks sent to it that had started (they start in the order sent); the item of the last one started last.
   const started = counters !== null ? Atomics.load(counters, COUNTER_STARTED) : slot.ready ? slot.dispatched : 0
   const item = counters !== null ? Atomics.load(counters, COUNTER_ITEM) : -1
-  const held = inflight.filter((f) => !f.done() && ((f.seq - started) | 0) < 0).length
-  const crash = (f: TaskFuture, index?: number): WorkerCrashedError => crashError(slot, exit, f, false, limited, index, { held, lanes })
+  const crash = (f: TaskFuture, index?: number): WorkerCrashedError => crashError(slot, exit, f, false, limited, index, lanes)
   const requeue: TaskFuture[] = []
   for (const f of inflight) {
     f.placed = null
@@ -225,9 +224,8 @@ function recoverChunk(f: TaskFuture, from: number, to: number, crash: (f: TaskFu
 }
 
 /**
- * The error of a task whose worker died. `shared`: the worker ran several
- * tasks at once (`held` of them had started, in `lanes` lanes), so which
- * one killed it is unknown.
+ * The error of a task whose worker died. `lanes` > 1: the worker ran
+ * several tasks at once, so which one killed it is unknown.
  */
 function crashError(
   slot: WorkerSlot,
@@ -236,7 +234,7 @@ function crashError(
   finishedBefore: boolean,
   limited: boolean,
   item?: number,
-  shared?: { held: number; lanes: number },
+  lanes = 1,
 ): WorkerCrashedError {
   const cause = slot.fatal ?? exit.error
   const oom = (exit.error as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -245,9 +243,10 @@ function crashError(
   const when = item !== undefined ? `while running item ${item} of a chunk of task` : finishedBefore ? 'after it ran task' : 'while running task'
   const label = slot.handle.label
   const others =
-    shared === undefined
+    lanes === 1
       ? 'no other task is affected'
-      : `it ran ${shared.held} task${shared.held === 1 ? '' : 's'} at once (concurrentTasksPerWorker: ${shared.lanes}), and each of them fails (or runs again under retries), as any of them may have killed it; tasks on other workers are not affected`
+      : `it ran up to ${lanes} tasks at once (concurrentTasksPerWorker), and every task and chunk item it had started fails (or runs again under retries), ` +
+        'as any of them may have killed it; tasks on other workers are not affected'
   return new WorkerCrashedError(
     `${capitalized(label)} ${how} ${when} ${f.task.label}${detail}. The worker was replaced; ${others}`,
     { workerId: label, exitCode: exit.exitCode, signal: exit.signal, task: f.task.label },

@@ -74,6 +74,18 @@ describe('multiproc map --concurrent-tasks', () => {
     assert.deepEqual(r.stdout.trimEnd().split('\n'), lines.filter((_, i) => (i + 1) % 7 !== 0))
   })
 
+  it('stops at a crash with a prefix of whole lines in order, naming the first line not written', async () => {
+    const lines = numberedLines(600)
+    lines[399] = 'crash'
+    const r = await runCli(['map', `${TASKS}#crashOn`, inputFile('concurrent-crash.txt', lines), '-j', '2', '--concurrent-tasks', '8'])
+    assert.equal(r.code, 1, r.stderr)
+    const written = r.stdout === '' ? [] : r.stdout.trimEnd().split('\n')
+    // Lines beside the crash fail with it: the output stops at most 8 lines before the culprit.
+    assert.ok(written.length <= 399 && written.length >= 399 - 8, `${written.length} lines written`)
+    assert.deepEqual(written, lines.slice(0, written.length))
+    assert.match(r.stderr, new RegExp(`a worker crashed on line ${written.length + 1} or on a line it ran at the same time \\(up to 8, --concurrent-tasks\\)`))
+  })
+
   it('refuses a bad value, and the nats backend, whose workers are configured where they run', async () => {
     for (const bad of ['0', '-2', '1.5', 'many']) {
       const r = await runCli(['map', `${TASKS}#upper`, `--concurrent-tasks=${bad}`], { input: 'a\n' })
