@@ -16,7 +16,8 @@
  * message instead of one per task; the 1 ms bound keeps latency low when
  * tasks are slow. Before a task may take long (any task after 1 ms of
  * buffering) the buffer is flushed, so a crash loses no finished result
- * except in the (at most 1 ms) window before the next flush.
+ * except in the (at most 1 ms) window before the next flush. The buffer and
+ * its message are result_buffer.ts.
  *
  * A finished result is never held behind a task that waits: that task may
  * be waiting for the caller to act on the result (set an Event once it has
@@ -55,33 +56,21 @@
  * after a crash the caller knows which tasks had started. A synchronous task
  * blocks its thread, and with it every lane, as it would anyway.
  *
- * One file of a little over 500 lines: the in-order loop and the lanes share
- * the result buffer, its flushing, the counters and the progress plumbing.
+ * One file of a little over 500 lines: the two loops (in order, in lanes)
+ * share the task queue, the function table, the counters and the progress
+ * plumbing, and each reads best beside the other.
  */
-import {
-  FLAG_FLAT,
-  FLAG_PROGRESS,
-  FLAG_SHARED,
-  KIND_CHUNK,
-  KIND_MASK,
-  STATUS_ERROR,
-  STATUS_OK,
-  type ChunkOutcome,
-  type FromWorker,
-  type ToWorker,
-  type WorkerInit,
-} from '../wire/messages.js'
+import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, KIND_MASK, STATUS_ERROR, STATUS_OK, type ChunkOutcome, type ToWorker, type WorkerInit } from '../wire/messages.js'
 import { serializeError, type SerializedError } from '../wire/remote_error.js'
-import { findUncloneable } from '../wire/clone_check.js'
-import { isTransfer, type Transferable } from '../wire/transfer.js'
-import { SerializationError } from '../errors.js'
 import { loadTask, type LoadedTask } from './task_loader.js'
 import { Deque } from '../internal/deque.js'
 import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
-import { onBlocking } from '../sync/monitor.js'
 import { ItemProgress, ProgressSink, withProgress } from './progress_sink.js'
 import { Lanes } from './lanes.js'
+import { ResultBuffer, type ChunkPart, type RuntimePort } from './result_buffer.js'
 import { RunningChunk } from './running_chunk.js'
+
+export type { RuntimePort } from './result_buffer.js'
 
 export const COUNTER_STARTED = 0
 export const COUNTER_FINISHED = 1
@@ -101,38 +90,6 @@ const CHUNK_FLUSH_MS = 10
 const MAX_STRIDE = 256
 const CHECK_EVERY_MS = 0.05
 
-/** How the runtime talks to its caller. */
-export interface RuntimePort {
-  post(message: FromWorker, transfer?: Transferable[]): void
-  /**
-   * Called with the number of tasks started so far, just before each task
-   * starts, for backends that cannot share the counters (the process
-   * backend records it where the caller can read it after a crash).
-   */
-  started?(count: number): void
-  /** Called with the number of tasks finished so far, just before their results are sent (same purpose). */
-  finished?(count: number): void
-  /** Called with the index of a chunk's item just before it starts (same purpose). */
-  item?(index: number): void
-}
-
-/** The values of the running chunk not sent yet; `e` indexes count from the chunk's first item. */
-interface ChunkPart {
-  v: unknown[]
-  e: [index: number, error: SerializedError][] | undefined
-  /** When the part was last sent (or the chunk started). */
-  at: number
-  /** Index of `v[0]` in the chunk. */
-  base: number
-}
-
-/** Runners running a task while holding finished results (several only with inline executors). */
-const holding = new Set<TaskRunner>()
-// A task that blocks its thread (a worker's Event.waitSync) sends what is finished first.
-onBlocking(() => {
-  for (const runner of holding) runner.flush()
-})
-
 export class TaskRunner {
   readonly #port: RuntimePort
   readonly #init: WorkerInit
@@ -141,41 +98,26 @@ export class TaskRunner {
   #pos = 0
   readonly #decls: ({ module: string; name: string } | undefined)[] = []
   readonly #fns: (LoadedTask | undefined)[] = []
-  #results: unknown[] = []
-  /** Progress values waiting for the next flush: `g` of a 'done' message. */
-  #progress: unknown[] = []
+  /** What finished and was not sent yet (result_buffer.ts). */
+  readonly #out: ResultBuffer
   /** When a progress value last forced a flush (shared by the tasks of this runner: see progress_sink.ts). */
   readonly #progressClock = { last: -Infinity }
-  /** The running chunk's values not sent yet, or null when no chunk is running. */
-  #part: ChunkPart | null = null
-  /** The lanes of a concurrent worker (`concurrency` > 1); null: one task at a time, results in order. */
+  /** The lanes of a worker that runs several tasks at once (`concurrency` > 1); null: one at a time, results in order. */
   readonly #lanes: Lanes | null
-  /** Concurrent worker: the sequence numbers of the buffered results (`k`). */
-  #seqs: number[] = []
-  /** Concurrent worker: tasks received so far (the next one's sequence number). */
+  /** Lanes: tasks received so far (the next one's sequence number). */
   #received = 0
-  /** Concurrent worker: tasks started and not finished. */
+  /** Lanes: tasks started and not finished. */
   #inFlight = 0
-  /** Concurrent worker: chunks whose items run. */
-  readonly #chunks = new Set<RunningChunk>()
-  /** Concurrent worker: lane time (each call's and item's run) since the last message (`l`). */
-  #laneMs = 0
   /** The task `#next()` took: its flags, function index and arguments. */
   #flags = 0
   #index = 0
   #args: unknown[] = []
   #started = 0
-  #finished = 0
-  #transfer: Transferable[] = []
-  #busy = 0
-  #lastFlush = 0
   #draining = false
   #ready: Promise<boolean> | null = null
   #initOk: boolean | null = null
   #stopRequested = false
   #abandoned = false
-  /** The flush armed for when the running task yields to the event loop. */
-  #flushOnYield: ReturnType<typeof setImmediate> | undefined
   onStop: (() => void) | null = null
 
   get #reviveContext(): ReviveContext {
@@ -187,6 +129,7 @@ export class TaskRunner {
     this.#init = init
     this.#counters = init.counters !== null ? new Int32Array(init.counters) : null
     this.#lanes = (init.concurrency ?? 1) > 1 ? new Lanes(init.concurrency!) : null
+    this.#out = new ResultBuffer(port, this.#lanes !== null)
   }
 
   /** Runs the initializer, then says ready (or init-error). Resolves to success. */
@@ -198,9 +141,8 @@ export class TaskRunner {
   /** The caller stopped listening (inline backend after a kill): run nothing more. */
   abandon(): void {
     this.#abandoned = true
-    holding.delete(this)
+    this.#out.release()
     this.#batches.clear()
-    this.#chunks.clear()
   }
 
   receive(message: ToWorker): void {
@@ -219,67 +161,7 @@ export class TaskRunner {
 
   /** Sends buffered results now (called before the worker exits, too). */
   flush(): void {
-    holding.delete(this)
-    const part = this.#part
-    const hasPart = part !== null && part.v.length > 0
-    // Concurrent worker: each running chunk's values that ended in a row go ahead.
-    let parts: unknown[] | undefined
-    let bases: number[] | undefined
-    if (this.#chunks.size > 0) {
-      for (const chunk of this.#chunks) {
-        const from = chunk.sent
-        const ahead = chunk.part()
-        if (ahead === null) continue
-        ;(parts ??= []).push(chunk.seq, ahead)
-        ;(bases ??= []).push(from)
-      }
-    }
-    if (this.#results.length === 0 && !hasPart && parts === undefined && this.#progress.length === 0) return
-    const r = this.#results
-    const g = this.#progress.length > 0 ? this.#progress : undefined
-    if (g !== undefined) this.#progress = []
-    const transfer = this.#transfer
-    const b = this.#busy
-    this.#results = []
-    this.#transfer = []
-    this.#busy = 0
-    this.#lastFlush = performance.now()
-    let p: ChunkOutcome | undefined
-    let base = 0
-    if (hasPart) {
-      p = { v: part.v, e: part.e, d: 0 }
-      base = part.base
-      part.base += part.v.length
-      part.v = []
-      part.e = undefined
-      part.at = this.#lastFlush
-    }
-    this.#port.finished?.(this.#finished)
-    const message: FromWorker = { t: 'done', r, b }
-    if (this.#lanes !== null) {
-      message.k = this.#seqs
-      message.l = this.#laneMs
-      this.#seqs = []
-      this.#laneMs = 0
-      if (parts !== undefined) message.c = parts
-    }
-    if (p !== undefined) message.p = p
-    if (g !== undefined) message.g = g
-    try {
-      this.#port.post(message, transfer)
-    } catch {
-      if (p !== undefined) replaceUncloneable(p, base, transfer)
-      if (parts !== undefined) for (let i = 0; i < parts.length; i += 2) replaceUncloneable(parts[i + 1] as ChunkOutcome, bases![i >> 1]!, transfer)
-      // Some result cannot be cloned: find it, replace it with an error, send the rest.
-      for (let i = 0; i < r.length; i += 2) {
-        const problem = findUncloneable(r[i + 1], 'result', transfer)
-        if (problem !== null) {
-          r[i] = STATUS_ERROR
-          r[i + 1] = serializeError(uncloneableResult(problem))
-        }
-      }
-      this.#port.post(message, transfer)
-    }
+    this.#out.flush()
   }
 
   async #runInitializer(): Promise<boolean> {
@@ -364,6 +246,7 @@ export class TaskRunner {
   /** Tasks one at a time, results in order. Returns false when the runner was abandoned meanwhile. */
   async #runInOrder(): Promise<boolean> {
     const counters = this.#counters
+    const out = this.#out
     while (this.#next()) {
       if (this.#abandoned) return false
       const flags = this.#flags
@@ -372,9 +255,9 @@ export class TaskRunner {
       let args = this.#args
 
       // Flush before a task that might take long, so finished results are not held hostage.
-      if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
+      if (out.results.length > 0 && performance.now() - out.lastFlush > FLUSH_AFTER_MS) out.flush()
       // Results still buffered go out if this task waits on the event loop.
-      if (this.#results.length > 0) this.#flushSoon()
+      if (out.results.length > 0) out.flushSoon()
 
       this.#countStart()
 
@@ -384,8 +267,8 @@ export class TaskRunner {
           fn = await this.#load(index)
         } catch (error) {
           if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
-          this.#results.push(STATUS_ERROR, serializeError(error))
-          this.#finished++
+          out.results.push(STATUS_ERROR, serializeError(error))
+          out.finished++
           continue
         }
       }
@@ -395,20 +278,20 @@ export class TaskRunner {
           args = (await reviveShareables(args, this.#reviveContext)) as unknown[]
         } catch (error) {
           if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
-          this.#results.push(STATUS_ERROR, serializeError(error))
-          this.#finished++
+          out.results.push(STATUS_ERROR, serializeError(error))
+          out.finished++
           continue
         }
       }
 
       // Only a task whose caller listens runs in a progress context (progress_sink.ts).
-      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(this.#results.length >> 1, pairs, now), this.#progressClock)
+      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(out.results.length >> 1, pairs, now), this.#progressClock)
       const t0 = performance.now()
       if (kind === KIND_CHUNK) {
         // Values are pushed, never written into a preallocated array: a holey
         // array is cloned index by index, a packed one in one dense run.
         const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0 }
-        this.#part = part
+        out.part = part
         const flat = (flags & FLAG_FLAT) !== 0
         const item = this.#port.item
         // The clock is read before an item only every `stride` items: the
@@ -423,7 +306,7 @@ export class TaskRunner {
             else item?.(i)
             if (--countdown === 0) {
               const now = performance.now()
-              if (now - part.at > CHUNK_FLUSH_MS) this.flush()
+              if (now - part.at > CHUNK_FLUSH_MS) out.flush()
               stride = now - lastCheck < CHECK_EVERY_MS ? Math.min(stride * 2, MAX_STRIDE) : 1
               countdown = stride
               lastCheck = now
@@ -438,30 +321,30 @@ export class TaskRunner {
               value = withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
             }
             if (isThenable(value)) value = await value
-            part.v.push(this.#unwrapTransfer(value))
+            part.v.push(out.unwrapTransfer(value))
           } catch (error) {
             part.v.push(undefined)
             ;(part.e ??= []).push([i, serializeError(error) as SerializedError])
           }
         }
         sink?.close()
-        this.#part = null
+        out.part = null
         // The values not sent with a flush yet; the caller appends them to those it has.
-        this.#results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
+        out.results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
       } else {
         try {
           const callArgs = args
           let value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
           if (isThenable(value)) value = await value
           sink?.close()
-          this.#results.push(STATUS_OK, this.#unwrapTransfer(value))
+          out.results.push(STATUS_OK, out.unwrapTransfer(value))
         } catch (error) {
           sink?.close()
-          this.#results.push(STATUS_ERROR, serializeError(error))
+          out.results.push(STATUS_ERROR, serializeError(error))
         }
       }
-      this.#busy += performance.now() - t0
-      this.#finished++
+      out.busy += performance.now() - t0
+      out.finished++
       if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
     }
     return !this.#abandoned
@@ -480,11 +363,11 @@ export class TaskRunner {
       let args = this.#args
       const seq = this.#received++
       if (!lanes.tryTake()) {
-        this.#flushSoon()
+        this.#out.flushSoon()
         await lanes.take()
       }
       if (this.#abandoned) return false
-      if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
+      if (this.#out.results.length > 0 && performance.now() - this.#out.lastFlush > FLUSH_AFTER_MS) this.#out.flush()
       this.#countStart()
       this.#inFlight++
       const t0 = performance.now()
@@ -543,11 +426,11 @@ export class TaskRunner {
       this.#chunkDone(chunk)
       return true
     }
-    this.#chunks.add(chunk)
+    this.#out.chunks.add(chunk)
     for (let i = 0; i < items.length; i++) {
       if (i > 0) {
         if (!lanes.tryTake()) {
-          this.#flushSoon()
+          this.#out.flushSoon()
           await lanes.take()
           if (this.#abandoned) return false
         }
@@ -583,11 +466,12 @@ export class TaskRunner {
     if (this.#abandoned) return
     // Its last progress values go before its result.
     sink?.close()
+    const out = this.#out
     const ms = performance.now() - t0
-    this.#results.push(status, status === STATUS_OK ? this.#unwrapTransfer(value) : serializeError(value))
-    this.#seqs.push(seq)
-    this.#busy += ms
-    this.#laneMs += ms
+    out.results.push(status, status === STATUS_OK ? out.unwrapTransfer(value) : serializeError(value))
+    out.seqs.push(seq)
+    out.busy += ms
+    out.laneMs += ms
     this.#lanes!.give()
     this.#taskEnded()
   }
@@ -595,41 +479,34 @@ export class TaskRunner {
   /** An item of a chunk in lanes ended: its lane is given back; the chunk answers once its last item ends. */
   #itemDone(chunk: RunningChunk, i: number, t0: number, status: number, value: unknown): void {
     if (this.#abandoned) return
-    this.#laneMs += performance.now() - t0
-    chunk.end(i, status, status === STATUS_OK ? this.#unwrapTransfer(value) : serializeError(value))
+    const out = this.#out
+    out.laneMs += performance.now() - t0
+    chunk.end(i, status, status === STATUS_OK ? out.unwrapTransfer(value) : serializeError(value))
     this.#lanes!.give()
     if (chunk.left === 0) {
-      this.#chunks.delete(chunk)
+      out.chunks.delete(chunk)
       this.#chunkDone(chunk)
     }
   }
 
   #chunkDone(chunk: RunningChunk): void {
     chunk.sink?.close()
+    const out = this.#out
     const ms = performance.now() - chunk.startedAt
     // The values not sent in parts yet; the caller appends them to those it has.
-    this.#results.push(STATUS_OK, chunk.outcome(ms))
-    this.#seqs.push(chunk.seq)
-    this.#busy += ms
+    out.results.push(STATUS_OK, chunk.outcome(ms))
+    out.seqs.push(chunk.seq)
+    out.busy += ms
     this.#taskEnded()
   }
 
   /** A task in a lane ended: counted, its result leaves when the event loop turns, and a stop waits for nothing more. */
   #taskEnded(): void {
-    this.#finished++
+    this.#out.finished++
     if (this.#counters !== null) Atomics.add(this.#counters, COUNTER_FINISHED, 1)
     this.#inFlight--
-    this.#flushSoon()
+    this.#out.flushSoon()
     if (this.#stopRequested && !this.#draining) this.#maybeStop()
-  }
-
-  /** Buffered results go out when the event loop turns, or when the thread blocks in a sync wait. */
-  #flushSoon(): void {
-    holding.add(this)
-    this.#flushOnYield ??= setImmediate(() => {
-      this.#flushOnYield = undefined
-      this.flush()
-    })
   }
 
   /**
@@ -640,14 +517,8 @@ export class TaskRunner {
    * (in lanes).
    */
   #addProgress(key: number, pairs: unknown[], now: boolean): void {
-    this.#progress.push(key, pairs)
-    if (now) this.flush()
-  }
-
-  #unwrapTransfer(value: unknown): unknown {
-    if (!isTransfer(value)) return value
-    for (const item of value.transferList) this.#transfer.push(item)
-    return value.value
+    this.#out.progress.push(key, pairs)
+    if (now) this.#out.flush()
   }
 
   #maybeStop(): void {
@@ -660,22 +531,4 @@ export class TaskRunner {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
-}
-
-/** Replaces the values of a part that cannot be cloned by errors; `base`: the chunk's item of `v[0]`. */
-function replaceUncloneable(p: ChunkOutcome, base: number, transfer: Transferable[]): void {
-  for (let i = 0; i < p.v.length; i++) {
-    const problem = findUncloneable(p.v[i], 'result', transfer)
-    if (problem === null) continue
-    p.v[i] = undefined
-    ;(p.e ??= []).push([base + i, serializeError(uncloneableResult(problem)) as SerializedError])
-  }
-}
-
-function uncloneableResult(problem: { path: string; reason: string }): SerializationError {
-  return new SerializationError(`The task's result cannot be sent back to the caller: ${problem.reason}`, {
-    argIndex: -1,
-    path: problem.path,
-    reason: problem.reason,
-  })
 }
