@@ -39,6 +39,9 @@
  * Nesting. Workers count against a per-thread worker budget and pass each
  * worker its share, so pools created inside tasks do not multiply (see
  * internal/worker_budget.ts).
+ *
+ * One file of about 550 lines: dispatch, the answers of both kinds of
+ * worker and the workers' life all read and change the same slots.
  */
 import type { ResourceLimits } from 'node:worker_threads'
 import { BrokenExecutorError, SerializationError } from '../errors.js'
