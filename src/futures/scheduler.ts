@@ -33,7 +33,9 @@ export interface WorkerStats {
   /**
    * The share of the time since the previous `stats()` call (or since it
    * started, or first ran a task of this executor) it spent running tasks:
-   * 0 to 1 (a cluster worker that runs tasks on N threads can reach N).
+   * 0 to 1 (a cluster worker that runs tasks on N threads can reach N). A
+   * local worker that runs N tasks at once (`concurrentTasksPerWorker`):
+   * the share of its N lanes in use, 1 when all of them were busy.
    */
   busy: number
 }
