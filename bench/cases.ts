@@ -5,7 +5,7 @@
  * times on a shared machine are noise, ratios much less so.
  */
 import { availableParallelism, loadavg } from 'node:os'
-import { F64_LIBS, NOOP_LIBS, PI_LIBS } from './measure.js'
+import { F64_LIBS, LANES, LANES_LIBS, LANES_SLEEP_MS, NOOP_LIBS, PI_LIBS, median } from './measure.js'
 import { SHELL_LIBS } from './shell_peers.js'
 
 /** A 2-worker speedup needs 2 idle cores: the load average says whether there were. */
@@ -243,6 +243,17 @@ export const CASES: Case[] = [
       const metric = 'cluster failover: SIGKILL of a worker → its task done on another (median)'
       if (measured === undefined || !Number.isFinite(measured)) return [{ metric, target: '≤ 3 s', measured: null, unit: 's', pass: null, score: null, note }]
       return [{ metric, target: '≤ 3 s', measured, unit: 's', pass: measured <= 3, score: 3 / measured, note }]
+    },
+  },
+  {
+    id: 'lanes',
+    title: `10k tasks that each await a ${LANES_SLEEP_MS} ms timer, ${LANES} at once per worker (tasks/s)`,
+    libs: LANES_LIBS,
+    reps: { full: 5, quick: 3 },
+    rows: (_m, extras, pairs) => {
+      const shares = (extras.multiproc ?? []).map((e) => Number(e.floorShare)).filter(Number.isFinite)
+      const note = shares.length > 0 ? `multiproc at ${(100 * median(shares)).toFixed(0)} % of the timers' floor (${LANES} × 2 workers every ${LANES_SLEEP_MS} ms)` : undefined
+      return [atLeast(`I/O-bound tasks, \`concurrentTasksPerWorker: ${LANES}\`, vs piscina`, pairs('multiproc', 'piscina'), 1, note)]
     },
   },
 ]

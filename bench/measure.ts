@@ -19,7 +19,7 @@ import { FixedThreadPool } from 'poolifier'
 import { Pool, ProcessPoolExecutor, ThreadPoolExecutor } from '../src/index.js'
 import { RawPool } from './raw_pool.js'
 import { ensureParallel, shellCommand, workDir, type LineTask, type ShellLib } from './shell_peers.js'
-import { double, noop, piChunk, scale, scaleShared } from './tasks.js'
+import { double, noop, piChunk, scale, scaleShared, sleep } from './tasks.js'
 import { scaleMoved } from './moved_tasks.js'
 import { clusterFailover } from './cluster_failover.js'
 
@@ -53,7 +53,44 @@ export const SIZES = {
   cliCpu: { full: 100_000, quick: 30_000, smoke: 500 },
   /** Kills of a worker process per measurement. */
   failover: { full: 7, quick: 5, smoke: 1 },
+  lanes: { full: 10_000, quick: 3_000, smoke: 200 },
 } as const
+
+/** The `lanes` case: tasks each worker runs at once, and how long each task awaits its timer. */
+export const LANES = 64
+export const LANES_SLEEP_MS = 5
+export const LANES_LIBS = ['multiproc', 'piscina'] as const
+
+/**
+ * n I/O-bound tasks (each awaits a LANES_SLEEP_MS timer) submitted at once
+ * to 2 workers that run LANES of them at once each (multiproc's and
+ * piscina's `concurrentTasksPerWorker`); tasks/s. The floor is the timers
+ * themselves: 2 × LANES tasks every LANES_SLEEP_MS.
+ */
+async function lanes(lib: (typeof LANES_LIBS)[number], n: number): Promise<Measurement> {
+  let run: () => PromiseLike<unknown>
+  let close: () => Promise<unknown>
+  if (lib === 'multiproc') {
+    const ex = new ThreadPoolExecutor({ maxWorkers: WORKERS, concurrentTasksPerWorker: LANES })
+    run = () => ex.submit(sleep, LANES_SLEEP_MS)
+    close = () => ex.shutdown()
+  } else {
+    const pool = new Piscina({ filename: workerFile('sleep.mjs').href, minThreads: WORKERS, maxThreads: WORKERS, concurrentTasksPerWorker: LANES })
+    run = () => pool.run(LANES_SLEEP_MS)
+    close = () => pool.destroy()
+  }
+  try {
+    for (let r = 0; r < 3; r++) await Promise.all(Array.from({ length: 2 * WORKERS * LANES }, () => run()))
+    const start = performance.now()
+    const pending = new Array<PromiseLike<unknown>>(n)
+    for (let i = 0; i < n; i++) pending[i] = run()
+    await Promise.all(pending)
+    const ms = performance.now() - start
+    return { value: n / (ms / 1000), unit: 'tasks/s', extra: { floorShare: (n * LANES_SLEEP_MS) / (WORKERS * LANES) / ms } }
+  } finally {
+    await close()
+  }
+}
 
 /** A pool of 2 workers that runs the no-op task, in each library's own way. */
 interface NoopPool {
@@ -465,6 +502,8 @@ export async function measure(caseId: string, lib: string, size: Size): Promise<
       return cliStart(lib as 'node -e 0' | 'multiproc -j1')
     case 'cluster-failover':
       return clusterFailover(SIZES.failover[size])
+    case 'lanes':
+      return lanes(lib as (typeof LANES_LIBS)[number], SIZES.lanes[size])
   }
   throw new Error(`unknown case ${caseId}`)
 }

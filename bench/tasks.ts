@@ -3,6 +3,11 @@
 
 export function noop(): void {}
 
+/** An I/O-bound task: awaits a timer of `ms` milliseconds. */
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
 export function double(x: number): number {
   return 2 * x
 }

@@ -64,7 +64,7 @@ const CAPABILITIES: Readonly<Record<StartMethod, Capabilities>> = {
 const LOCAL_BACKENDS: Readonly<Partial<Record<StartMethod, Backend>>> = { thread: threadBackend, process: processBackend, inline: inlineBackend }
 
 /** The options of `PoolExecutorOptions` an InlineExecutor takes (it has one worker and no process-level options). */
-const INLINE_KEYS = ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'retryOn', 'retryBackoff', 'maxQueue'] as const satisfies readonly (keyof InlineExecutorOptions)[]
+const INLINE_KEYS = ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'retryOn', 'retryBackoff', 'maxQueue', 'concurrentTasksPerWorker'] as const satisfies readonly (keyof InlineExecutorOptions)[]
 
 /**
  * A backend bound to Python's `multiprocessing` names (Python's context

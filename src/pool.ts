@@ -59,6 +59,13 @@ export interface PoolOptions {
   retryOn?: RetryOn
   /** The waits before runs again under \`retryOn\`. Default \`{ initial: 100, factor: 2, max: 10000, jitter: true }\`. */
   retryBackoff?: RetryBackoff
+  /**
+   * Tasks each worker runs at once, for asynchronous (I/O-bound) tasks: a
+   * worker starts its next task, or the next item of a map chunk, while the
+   * ones before it await. Default 1. Local contexts only (a cluster's
+   * workers are configured where they run). See `PoolExecutorOptions`.
+   */
+  concurrentTasksPerWorker?: number
 }
 
 /** Options of `applyAsync`. */
@@ -102,7 +109,7 @@ type PoolState = 'RUN' | 'CLOSE' | 'TERMINATE'
 /** @deprecated The old name of `TaskExecutor`, the executor of any backend (it is an executor, not a backend). */
 export type PoolBackend = TaskExecutor
 
-const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries', 'retryOn', 'retryBackoff'] as const
+const POOL_KEYS = ['processes', 'initializer', 'initargs', 'maxTasksPerChild', 'context', 'retries', 'retryOn', 'retryBackoff', 'concurrentTasksPerWorker'] as const
 
 /**
  * Python's default chunksize for `map`: `ceil(n / (4 × workers))`, at least 1.
@@ -149,7 +156,8 @@ export class Pool {
    * A pool of workers, started on demand.
    *
    * @param options `processes` (default `cpuCount()`), `initializer`, `initargs`,
-   *   `maxTasksPerChild`, `context` ('thread' by default), `retries`, `retryOn`, `retryBackoff`
+   *   `maxTasksPerChild`, `context` ('thread' by default), `retries`, `retryOn`, `retryBackoff`,
+   *   `concurrentTasksPerWorker` (tasks each worker runs at once, for asynchronous tasks; default 1)
    * @throws TypeError / RangeError for a bad option
    * @example
    * await using pool = new Pool({ processes: 4, context: 'process' })
@@ -161,7 +169,7 @@ export class Pool {
     this.#context = resolveContext(opts.context)
     const processes = opts.processes === undefined || opts.processes === null ? undefined : positiveInteger('processes', opts.processes)
     const executorOptions: Record<string, unknown> = { maxWorkers: processes }
-    for (const key of ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'retryOn', 'retryBackoff'] as const) executorOptions[key] = opts[key]
+    for (const key of ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'retryOn', 'retryBackoff', 'concurrentTasksPerWorker'] as const) executorOptions[key] = opts[key]
     for (const key of Object.keys(executorOptions)) if (executorOptions[key] === undefined) delete executorOptions[key]
     this.#executor = this.#context.createExecutor(executorOptions)
   }

@@ -25,6 +25,8 @@ export interface LineBlockJob {
   /** Byte offsets of the block in the input. */
   start: number
   end: number
+  /** Lines this worker runs at once at most (`--concurrent-tasks`); absent: one at a time. */
+  concurrency?: number
 }
 
 export interface LineBlockResult {
@@ -102,7 +104,7 @@ export async function runLineBlock(job: LineBlockJob): Promise<Transfer<LineBloc
   const started = performance.now()
   const bytes = job.bytes ?? readRange(job.file!, job.start, job.end)
   const lines = splitLines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
-  const result = await runLineBatch({ module: job.module, name: job.name, json: job.json, stopOnError: job.stopOnError, first: 1, lines })
+  const result = await runLineBatch({ module: job.module, name: job.name, json: job.json, stopOnError: job.stopOnError, first: 1, lines, concurrency: job.concurrency })
   const output = encode(result.text)
   const value: LineBlockResult = { start: job.start, count: result.count, lines: lines.length, output, failures: result.failures, ms: performance.now() - started }
   return transfer(value, [output.buffer as ArrayBuffer])

@@ -7,8 +7,14 @@
  * before it are delivered. Neither throws for a failing line: it comes back
  * as its failure, so the run can go past it (`--on-error skip|log`).
  * Formatting here keeps the main thread down to writing strings.
+ *
+ * `--concurrent-tasks N`: the lines of a batch run up to N at once (an
+ * asynchronous function awaits beside the others), in lanes shared by every
+ * batch of this worker, so a worker never runs more than N lines at once
+ * however many batches it holds. Output stays in line order.
  */
 import { loadTaskOnce } from '../worker/task_loader.js'
+import { Lanes } from '../worker/lanes.js'
 
 /** One batch of input lines, numbered from `first` (1-based). */
 export interface LineBatchJob {
@@ -20,6 +26,8 @@ export interface LineBatchJob {
   stopOnError: boolean
   first: number
   lines: string[]
+  /** Lines this worker runs at once at most (`--concurrent-tasks`); absent: one at a time. */
+  concurrency?: number
 }
 
 /** A line whose task threw. */
@@ -80,9 +88,16 @@ export async function runLine(item: LineItem): Promise<LineOutcome> {
   }
 }
 
+/** This worker's lanes for lines (one set: every batch shares them), made for the first batch that asks. */
+let lanes: Lanes | null = null
+
 export async function runLineBatch(job: LineBatchJob): Promise<LineBatchResult> {
   const start = performance.now()
   const fn = await loadTaskOnce(job.module, job.name)
+  if ((job.concurrency ?? 1) > 1) {
+    if (lanes === null || lanes.size !== job.concurrency) lanes = new Lanes(job.concurrency!)
+    return runLinesInLanes(job, fn, lanes, start)
+  }
   let text = ''
   let failures: LineFailure[] | undefined
   let count = 0
@@ -98,6 +113,61 @@ export async function runLineBatch(job: LineBatchJob): Promise<LineBatchResult> 
       ;(failures ??= []).push(failure(job.first + count - 1, error))
       if (job.stopOnError) break
     }
+  }
+  return { first: job.first, count, text, failures, ms: performance.now() - start }
+}
+
+/**
+ * `runLineBatch` with up to `lanes.size` lines at once, started in order.
+ * Under `stopOnError` no line starts after one failed, and the batch ends
+ * at the first failing line in input order, as it would one at a time
+ * (lines after it that had started are left out, failed or not).
+ */
+async function runLinesInLanes(job: LineBatchJob, fn: (line: unknown) => unknown, lanes: Lanes, start: number): Promise<LineBatchResult> {
+  const lines = job.lines
+  const out: (string | LineFailure | undefined)[] = new Array(lines.length)
+  const running: Promise<void>[] = []
+  let firstFailure = lines.length
+  for (let i = 0; i < lines.length && !(job.stopOnError && i > firstFailure); i++) {
+    const line = lines[i]!
+    if (job.json && line.trim() === '') {
+      out[i] = ''
+      continue
+    }
+    if (!lanes.tryTake()) await lanes.take()
+    if (job.stopOnError && i > firstFailure) {
+      lanes.give()
+      break
+    }
+    const ended = (value: string | LineFailure): void => {
+      out[i] = value
+      if (typeof value !== 'string' && i < firstFailure) firstFailure = i
+      lanes.give()
+    }
+    try {
+      const value = fn(job.json ? JSON.parse(line) : line)
+      if (value instanceof Promise) {
+        running.push(
+          value.then(
+            (v) => ended(format(v, job.json) + '\n'),
+            (error: unknown) => ended(failure(job.first + i, error)),
+          ),
+        )
+      } else {
+        ended(format(value, job.json) + '\n')
+      }
+    } catch (error) {
+      ended(failure(job.first + i, error))
+    }
+  }
+  await Promise.all(running)
+  const count = job.stopOnError ? Math.min(lines.length, firstFailure + 1) : lines.length
+  let text = ''
+  let failures: LineFailure[] | undefined
+  for (let i = 0; i < count; i++) {
+    const o = out[i]!
+    if (typeof o === 'string') text += o
+    else (failures ??= []).push(o)
   }
   return { first: job.first, count, text, failures, ms: performance.now() - start }
 }

@@ -29,6 +29,8 @@ Options:
   --nats <url>               NATS server for --backend nats (default ${DEFAULT_NATS_URL})
   --unordered                write results as they finish, not in input order
   --chunksize <n>            lines per block sent to a worker (default: bytes sized from measured times)
+  --concurrent-tasks <n>     lines each worker runs at once, for an async function that
+                             awaits I/O (default 1; a synchronous one gains nothing)
   --json                     lines are JSON values (JSON Lines); results are written as JSON
   --on-error <mode>          fail (default): stop at the first failing line
                              skip: leave failing lines out; log: leave them out and print them
@@ -47,6 +49,7 @@ const OPTIONS = {
   nats: { type: 'string' },
   unordered: { type: 'boolean' },
   chunksize: { type: 'string' },
+  'concurrent-tasks': { type: 'string' },
   json: { type: 'boolean' },
   'on-error': { type: 'string' },
   progress: { type: 'boolean' },
@@ -68,9 +71,13 @@ export async function runMapCommand(argv: string[]): Promise<number> {
   const jobs = integerOption('jobs', values.jobs, 1, 1024) ?? cpuCount()
   const backend = choiceOption('backend', values.backend, BACKENDS, 'thread')
   const fixedChunk = integerOption('chunksize', values.chunksize, 1, 1_000_000)
+  const concurrency = integerOption('concurrent-tasks', values['concurrent-tasks'], 1, 65_536) ?? 1
   const onError = choiceOption('on-error', values['on-error'], ['fail', 'skip', 'log'] as const, 'fail')
   if (values.progress && values['no-progress']) throw new UsageError('multiproc map: --progress and --no-progress contradict each other')
   if (values.nats !== undefined && backend !== 'nats') throw new UsageError('multiproc map: --nats needs --backend nats')
+  if (concurrency > 1 && backend === 'nats') {
+    throw new UsageError('multiproc map: --concurrent-tasks is for local workers; cluster workers run as many tasks at once as they were started with (multiproc worker --concurrency)')
+  }
   const showProgress = values.progress ?? (values['no-progress'] ? false : process.stderr.isTTY === true)
   if (spec.typescript) await enableTypeScript(spec.path)
 
@@ -109,7 +116,7 @@ export async function runMapCommand(argv: string[]): Promise<number> {
     output = file
   }
 
-  const workers = await startWorkers(backend, jobs, values.nats)
+  const workers = await startWorkers(backend, jobs, values.nats, concurrency)
   const run = new MapRun({ workers, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize, lineBatches: backend === 'nats' })
   const progress = showProgress ? new ProgressBar({ stream: process.stderr, enabled: true, unit: 'lines', state: () => run.progressState(), stats: () => workers.stats() }) : null
   const onSigint = (): void => {

@@ -22,6 +22,14 @@
  * input order, so it is always a prefix of the full result: on Ctrl-C, on a
  * failing line, on a crash.
  *
+ * With `--concurrent-tasks N` a worker runs N lines at once (line_task.ts).
+ * Blocks are still sized from their measured (wall) time, but never below
+ * the lines it takes the window of blocks to keep every lane busy twice
+ * over (2N lines while a file goes one block at a time): a block of slow
+ * asynchronous lines runs about as long as one line whatever its size.
+ * After a crash every block in flight may have held the culprit: `#pinpoint`
+ * runs all of them again, line by line.
+ *
  * The nats backend runs only the library tasks it knows (line batches), and
  * a byte range means nothing on another machine: it gets lines in batches
  * (`lineBatches`, `runLineBatch`), as before blocks.
@@ -83,6 +91,9 @@ export class MapRun {
   #interrupted = false
   /** Measured worker time per unit (byte of a block, line of a batch). */
   #perUnitMs = NaN
+  /** Bytes and lines of the blocks done (their ratio sizes blocks in lines, under --concurrent-tasks). */
+  #doneBytes = 0
+  #doneLines = 0
   #blockBytes = 1
   #batchSize: number
   /** Lines handled (written, skipped or failed). */
@@ -116,8 +127,8 @@ export class MapRun {
     return { items: this.done, failed: this.failed, fraction: this.#consumed / this.#options.inputSize }
   }
 
-  /** Sizes blocks (batches) so that each runs about BLOCK_TARGET_MS (BATCH_TARGET_MS) in a worker. */
-  #learn(ms: number, units: number): void {
+  /** Sizes blocks (batches) so that each runs about BLOCK_TARGET_MS (BATCH_TARGET_MS) in a worker; `lines`: of a block. */
+  #learn(ms: number, units: number, lines = 0): void {
     if (units === 0) return
     const sample = ms / units
     this.#perUnitMs = Number.isNaN(this.#perUnitMs) ? sample : this.#perUnitMs * 0.5 + sample * 0.5
@@ -129,6 +140,16 @@ export class MapRun {
       const target = this.#gate.closed ? GATED_TARGET_MS : BLOCK_TARGET_MS
       const ideal = this.#perUnitMs > 0 ? Math.floor(target / this.#perUnitMs) : BLOCK_MAX_BYTES
       this.#blockBytes = Math.max(1, Math.min(BLOCK_MAX_BYTES, ideal))
+      const { workers } = this.#options
+      if (workers.concurrency > 1 && lines > 0) {
+        // Enough lines per block for the window to fill every worker's lanes twice (see the header);
+        // while the gate holds a file to one block at a time, for that block to fill one worker's.
+        this.#doneBytes += units
+        this.#doneLines += lines
+        const lanes = 2 * workers.concurrency
+        const least = this.#gate.closed ? lanes : Math.ceil((lanes * workers.count) / blockWindow(workers))
+        this.#blockBytes = Math.max(this.#blockBytes, Math.min(BLOCK_MAX_BYTES, Math.ceil((least * this.#doneBytes) / this.#doneLines)))
+      }
     }
   }
 
@@ -208,6 +229,7 @@ export class MapRun {
             : fileBlocks(input.handle, blockOptions)
       const file = 'file' in input ? input.file : undefined
       const gate = this.#gate
+      const concurrency = workers.concurrency > 1 ? workers.concurrency : undefined
       const jobs = (async function* (): AsyncGenerator<LineBlockJob> {
         try {
           for (;;) {
@@ -217,13 +239,13 @@ export class MapRun {
             const { start, end, bytes } = next.value
             blocks.set(start, next.value)
             gate.sent(end)
-            yield bytes !== undefined ? { module: spec.href, name: spec.name, json, stopOnError, bytes, start, end } : { module: spec.href, name: spec.name, json, stopOnError, file, start, end }
+            yield bytes !== undefined ? { module: spec.href, name: spec.name, json, stopOnError, bytes, start, end, concurrency } : { module: spec.href, name: spec.name, json, stopOnError, file, start, end, concurrency }
           }
         } finally {
           await source.return(undefined)
         }
       })()
-      results = workers.map(runLineBlock, jobs, { chunksize: 1, buffersize: 2 * workers.count + 2, signal: this.#abort.signal }, !unordered)
+      results = workers.map(runLineBlock, jobs, { chunksize: 1, buffersize: blockWindow(workers), signal: this.#abort.signal }, !unordered)
     }
 
     let code: number = EXIT.OK
@@ -240,7 +262,7 @@ export class MapRun {
           if (failures !== undefined) failures = failures.map((f) => ({ ...f, line: f.line + first - 1 }))
           await emit(result.output)
           this.#consumed += block.end - block.start
-          this.#learn(result.ms, block.end - block.start)
+          this.#learn(result.ms, block.end - block.start, result.lines)
           this.#gate.done(result.ms, block.end - block.start)
         } else {
           await emit(result.text)
@@ -259,13 +281,16 @@ export class MapRun {
     } catch (error) {
       if (!(this.#interrupted && error instanceof CancelledError)) {
         code = error instanceof TaskNotFoundError ? EXIT.USAGE : EXIT.FAILURE
-        // The block (batch) that was running, in input order: the next one to be written.
+        // The block (batch) that was running, in input order: the next one to be written; under
+        // --concurrent-tasks any block sent may have been running: all of them, in input order.
         const running =
           unordered || !(error instanceof WorkerCrashedError)
             ? undefined
             : this.#options.lineBatches
               ? batches.get(this.done + 1)
-              : await this.#blockLines(blocks.get(nextStart), nextLine, input)
+              : workers.concurrency > 1
+                ? await this.#blocksLines(blocks, nextStart, nextLine, input)
+                : await this.#blockLines(blocks.get(nextStart), nextLine, input)
         if (error instanceof WorkerCrashedError && running !== undefined) {
           code = await this.#pinpoint(running, error, emit)
         } else {
@@ -311,6 +336,21 @@ export class MapRun {
     return { first: block.first ?? first, lines: splitLines(bytes.toString('utf8')), chars: block.end - block.start }
   }
 
+  /** The lines of the blocks sent from `start` on, one after the other in input order, numbered from `first`. */
+  async #blocksLines(blocks: Map<number, LineBlock>, start: number, first: number, input: MapInput): Promise<LineBatch | undefined> {
+    let all: LineBatch | undefined
+    for (let block = blocks.get(start); block !== undefined; block = blocks.get(block.end)) {
+      const part = await this.#blockLines(block, all === undefined ? first : all.first + all.lines.length, input)
+      if (part === undefined) break
+      if (all === undefined) all = part
+      else {
+        for (const line of part.lines) all.lines.push(line)
+        all.chars += part.chars
+      }
+    }
+    return all
+  }
+
   /**
    * A worker died while running `batch` (as one task, its finished lines
    * died with it). The batch runs again with each line an item of a map
@@ -332,9 +372,10 @@ export class MapRun {
         if (this.#interrupted) return EXIT.FAILURE
       }
     } catch (error) {
+      const lanes = workers.concurrency
       this.fatal =
         error instanceof WorkerCrashedError
-          ? `a worker crashed on line ${this.done + 1}: ${error.message}`
+          ? `a worker crashed on line ${this.done + 1}${lanes > 1 ? ` or on a line it ran at the same time (up to ${lanes}, --concurrent-tasks)` : ''}: ${error.message}`
           : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
       return EXIT.FAILURE
     }
@@ -407,6 +448,11 @@ class ParallelGate {
     this.#wake?.()
     this.#wake = null
   }
+}
+
+/** Blocks sent ahead of the output at most: two per worker, and two more. */
+function blockWindow(workers: MapWorkers): number {
+  return 2 * workers.count + 2
 }
 
 function describeFailure(failure: LineFailure): string {

@@ -24,6 +24,8 @@ export interface MapOptions {
 export interface MapWorkers {
   /** Workers at most. */
   readonly count: number
+  /** Tasks each worker runs at once (`--concurrent-tasks`). */
+  readonly concurrency: number
   /** Results of `fn` over `items`, in input order or as they finish. */
   map<R>(fn: TaskFunction, items: AnyIterable<unknown>, options: MapOptions, ordered: boolean): AsyncIterable<R>
   /** Stops the workers now; pending results fail with CancelledError. */
@@ -34,12 +36,14 @@ export interface MapWorkers {
   stats(): ExecutorStats
 }
 
-export async function startWorkers(backend: BackendName, jobs: number, natsUrl: string | undefined): Promise<MapWorkers> {
+/** `concurrency`: tasks each worker runs at once (local backends; cluster workers are configured where they run). */
+export async function startWorkers(backend: BackendName, jobs: number, natsUrl: string | undefined, concurrency = 1): Promise<MapWorkers> {
   if (backend === 'nats') {
     const { contextFor } = await import('./backend.js')
     const pool = new (contextFor(backend, natsUrl).Pool)({ processes: jobs })
     return {
       count: pool.processes,
+      concurrency: 1,
       map: (fn, items, options, ordered) => (ordered ? pool.imap(fn, items, options) : pool.imapUnordered(fn, items, options)) as AsyncIterable<never>,
       stop: () => pool.terminate(),
       stats: () => pool.stats(),
@@ -49,16 +53,18 @@ export async function startWorkers(backend: BackendName, jobs: number, natsUrl: 
       },
     }
   }
+  const lanes = { concurrentTasksPerWorker: concurrency }
   const [{ resolveTask }, executor] = await Promise.all([
     import('../task_ref.js'),
     backend === 'thread'
-      ? import('../futures/thread_pool_executor.js').then((m) => new m.ThreadPoolExecutor({ maxWorkers: jobs }))
+      ? import('../futures/thread_pool_executor.js').then((m) => new m.ThreadPoolExecutor({ maxWorkers: jobs, ...lanes }))
       : backend === 'process'
-        ? import('../futures/process_pool_executor.js').then((m) => new m.ProcessPoolExecutor({ maxWorkers: jobs }))
-        : import('../futures/inline_executor.js').then((m) => new m.InlineExecutor()),
+        ? import('../futures/process_pool_executor.js').then((m) => new m.ProcessPoolExecutor({ maxWorkers: jobs, ...lanes }))
+        : import('../futures/inline_executor.js').then((m) => new m.InlineExecutor(lanes)),
   ])
   return {
     count: executor.maxWorkers,
+    concurrency: executor.concurrentTasksPerWorker,
     map: (fn, items, options, ordered) => executor.mapArgs(resolveTask(fn), argumentLists(items), { ...options }, ordered) as AsyncIterable<never>,
     stop: () => executor.terminateWorkers(),
     stats: () => executor.stats(),

@@ -10,13 +10,20 @@
  * Limits: a task cannot be stopped while it runs. A task that times out or
  * is aborted settles its Future on time only if it is asynchronous (its
  * result is then discarded); a crash (`process.exit`) ends the program.
+ *
+ * `concurrentTasksPerWorker` N > 1 lets N asynchronous tasks await at once
+ * on the calling thread (a synchronous one still runs to its end first).
  */
 import { inlineBackend } from '../backends/inline/inline_backend.js'
 import { knownKeys, plainObject } from '../internal/validate.js'
 import { PoolExecutor, type PoolExecutorOptions } from './pool_executor.js'
 
-/** Options of `InlineExecutor`: the `PoolExecutorOptions` that make sense for one inline worker. */
-export type InlineExecutorOptions = Pick<PoolExecutorOptions, 'initializer' | 'initargs' | 'maxTasksPerChild' | 'retries' | 'retryOn' | 'retryBackoff' | 'maxQueue'>
+/**
+ * Options of `InlineExecutor`: the `PoolExecutorOptions` that make sense for
+ * one inline worker. `concurrentTasksPerWorker` N lets up to N asynchronous
+ * tasks await at once on the calling thread (default 1: one at a time).
+ */
+export type InlineExecutorOptions = Pick<PoolExecutorOptions, 'initializer' | 'initargs' | 'maxTasksPerChild' | 'retries' | 'retryOn' | 'retryBackoff' | 'maxQueue' | 'concurrentTasksPerWorker'>
 
 /**
  * Runs tasks one at a time in the calling thread, through the same codec as
@@ -29,13 +36,14 @@ export type InlineExecutorOptions = Pick<PoolExecutorOptions, 'initializer' | 'i
  */
 export class InlineExecutor extends PoolExecutor {
   /**
-   * @param options `initializer`, `initargs`, `maxTasksPerChild`, `retries`, `retryOn`, `retryBackoff`, `maxQueue`
+   * @param options `initializer`, `initargs`, `maxTasksPerChild`, `retries`, `retryOn`, `retryBackoff`, `maxQueue`,
+   *   `concurrentTasksPerWorker` (asynchronous tasks awaiting at once; default 1)
    * @example
    * const executor = cpuCount() > 1 ? new ThreadPoolExecutor() : new InlineExecutor()
    */
   constructor(options: InlineExecutorOptions = {}) {
     const opts = plainObject('options', options)
-    knownKeys('InlineExecutor', opts, ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'retryOn', 'retryBackoff', 'maxQueue'])
+    knownKeys('InlineExecutor', opts, ['initializer', 'initargs', 'maxTasksPerChild', 'retries', 'retryOn', 'retryBackoff', 'maxQueue', 'concurrentTasksPerWorker'])
     super(inlineBackend, { ...opts, maxWorkers: 1 }, { what: 'InlineExecutor' })
   }
 }

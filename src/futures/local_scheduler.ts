@@ -24,11 +24,24 @@
  * no other task. While one waits at the head of the queue, other workers are
  * not topped up, so one of them drains within a batch horizon.
  *
+ * Lanes. With `concurrentTasksPerWorker` N > 1 a worker runs up to N
+ * tasks at once (worker/runtime.ts) and answers as they finish, each result
+ * with its task's sequence number, which `#onLanes` looks up in the
+ * in-flight list (kept in the order sent). A worker then holds at least N
+ * tasks; killable tasks share workers like the others, and stopping one
+ * terminates its worker and re-queues the others it held, retries
+ * untouched (worker_loss.ts). On a backend that cannot stop a running task
+ * (inline) nothing is terminated: the stopped task keeps its lane until it
+ * ends, and its result is dropped.
+ *
  * Worker loss is worker_loss.ts: what ran, what to run again, what failed.
  *
  * Nesting. Workers count against a per-thread worker budget and pass each
  * worker its share, so pools created inside tasks do not multiply (see
  * internal/worker_budget.ts).
+ *
+ * One file of about 550 lines: dispatch, the answers of both kinds of
+ * worker and the workers' life all read and change the same slots.
  */
 import type { ResourceLimits } from 'node:worker_threads'
 import { BrokenExecutorError, SerializationError } from '../errors.js'
@@ -37,7 +50,7 @@ import type { Capabilities } from '../backends/capabilities.js'
 import { BUDGET_ENV, workerBudget } from '../internal/worker_budget.js'
 import type { ResolvedTask } from '../task_ref.js'
 import type { Transferable } from '../wire/transfer.js'
-import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, PROTOCOL_VERSION, STATUS_OK, type FromWorker, type FunctionDecl } from '../wire/messages.js'
+import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, PROTOCOL_VERSION, STATUS_OK, type ChunkOutcome, type FromWorker, type FunctionDecl } from '../wire/messages.js'
 import { deserializeError } from '../wire/remote_error.js'
 import { COUNTER_STARTED } from '../worker/runtime.js'
 import { takeBatch, type Scheduler, type SchedulerHost, type WorkerStats } from './scheduler.js'
@@ -74,6 +87,8 @@ export interface LocalSchedulerOptions {
   idleTimeout: number
   execArgv: string[] | undefined
   env: NodeJS.ProcessEnv | undefined
+  /** Tasks a worker runs at once at most (`concurrentTasksPerWorker`). */
+  concurrency: number
 }
 
 export class LocalScheduler implements Scheduler {
@@ -102,6 +117,10 @@ export class LocalScheduler implements Scheduler {
     return this.#options.maxWorkers
   }
 
+  get concurrency(): number {
+    return this.#options.concurrency
+  }
+
   attach(host: SchedulerHost): void {
     this.#host = host
   }
@@ -121,11 +140,19 @@ export class LocalScheduler implements Scheduler {
   }
 
   describeStop(f: TaskFuture): string {
-    return `${(f.placed as WorkerSlot).handle.label} was stopped and replaced`
+    const label = (f.placed as WorkerSlot).handle.label
+    if (this.#options.concurrency === 1) return `${label} was stopped and replaced`
+    if (!this.capabilities.preemptive) return `it runs on in ${label} until it ends (the ${this.name} backend cannot stop a task), and its result is dropped`
+    return `${label} was stopped and replaced, and the other tasks it ran at once run again on another worker`
   }
 
   stopRunning(f: TaskFuture): void {
     const slot = f.placed as WorkerSlot
+    if (this.#options.concurrency > 1) {
+      // Terminating an inline worker would stop nothing and make the others run twice: the task keeps its lane.
+      if (!this.capabilities.preemptive) return
+      slot.stoppedForTask = true
+    }
     slot.killed = true
     slot.handle.terminate()
   }
@@ -152,7 +179,16 @@ export class LocalScheduler implements Scheduler {
   }
 
   idle(): void {
-    if (this.#host.state !== 'RUNNING') for (const slot of this.#slots) if (slot.inflight.length === 0) this.#stopSlot(slot)
+    if (this.#host.state !== 'RUNNING') {
+      for (const slot of this.#slots) {
+        if (slot.inflight.length === 0) this.#stopSlot(slot)
+        else if (this.#options.concurrency > 1 && !slot.killed) {
+          // Only stopped tasks left, running on in lanes (inline): let them go, nothing waits for them.
+          slot.killed = true
+          slot.handle.terminate()
+        }
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -179,9 +215,11 @@ export class LocalScheduler implements Scheduler {
   // ── dispatch ──
 
   #limit(): number {
-    if (Number.isNaN(this.#avgTaskMs)) return 1
-    if (this.#avgTaskMs <= 0) return MAX_INFLIGHT
-    const least = this.#avgTaskMs < PREFETCH_BELOW_MS ? 2 : 1
+    // A worker with lanes holds a task per lane at least, more when they are short (its backlog).
+    const lanes = this.#options.concurrency
+    if (Number.isNaN(this.#avgTaskMs)) return lanes
+    if (this.#avgTaskMs <= 0) return Math.max(lanes, MAX_INFLIGHT)
+    const least = Math.max(lanes, this.#avgTaskMs < PREFETCH_BELOW_MS ? 2 : 1)
     return Math.max(least, Math.min(MAX_INFLIGHT, Math.floor(BACKLOG_MS / this.#avgTaskMs)))
   }
 
@@ -189,13 +227,15 @@ export class LocalScheduler implements Scheduler {
     const queue = this.#host.queue
     const limit = this.#limit()
     const maxTasksPerChild = this.#options.maxTasksPerChild
+    // Workers with lanes take killable tasks with the others (see the header).
+    const rule = this.#options.concurrency > 1 ? 'shared' : 'apart'
     while (queue.length > 0) {
       const head = queue.peek()!
       if (head.done()) {
         queue.shift()
         continue
       }
-      if (head.exclusive) {
+      if (head.exclusive && rule === 'apart') {
         const slot = this.#emptySlot() ?? this.#spawn()
         if (slot === null) return // wait for a worker to drain; the others are not topped up meanwhile
         queue.shift()
@@ -228,12 +268,12 @@ export class LocalScheduler implements Scheduler {
       let sent = 0
       for (const slot of candidates) {
         const room = Math.min(limit - slot.inflight.length, share, MAX_BATCH, maxTasksPerChild - slot.dispatched)
-        const batch = takeBatch(queue, room, false)
+        const batch = takeBatch(queue, room, rule)
         if (batch.length === 0) break
         this.#dispatch(slot, batch)
         sent += batch.length
       }
-      if (sent === 0 && !(queue.peek()?.exclusive ?? false)) return
+      if (sent === 0 && !(rule === 'apart' && (queue.peek()?.exclusive ?? false))) return
     }
   }
 
@@ -280,8 +320,11 @@ export class LocalScheduler implements Scheduler {
       for (const f of batch) this.#dispatch(slot, [f])
       return
     }
+    // Sequence numbers as the worker counts the tasks it receives: a worker with lanes answers by them.
+    let seq = slot.dispatched
     for (const f of batch) {
       f.placed = slot
+      f.seq = seq++
       slot.inflight.push(f)
     }
     this.#host.stats.recordWaits(batch, performance.now())
@@ -316,6 +359,7 @@ export class LocalScheduler implements Scheduler {
             initargs: options.initargs,
             initargsShared: options.initargsShared,
             backend: this.#backend.name,
+            ...(options.concurrency > 1 ? { concurrency: options.concurrency } : {}),
           },
           resourceLimits: options.resourceLimits,
           execArgv: options.execArgv,
@@ -349,6 +393,10 @@ export class LocalScheduler implements Scheduler {
   #onMessage(slot: WorkerSlot, message: FromWorker): void {
     switch (message.t) {
       case 'done': {
+        if (message.k !== undefined) {
+          this.#onLanes(slot, message)
+          return
+        }
         const r = message.r
         const n = r.length >> 1
         const host = this.#host
@@ -405,6 +453,43 @@ export class LocalScheduler implements Scheduler {
     }
   }
 
+  /** Results of a worker with lanes: in the order they finished, each with its task's sequence number. */
+  #onLanes(slot: WorkerSlot, message: Extract<FromWorker, { t: 'done' }>): void {
+    const r = message.r
+    const k = message.k!
+    const n = r.length >> 1
+    const host = this.#host
+    const activity = slot.activity
+    if (n > 0) {
+      const sample = message.b / n
+      this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? sample : this.#avgTaskMs * 0.7 + sample * 0.3
+      host.stats.run.record(sample, n)
+      activity.tasks += n
+    }
+    // Busy: the share of its lanes in use, so a worker whose N lanes are full is 1.
+    activity.busyMs += (message.l ?? 0) / this.#options.concurrency
+    const label = slot.handle.label
+    // Progress first: every value was given before any result of this message was settled.
+    const g = message.g
+    if (g !== undefined) for (let i = 0; i < g.length; i += 2) slot.find(g[i] as number)?.reportProgress(g[i + 1] as unknown[])
+    const c = message.c
+    if (c !== undefined) {
+      for (let i = 0; i < c.length; i += 2) {
+        const f = slot.find(c[i] as number)
+        if (f !== undefined && f.kind === KIND_CHUNK && !f.done()) host.addChunkPart(f, c[i + 1] as ChunkOutcome, label)
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const f = slot.take(k[i]!)
+      if (f === undefined) continue // a late answer of a worker stopped meanwhile
+      slot.received++
+      if (r[2 * i] !== STATUS_OK) activity.failed++
+      host.settle(f, r[2 * i] as number, r[2 * i + 1], label)
+    }
+    if (slot.inflight.length === 0) this.#onSlotIdle(slot)
+    if (host.queue.length > 0) this.pump()
+  }
+
   #onSlotIdle(slot: WorkerSlot): void {
     slot.exclusive = false
     if (slot.stopping || slot.killed) return
@@ -453,7 +538,7 @@ export class LocalScheduler implements Scheduler {
     const host = this.#host
     const expected = slot.stopping || slot.killed || host.state === 'BROKEN'
     const inflight = slot.inflight.drain()
-    if (inflight.length > 0) recoverInflight(slot, inflight, exit, host, this.#options.resourceLimits !== undefined)
+    if (inflight.length > 0) recoverInflight(slot, inflight, exit, host, this.#options.resourceLimits !== undefined, this.#options.concurrency)
     // A worker that started a task was ready, even if its 'ready' message died with it
     // (a task that kills its worker at once): that is a task's crash, not a start failure.
     const ranTasks = slot.handle.counters !== null && Atomics.load(slot.handle.counters, COUNTER_STARTED) > 0

@@ -11,8 +11,12 @@
  * With `chunksize: 'auto'` chunks start at one item and grow from measured
  * item times until a chunk runs about a millisecond on local workers, or
  * as long as the scheduler asks (the cluster: a few message round trips;
- * scheduler.ts `autoChunk`). The timeout and the
- * signal hold for the whole iteration, also while the input is waiting.
+ * scheduler.ts `autoChunk`). On workers that run N
+ * tasks at once (`concurrentTasksPerWorker`) the items of a chunk run N at
+ * once, so a chunk of slow asynchronous items runs as long as one item
+ * whatever its size: there chunks hold at least enough items for the window
+ * to keep every worker's lanes busy twice over. The timeout and the signal
+ * hold for the whole iteration, also while the input is waiting.
  *
  * Work here is per chunk, never per item beyond copying values out: a map
  * of a million tiny items is a measured path.
@@ -40,6 +44,8 @@ export type AnyIterable<T> = Iterable<T> | AsyncIterable<T>
 export interface ChunkSubmitter {
   /** How many tasks run at once at most; the default window is four chunks per worker. */
   readonly maxWorkers: number
+  /** Tasks (and chunk items) each worker runs at once; absent: 1. */
+  readonly concurrentTasksPerWorker?: number
   submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number, onProgress?: (value: unknown, item: number) => void): Future<ChunkResult>
   /** How automatic chunks are sized here (scheduler.ts); absent or undefined: the local sizing. */
   autoChunk?(): AutoChunk | undefined
@@ -190,7 +196,10 @@ export function mapInChunks(
   // One stack per map call (cheap), so task errors show where the map was called.
   const callerStack = new Error().stack
   const deadline = deadlineOf(timeout)
-  return run(executor, task, source, chunkOption as number | 'auto', buffersize, deadline, timeout, signal, callerStack, ordered, onProgress)
+  // Lanes: auto chunks never hold fewer items than it takes the window to fill every lane twice.
+  const lanes = (executor.concurrentTasksPerWorker ?? 1) * executor.maxWorkers
+  const leastChunk = lanes > executor.maxWorkers ? Math.min(LOCAL_AUTO_CHUNK.maxItems, Math.ceil((2 * lanes) / buffersize)) : 1
+  return run(executor, task, source, chunkOption as number | 'auto', leastChunk, buffersize, deadline, timeout, signal, callerStack, ordered, onProgress)
 }
 
 async function* run(
@@ -198,6 +207,7 @@ async function* run(
   task: ResolvedTask,
   source: Iterator<unknown[]> | AsyncIterator<unknown[]>,
   chunkOption: number | 'auto',
+  leastChunk: number,
   buffersize: number,
   deadline: number,
   timeout: number | undefined,
@@ -216,7 +226,7 @@ async function* run(
   // mattering after one or two larger ones.
   let learnedMs = 0
   let learnedItems = 0
-  let chunksize = chunkOption === 'auto' ? 1 : chunkOption
+  let chunksize = chunkOption === 'auto' ? leastChunk : chunkOption
 
   /** The error that ends the iteration when a wait ended other than done. */
   const stop = (ending: Ending): Error =>
@@ -252,7 +262,8 @@ async function* run(
   // Automatic chunks start at one item, and until one has come back nothing
   // is known of the task: a chunk per worker, not a whole window of them
   // (on the cluster, hundreds of one-item messages before the first answer).
-  const probing = chunkOption === 'auto' ? Math.max(1, Math.min(buffersize, executor.maxWorkers)) : buffersize
+  // (Workers that run many tasks at once get their least chunks at once, to fill their lanes.)
+  const probing = chunkOption === 'auto' && leastChunk === 1 ? Math.max(1, Math.min(buffersize, executor.maxWorkers)) : buffersize
   const room = (): number => (learnedItems === 0 ? probing : buffersize)
   const fill = async (): Promise<void> => {
     while (!exhausted && !stopped && window.length < room()) {
@@ -316,7 +327,7 @@ async function* run(
     const perItemMs = learnedMs / learnedItems
     const { targetMs, maxItems } = executor.autoChunk?.() ?? LOCAL_AUTO_CHUNK
     const ideal = perItemMs > 0 ? Math.floor(targetMs / perItemMs) : maxItems
-    chunksize = Math.max(1, Math.min(maxItems, ideal))
+    chunksize = Math.max(leastChunk, Math.min(maxItems, ideal))
   }
   const unwrap = (result: ChunkResult, stack: string | undefined): unknown[] => {
     if (result.errors !== undefined && result.errors.size > 0) {

@@ -50,6 +50,21 @@ export interface PoolExecutorOptions {
   execArgv?: string[]
   /** Environment of the workers. Default: a copy of `process.env`. */
   env?: NodeJS.ProcessEnv
+  /**
+   * Tasks each worker runs at once (piscina's option of the same name).
+   * Default 1: a worker runs one task at a time. With N > 1 a worker starts
+   * its next task while the ones before it await (I/O, timers), up to N at
+   * once, and the items of a `map` chunk run N at once too; results still
+   * come back per task, and `map` keeps input order. Only asynchronous tasks
+   * gain: a synchronous task blocks its worker's thread, and every task in
+   * it, until it returns. A task that times out or whose signal aborts
+   * still stops its worker (threads, processes): the other tasks it ran run
+   * again on another worker without using a retry, so they may run twice.
+   * A crash fails (or, under `retries`, runs again) every task the worker
+   * had started. Inline: tasks await concurrently on the calling thread,
+   * and a stopped task runs on until it ends (its result is dropped).
+   */
+  concurrentTasksPerWorker?: number
 }
 
 const OPTION_KEYS = [
@@ -61,6 +76,7 @@ const OPTION_KEYS = [
   'idleTimeout',
   'execArgv',
   'env',
+  'concurrentTasksPerWorker',
   ...SHARED_OPTION_KEYS,
 ] as const
 
@@ -97,6 +113,7 @@ export class PoolExecutor extends TaskExecutor {
       idleTimeout: opts.idleTimeout === undefined ? Infinity : timeoutMs('idleTimeout', opts.idleTimeout),
       execArgv: opts.execArgv as string[] | undefined,
       env: opts.env as NodeJS.ProcessEnv | undefined,
+      concurrency: opts.concurrentTasksPerWorker === undefined ? 1 : positiveInteger('concurrentTasksPerWorker', opts.concurrentTasksPerWorker),
     })
     super(scheduler, settings, what)
   }

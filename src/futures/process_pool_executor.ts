@@ -37,7 +37,8 @@ export type ProcessPoolExecutorOptions = PoolExecutorOptions
 export class ProcessPoolExecutor extends PoolExecutor {
   /**
    * @param options `maxWorkers` (default `cpuCount()`), `initializer`, `initargs`,
-   *   `maxTasksPerChild`, `resourceLimits`, `idleTimeout`, `retries`, `maxQueue`, `execArgv`, `env`
+   *   `maxTasksPerChild`, `resourceLimits`, `idleTimeout`, `retries`, `maxQueue`, `execArgv`, `env`,
+   *   `concurrentTasksPerWorker` (tasks each worker runs at once; default 1)
    * @throws TypeError / RangeError for a bad option
    * @example
    * await using executor = new ProcessPoolExecutor({ maxWorkers: cpuCount() - 1 })

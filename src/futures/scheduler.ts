@@ -41,7 +41,9 @@ export interface WorkerStats {
   /**
    * The share of the time since the previous `stats()` call (or since it
    * started, or first ran a task of this executor) it spent running tasks:
-   * 0 to 1 (a cluster worker that runs tasks on N threads can reach N).
+   * 0 to 1 (a cluster worker that runs tasks on N threads can reach N). A
+   * local worker that runs N tasks at once (`concurrentTasksPerWorker`):
+   * the share of its N lanes in use, 1 when all of them were busy.
    */
   busy: number
 }
@@ -74,6 +76,8 @@ export interface Scheduler {
   readonly capabilities: Capabilities
   /** Tasks that run at once at most (workers; on the cluster, tasks in flight). */
   readonly maxWorkers: number
+  /** Tasks one worker runs at once at most (`concurrentTasksPerWorker`); 1 on the cluster, whose workers are configured where they run. */
+  readonly concurrency: number
   /** Called once by the executor before any other call. */
   attach(host: SchedulerHost): void
   /** A task was submitted: get ready for it (start a first worker, connect) while it is checked. */
@@ -114,13 +118,21 @@ export interface Scheduler {
 }
 
 /**
- * Takes up to `room` tasks from the front of the queue and marks them
- * RUNNING, skipping settled ones. An exclusive task (timeout or signal)
- * travels alone: with `exclusiveAlone` it is taken when it comes first and
- * ends the batch; without, the batch stops before it (the local scheduler
- * gives it a worker of its own).
+ * How a batch treats an exclusive task (one with a timeout or a signal):
+ * 'alone', it is taken when it comes first and ends the batch (the
+ * cluster); 'apart', the batch stops before it (the local scheduler gives
+ * it a worker of its own); 'shared', it is taken like any other (local
+ * workers that run several tasks at once: stopping it re-runs the others).
  */
-export function takeBatch(queue: Deque<TaskFuture>, room: number, exclusiveAlone: boolean): TaskFuture[] {
+export type ExclusiveRule = 'alone' | 'apart' | 'shared'
+
+/**
+ * Takes up to `room` tasks from the front of the queue and marks them
+ * RUNNING, skipping settled ones; exclusive tasks as `rule` says.
+ */
+export function takeBatch(queue: Deque<TaskFuture>, room: number, rule: ExclusiveRule): TaskFuture[] {
+  const shared = rule === 'shared'
+  const exclusiveAlone = rule === 'alone'
   const batch: TaskFuture[] = []
   while (batch.length < room && queue.length > 0) {
     const f = queue.peek()!
@@ -128,11 +140,11 @@ export function takeBatch(queue: Deque<TaskFuture>, room: number, exclusiveAlone
       queue.shift()
       continue
     }
-    if (f.exclusive && (!exclusiveAlone || batch.length > 0)) break
+    if (f.exclusive && !shared && (!exclusiveAlone || batch.length > 0)) break
     queue.shift()
     if (!f.setRunningOrNotifyCancel()) continue
     batch.push(f)
-    if (f.exclusive) break
+    if (f.exclusive && !shared) break
   }
   return batch
 }

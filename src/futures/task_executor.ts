@@ -173,6 +173,11 @@ export abstract class TaskExecutor extends Executor {
     return this.#scheduler.autoChunk?.()
   }
 
+  /** Tasks each worker runs at once at most (`concurrentTasksPerWorker`, default 1; 1 on the cluster). */
+  get concurrentTasksPerWorker(): number {
+    return this.#scheduler.concurrency
+  }
+
   /** The backend's name: 'thread', 'process', 'inline' or 'nats'. */
   get backend(): string {
     return this.#scheduler.name

@@ -29,6 +29,8 @@ export class TaskFuture<T = unknown> extends Future<T> {
    * (local), the task id (cluster); null while queued.
    */
   placed: unknown = null
+  /** Its place among the tasks sent to its worker (local): a worker that runs several at once answers by it. */
+  seq = 0
   timer: NodeJS.Timeout | undefined = undefined
   onAbort: (() => void) | undefined = undefined
   /** The submitter's stack, when MULTIPROC_CALLER_STACKS=1 (appended to a task's error). */

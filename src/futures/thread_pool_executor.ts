@@ -25,7 +25,8 @@ export type ThreadPoolExecutorOptions = PoolExecutorOptions
 export class ThreadPoolExecutor extends PoolExecutor {
   /**
    * @param options `maxWorkers` (default `cpuCount()`), `initializer`, `initargs`,
-   *   `maxTasksPerChild`, `resourceLimits`, `idleTimeout`, `retries`, `maxQueue`, `execArgv`, `env`
+   *   `maxTasksPerChild`, `resourceLimits`, `idleTimeout`, `retries`, `maxQueue`, `execArgv`, `env`,
+   *   `concurrentTasksPerWorker` (tasks each worker runs at once; default 1)
    * @throws TypeError / RangeError for a bad option
    * @example
    * await using executor = new ThreadPoolExecutor({ maxWorkers: 4 })

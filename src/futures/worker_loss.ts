@@ -15,6 +15,18 @@
  * fails (or is retried: `retries` counts per item), and the items without a
  * value are sent again as the rest of the same chunk, which settles once
  * every item has an outcome (chunk_progress.ts).
+ *
+ * Lanes (`concurrentTasksPerWorker` > 1). A worker runs several tasks at
+ * once and answers as they finish, so the caller cannot tell which one
+ * killed it: every task it held that had started fails (or runs again under
+ * `retries`), and so does every item of a chunk that had started without
+ * its value coming back. Tasks start in the order sent, so the started
+ * counter says exactly which had started; the rest are re-queued. A worker
+ * terminated to stop one of its tasks (a timeout, an aborted signal) is no
+ * crash: the other tasks it held did nothing wrong, so they are re-queued,
+ * as they are, without using a retry (a task re-run so may have done part
+ * of its work already; a task that must not run twice should not share a
+ * worker with tasks that can time out).
  */
 import { WorkerCrashedError } from '../errors.js'
 import type { WorkerExit, WorkerHandle } from '../backends/backend.js'
@@ -40,6 +52,8 @@ export class WorkerSlot {
   dispatched = 0
   /** It runs a killable task, alone. */
   exclusive = false
+  /** It was terminated to stop one of its tasks (timeout, signal), not by a crash: the others it held are innocent. */
+  stoppedForTask = false
   /** It reached maxTasksPerChild: it stops once idle. */
   retiring = false
   stopping = false
@@ -52,14 +66,45 @@ export class WorkerSlot {
   readonly activity = new WorkerActivity()
   idleTimer: NodeJS.Timeout | undefined = undefined
   stopTimer: NodeJS.Timeout | undefined = undefined
+
+  /** The in-flight task of sequence number `seq` (a worker with lanes answers by it), or undefined. */
+  find(seq: number): TaskFuture | undefined {
+    const index = this.#indexOf(seq)
+    return index < 0 ? undefined : this.inflight.at(index)
+  }
+
+  /** Removes and returns the in-flight task of sequence number `seq`, or undefined. */
+  take(seq: number): TaskFuture | undefined {
+    const index = this.#indexOf(seq)
+    return index < 0 ? undefined : this.inflight.removeAt(index)
+  }
+
+  /** Binary search: the in-flight list stays in the order sent, so in order of `seq`. */
+  #indexOf(seq: number): number {
+    const inflight = this.inflight
+    let lo = 0
+    let hi = inflight.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1
+      const at = inflight.at(mid)!.seq
+      if (at === seq) return mid
+      if (at < seq) lo = mid + 1
+      else hi = mid - 1
+    }
+    return -1
+  }
 }
 
 /**
  * Settles or re-queues the tasks a dead worker held (see the top of this
  * file). `limited`: the workers have resourceLimits (named when one runs out
- * of memory).
+ * of memory). `lanes`: tasks the worker ran at once at most.
  */
-export function recoverInflight(slot: WorkerSlot, inflight: TaskFuture[], exit: WorkerExit, host: SchedulerHost, limited: boolean): void {
+export function recoverInflight(slot: WorkerSlot, inflight: TaskFuture[], exit: WorkerExit, host: SchedulerHost, limited: boolean, lanes = 1): void {
+  if (lanes > 1) {
+    recoverLanes(slot, inflight, exit, host, limited, lanes)
+    return
+  }
   const counters = slot.handle.counters
   let finished = 0
   let running = -1
@@ -80,7 +125,14 @@ export function recoverInflight(slot: WorkerSlot, inflight: TaskFuture[], exit: 
     f.placed = null
     if (f.done()) continue
     if (f.kind === KIND_CHUNK) {
-      if (recoverChunk(f, i === running ? item : null, crash, host)) requeue.push(f)
+      // The item that was running; unknown (no counters): the first item without a value.
+      let from = 0
+      let to = 0
+      if (i === running) {
+        from = item < 0 ? (f.progress?.received ?? 0) : item
+        to = from + 1
+      }
+      if (recoverChunk(f, from, to, (c, index) => crash(c, false, index), host)) requeue.push(f)
       continue
     }
     const lostInputs = f.transfer !== undefined && f.transfer.length > 0
@@ -98,6 +150,11 @@ export function recoverInflight(slot: WorkerSlot, inflight: TaskFuture[], exit: 
       requeue.push(f)
     }
   }
+  requeueAll(requeue, host)
+}
+
+/** Puts tasks back at the front of the queue, in their order. */
+function requeueAll(requeue: TaskFuture[], host: SchedulerHost): void {
   for (let i = requeue.length - 1; i >= 0; i--) {
     const f = requeue[i]!
     f[kRequeue]()
@@ -105,25 +162,57 @@ export function recoverInflight(slot: WorkerSlot, inflight: TaskFuture[], exit: 
   }
 }
 
+/** recoverInflight for a worker with lanes (see the top of this file). */
+function recoverLanes(slot: WorkerSlot, inflight: TaskFuture[], exit: WorkerExit, host: SchedulerHost, limited: boolean, lanes: number): void {
+  const counters = slot.handle.counters
+  // Tasks sent to it that had started (they start in the order sent); the item of the last one started last.
+  const started = counters !== null ? Atomics.load(counters, COUNTER_STARTED) : slot.ready ? slot.dispatched : 0
+  const item = counters !== null ? Atomics.load(counters, COUNTER_ITEM) : -1
+  const crash = (f: TaskFuture, index?: number): WorkerCrashedError => crashError(slot, exit, f, false, limited, index, lanes)
+  const requeue: TaskFuture[] = []
+  for (const f of inflight) {
+    f.placed = null
+    if (f.done()) continue
+    const hadStarted = ((f.seq - started) | 0) < 0
+    // Innocent (the worker was stopped for another task) or not started: nothing is blamed.
+    const blamed = hadStarted && !slot.stoppedForTask
+    if (f.kind === KIND_CHUNK) {
+      // Its items started in order: all of them, unless it is the task started last.
+      const count = f.args!.length // the items of this dispatch (the rest of the chunk after an earlier crash)
+      const last = ((f.seq - started + 1) | 0) === 0
+      const to = !blamed ? 0 : last && item >= 0 ? Math.min(item + 1, count) : count
+      if (recoverChunk(f, 0, to, crash, host)) requeue.push(f)
+      continue
+    }
+    if (f.transfer !== undefined && f.transfer.length > 0) {
+      // Its transferred inputs went with the worker: it cannot run again.
+      f.setException(slot.stoppedForTask ? stoppedError(slot, f) : crash(f))
+    } else if (!blamed) {
+      requeue.push(f)
+    } else if (f.retries > 0) {
+      f.retries--
+      host.stats.retried++
+      requeue.push(f)
+    } else {
+      f.setException(crash(f))
+    }
+  }
+  requeueAll(requeue, host)
+}
+
 /**
- * A chunk whose worker died: keeps the values that arrived, fails the item
- * that was running (`item`, counted in the chunk as sent; null when the
- * chunk was not running) unless it has a retry left, and returns true when
+ * A chunk whose worker died: keeps the values that arrived, fails the items
+ * that were running (those in [from, to), counted in the chunk as sent,
+ * without a value) unless they have a retry left, and returns true when
  * items are left to send again (the chunk then holds only those).
  */
-function recoverChunk(
-  f: TaskFuture,
-  item: number | null,
-  crash: (f: TaskFuture, finishedBefore: boolean, index?: number) => WorkerCrashedError,
-  host: SchedulerHost,
-): boolean {
+function recoverChunk(f: TaskFuture, from: number, to: number, crash: (f: TaskFuture, index: number) => WorkerCrashedError, host: SchedulerHost): boolean {
   const progress = (f.progress ??= new ChunkProgress(f.args!))
-  if (item !== null) {
-    // Unknown (no counters): the first item without a value.
-    const index = progress.itemAt(item < 0 ? progress.received : item)
+  for (let j = from; j < to; j++) {
+    const index = progress.itemAt(j)
     if (!progress.has(index)) {
       if (progress.takeRetry(index, f.retries)) host.stats.retried++
-      else progress.fail(index, crash(f, false, index))
+      else progress.fail(index, crash(f, index))
     }
   }
   if (progress.complete) {
@@ -134,18 +223,49 @@ function recoverChunk(
   return true
 }
 
-function crashError(slot: WorkerSlot, exit: WorkerExit, f: TaskFuture, finishedBefore: boolean, limited: boolean, item?: number): WorkerCrashedError {
+/**
+ * The error of a task whose worker died. `lanes` > 1: the worker ran
+ * several tasks at once, so which one killed it is unknown.
+ */
+function crashError(
+  slot: WorkerSlot,
+  exit: WorkerExit,
+  f: TaskFuture,
+  finishedBefore: boolean,
+  limited: boolean,
+  item?: number,
+  lanes = 1,
+): WorkerCrashedError {
   const cause = slot.fatal ?? exit.error
   const oom = (exit.error as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY'
   const how = oom ? `ran out of memory${limited ? ' (resourceLimits)' : ''}` : describeExit(exit)
   const detail = !oom && cause instanceof Error ? `: ${cause.name}: ${cause.message}` : ''
   const when = item !== undefined ? `while running item ${item} of a chunk of task` : finishedBefore ? 'after it ran task' : 'while running task'
   const label = slot.handle.label
+  const others =
+    lanes === 1
+      ? 'no other task is affected'
+      : `it ran up to ${lanes} tasks at once (concurrentTasksPerWorker), and every task and chunk item it had started fails (or runs again under retries), ` +
+        'as any of them may have killed it; tasks on other workers are not affected'
   return new WorkerCrashedError(
-    `${label.charAt(0).toUpperCase()}${label.slice(1)} ${how} ${when} ${f.task.label}${detail}. The worker was replaced; no other task is affected`,
+    `${capitalized(label)} ${how} ${when} ${f.task.label}${detail}. The worker was replaced; ${others}`,
     { workerId: label, exitCode: exit.exitCode, signal: exit.signal, task: f.task.label },
     cause !== undefined ? { cause } : undefined,
   )
+}
+
+/** The error of a task whose worker was stopped for another task, when it cannot run again (its transferred inputs went with the worker). */
+function stoppedError(slot: WorkerSlot, f: TaskFuture): WorkerCrashedError {
+  const label = slot.handle.label
+  return new WorkerCrashedError(
+    `${capitalized(label)} was stopped to end another task it ran at once (a timeout or an aborted signal) while it ran task ${f.task.label}, ` +
+      'which cannot run again elsewhere: its transferred inputs went with the worker',
+    { workerId: label, exitCode: null, signal: null, task: f.task.label },
+  )
+}
+
+function capitalized(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`
 }
 
 export function describeExit(exit: WorkerExit): string {

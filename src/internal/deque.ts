@@ -60,6 +60,25 @@ export class Deque<T> {
     return this.#buf[(this.#head + index) & this.#mask]
   }
 
+  /** Removes and returns the element at `index` (O(distance to the nearer end)). */
+  removeAt(index: number): T | undefined {
+    if (index < 0 || index >= this.#size) return undefined
+    const mask = this.#mask
+    const buf = this.#buf
+    const value = buf[(this.#head + index) & mask]
+    if (index < this.#size >> 1) {
+      // Shift the elements before it one place toward the tail.
+      for (let i = index; i > 0; i--) buf[(this.#head + i) & mask] = buf[(this.#head + i - 1) & mask]
+      buf[this.#head] = undefined
+      this.#head = (this.#head + 1) & mask
+    } else {
+      for (let i = index; i < this.#size - 1; i++) buf[(this.#head + i) & mask] = buf[(this.#head + i + 1) & mask]
+      buf[(this.#head + this.#size - 1) & mask] = undefined
+    }
+    this.#size--
+    return value
+  }
+
   clear(): void {
     this.#buf.fill(undefined)
     this.#head = 0

@@ -3,14 +3,17 @@
  *
  * Batched and flat on purpose: one `run` message carries many tasks and one
  * `done` message many results, so a deep queue costs one postMessage per
- * batch instead of one per task. Workers run the tasks of a worker strictly
- * in the order received and answer in that order, so results carry no ids:
- * the caller pairs them with its in-flight list (FIFO).
+ * batch instead of one per task. A worker that runs one task at a time runs
+ * them strictly in the order received and answers in that order, so results
+ * carry no ids: the caller pairs them with its in-flight list (FIFO). A
+ * worker that runs several at once (`concurrency` > 1) still starts them in
+ * that order, but answers as they finish, each result with its task's
+ * sequence number (`k`), which the caller looks up in the same list.
  */
 import type { SerializedError } from './remote_error.js'
 
 /** Bumped whenever a message changes shape; caller and worker must agree. */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 /** A single call: args is the argument list. */
 export const KIND_CALL = 0
@@ -59,6 +62,12 @@ export interface WorkerInit {
    * running when a worker died.
    */
   counters: SharedArrayBuffer | null
+  /**
+   * Tasks (and items of chunks) the worker runs at once at most: the
+   * executor's `concurrentTasksPerWorker`. Absent: 1, one at a time,
+   * results in order.
+   */
+  concurrency?: number
 }
 
 export type ToWorker =
@@ -89,6 +98,13 @@ export type FromWorker =
       /** Milliseconds spent running these tasks (for the caller's batch sizing). */
       b: number
       /**
+       * Concurrent workers only: the sequence number of each result of `r`
+       * (its task's place among the tasks the worker received, from 0), as
+       * results come in the order they finished. Its presence also changes
+       * the keys of `g` and replaces `p` by `c`.
+       */
+      k?: number[]
+      /**
        * Values so far of the chunk that runs next (after the tasks of `r`):
        * they belong to its items from where its last part ended; the chunk's
        * own outcome later holds only the rest. `e` indexes count from the
@@ -96,13 +112,29 @@ export type FromWorker =
        */
       p?: ChunkOutcome
       /**
+       * Concurrent workers: what `p` is for one chunk, for each running chunk
+       * that has values to send, flattened in pairs: sequence number, part.
+       * A part holds the values of items that finished in a row from where
+       * its chunk's last part ended (an item that finished after a slower
+       * one before it waits for it).
+       */
+      c?: unknown[]
+      /**
+       * Concurrent workers: milliseconds of lane time since the previous
+       * message (each call's and each chunk item's run, summed), for the
+       * worker's busy share; `b` stays the tasks' own run times.
+       */
+      l?: number
+      /**
        * Progress values, flattened in pairs: `k`, then the task's values
        * (themselves flattened: item, value, ... where item is a chunk's item
        * as sent, 0 for a call). `k` is the task's position among the results
        * of `r`: its values come before its result; `k` equal to the number
        * of results means the task still running (the head once `r` is
-       * settled). They ride with results, so a burst of tasks that each
-       * report costs no message more.
+       * settled). On a concurrent worker (`k` of the message present) `k`
+       * is the task's sequence number instead, and the caller hears every
+       * value before it settles the results. They ride with results, so a
+       * burst of tasks that each report costs no message more.
        */
       g?: unknown[]
     }

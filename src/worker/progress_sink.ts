@@ -11,6 +11,11 @@
  * when its task ends, so a call from a timer the task left behind is
  * dropped instead of being taken for the next task's.
  *
+ * The items of a chunk that run at once (a worker with
+ * `concurrentTasksPerWorker` > 1) each run in the context of an
+ * ItemProgress, their view of the chunk's sink that names the item, since
+ * one `item` field cannot follow several items' awaits.
+ *
  * The storage lives on globalThis, as the hook does: every copy of
  * multiproc loaded in one thread (the published package a task imports,
  * the copy that started the worker) shares it.
@@ -27,7 +32,12 @@ const STORAGE = Symbol.for('multiproc.task.storage')
 
 type Global = Record<symbol, unknown>
 
-const storage = ((globalThis as Global)[STORAGE] ??= new AsyncLocalStorage<ProgressSink>()) as AsyncLocalStorage<ProgressSink>
+/** What a running task's `progress()` reaches: its sink, or its item's view of its chunk's sink. */
+interface ProgressTarget {
+  send(value: unknown): void
+}
+
+const storage = ((globalThis as Global)[STORAGE] ??= new AsyncLocalStorage<ProgressTarget>()) as AsyncLocalStorage<ProgressTarget>
 ;(globalThis as Global)[HOOK] ??= (value: unknown): void => storage.getStore()?.send(value)
 
 /**
@@ -58,6 +68,8 @@ export class ProgressSink {
    * their last value; within one item (or a call) the latest wins.
    */
   #pending: unknown[] = []
+  /** Where each item's value sits in `#pending`, once items interleave (they run at once). */
+  #slots: Map<number, number> | undefined = undefined
   #timer: NodeJS.Timeout | undefined = undefined
 
   constructor(post: ProgressPost, clock: ProgressClock) {
@@ -67,6 +79,11 @@ export class ProgressSink {
 
   /** A value from the task: checked now, sent now or when the interval is over. */
   send(value: unknown): void {
+    this.sendFor(this.item, value)
+  }
+
+  /** A value from item `item` of the chunk (items that run at once call it through their ItemProgress). */
+  sendFor(item: number, value: unknown): void {
     if (this.#closed) return
     const problem = findUncloneable(value, 'progress')
     if (problem !== null) {
@@ -77,8 +94,22 @@ export class ProgressSink {
       })
     }
     const pending = this.#pending
-    if (pending.length > 0 && pending[pending.length - 2] === this.item) pending[pending.length - 1] = value
-    else pending.push(this.item, value)
+    if (pending.length > 0 && pending[pending.length - 2] === item) pending[pending.length - 1] = value
+    else {
+      const at = this.#slots?.get(item)
+      if (at !== undefined) pending[at + 1] = value
+      else {
+        if (pending.length > 0) {
+          // A second item: items interleave, so the last pair no longer finds each item's value.
+          if (this.#slots === undefined) {
+            this.#slots = new Map()
+            for (let k = 0; k < pending.length; k += 2) this.#slots.set(pending[k] as number, k)
+          }
+          this.#slots.set(item, pending.length)
+        }
+        pending.push(item, value)
+      }
+    }
     const now = performance.now()
     const wait = this.#clock.last + PROGRESS_INTERVAL_MS - now
     if (wait <= 0) this.#sendPending(now)
@@ -105,6 +136,7 @@ export class ProgressSink {
     this.#timer = undefined
     if (this.#pending.length > 0) this.#post(this.#pending, false)
     this.#pending = []
+    this.#slots = undefined
     this.#closed = true
   }
 
@@ -114,12 +146,25 @@ export class ProgressSink {
     this.#clock.last = now
     const pairs = this.#pending
     this.#pending = []
+    this.#slots = undefined
     if (pairs.length > 0) this.#post(pairs, true)
   }
 }
 
-/** Runs `call` with `sink` as the running task's, through its awaits and timers. */
-export function withProgress<R>(sink: ProgressSink, call: () => R): R {
+/** One item's view of its chunk's sink, for items that run at once: its `progress()` calls name it. */
+export class ItemProgress {
+  constructor(
+    readonly sink: ProgressSink,
+    readonly item: number,
+  ) {}
+
+  send(value: unknown): void {
+    this.sink.sendFor(this.item, value)
+  }
+}
+
+/** Runs `call` with `sink` as the running task's (or item's), through its awaits and timers. */
+export function withProgress<R>(sink: ProgressSink | ItemProgress, call: () => R): R {
   return storage.run(sink, call)
 }
 
@@ -130,5 +175,7 @@ export function outsideProgress<R>(call: () => R): R {
 
 /** The sink of the task running here, if its caller listens. */
 export function currentSink(): ProgressSink | undefined {
-  return storage.getStore()
+  const target = storage.getStore()
+  // Another copy of multiproc's sink passes as it is, as it always did.
+  return target instanceof ItemProgress ? target.sink : (target as ProgressSink | undefined)
 }

@@ -16,7 +16,8 @@
  * message instead of one per task; the 1 ms bound keeps latency low when
  * tasks are slow. Before a task may take long (any task after 1 ms of
  * buffering) the buffer is flushed, so a crash loses no finished result
- * except in the (at most 1 ms) window before the next flush.
+ * except in the (at most 1 ms) window before the next flush. The buffer and
+ * its message are result_buffer.ts.
  *
  * A finished result is never held behind a task that waits: that task may
  * be waiting for the caller to act on the result (set an Event once it has
@@ -41,29 +42,35 @@
  * throttles them and hands them here; they leave after every result
  * finished before them, so the caller pairs them with the head of its
  * in-flight list, as it pairs results. Other tasks run exactly as before.
+ *
+ * Lanes (`concurrency` > 1, the executor's `concurrentTasksPerWorker`). The
+ * worker starts tasks in the order received, each as soon as one of its N
+ * lanes is free, without waiting for the task before it to finish: an
+ * asynchronous task holds its lane while it awaits, and the next one starts
+ * meanwhile. The items of a chunk take lanes too, one each, in order
+ * (running_chunk.ts keeps their values in item order); the next task starts
+ * once every item of the chunk has started. Results go back as tasks finish,
+ * each with its sequence number (`k`), buffered until the event loop turns
+ * (completions of one timer tick leave in one message). Counters still
+ * count tasks (and the item started last) in the order they started, so
+ * after a crash the caller knows which tasks had started. A synchronous task
+ * blocks its thread, and with it every lane, as it would anyway.
+ *
+ * One file of a little over 500 lines: the two loops (in order, in lanes)
+ * share the task queue, the function table, the counters and the progress
+ * plumbing, and each reads best beside the other.
  */
-import {
-  FLAG_FLAT,
-  FLAG_PROGRESS,
-  FLAG_SHARED,
-  KIND_CHUNK,
-  KIND_MASK,
-  STATUS_ERROR,
-  STATUS_OK,
-  type ChunkOutcome,
-  type FromWorker,
-  type ToWorker,
-  type WorkerInit,
-} from '../wire/messages.js'
+import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, KIND_MASK, STATUS_ERROR, STATUS_OK, type ChunkOutcome, type ToWorker, type WorkerInit } from '../wire/messages.js'
 import { serializeError, type SerializedError } from '../wire/remote_error.js'
-import { findUncloneable } from '../wire/clone_check.js'
-import { isTransfer, type Transferable } from '../wire/transfer.js'
-import { SerializationError } from '../errors.js'
 import { loadTask, type LoadedTask } from './task_loader.js'
 import { Deque } from '../internal/deque.js'
 import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
-import { onBlocking } from '../sync/monitor.js'
-import { ProgressSink, withProgress } from './progress_sink.js'
+import { ItemProgress, ProgressSink, withProgress } from './progress_sink.js'
+import { Lanes } from './lanes.js'
+import { ResultBuffer, type ChunkPart, type RuntimePort } from './result_buffer.js'
+import { RunningChunk } from './running_chunk.js'
+
+export type { RuntimePort } from './result_buffer.js'
 
 export const COUNTER_STARTED = 0
 export const COUNTER_FINISHED = 1
@@ -83,38 +90,6 @@ const CHUNK_FLUSH_MS = 10
 const MAX_STRIDE = 256
 const CHECK_EVERY_MS = 0.05
 
-/** How the runtime talks to its caller. */
-export interface RuntimePort {
-  post(message: FromWorker, transfer?: Transferable[]): void
-  /**
-   * Called with the number of tasks started so far, just before each task
-   * starts, for backends that cannot share the counters (the process
-   * backend records it where the caller can read it after a crash).
-   */
-  started?(count: number): void
-  /** Called with the number of tasks finished so far, just before their results are sent (same purpose). */
-  finished?(count: number): void
-  /** Called with the index of a chunk's item just before it starts (same purpose). */
-  item?(index: number): void
-}
-
-/** The values of the running chunk not sent yet; `e` indexes count from the chunk's first item. */
-interface ChunkPart {
-  v: unknown[]
-  e: [index: number, error: SerializedError][] | undefined
-  /** When the part was last sent (or the chunk started). */
-  at: number
-  /** Index of `v[0]` in the chunk. */
-  base: number
-}
-
-/** Runners running a task while holding finished results (several only with inline executors). */
-const holding = new Set<TaskRunner>()
-// A task that blocks its thread (a worker's Event.waitSync) sends what is finished first.
-onBlocking(() => {
-  for (const runner of holding) runner.flush()
-})
-
 export class TaskRunner {
   readonly #port: RuntimePort
   readonly #init: WorkerInit
@@ -123,25 +98,26 @@ export class TaskRunner {
   #pos = 0
   readonly #decls: ({ module: string; name: string } | undefined)[] = []
   readonly #fns: (LoadedTask | undefined)[] = []
-  #results: unknown[] = []
-  /** Progress values waiting for the next flush: `g` of a 'done' message. */
-  #progress: unknown[] = []
+  /** What finished and was not sent yet (result_buffer.ts). */
+  readonly #out: ResultBuffer
   /** When a progress value last forced a flush (shared by the tasks of this runner: see progress_sink.ts). */
   readonly #progressClock = { last: -Infinity }
-  /** The running chunk's values not sent yet, or null when no chunk is running. */
-  #part: ChunkPart | null = null
+  /** The lanes of a worker that runs several tasks at once (`concurrency` > 1); null: one at a time, results in order. */
+  readonly #lanes: Lanes | null
+  /** Lanes: tasks received so far (the next one's sequence number). */
+  #received = 0
+  /** Lanes: tasks started and not finished. */
+  #inFlight = 0
+  /** The task `#next()` took: its flags, function index and arguments. */
+  #flags = 0
+  #index = 0
+  #args: unknown[] = []
   #started = 0
-  #finished = 0
-  #transfer: Transferable[] = []
-  #busy = 0
-  #lastFlush = 0
   #draining = false
   #ready: Promise<boolean> | null = null
   #initOk: boolean | null = null
   #stopRequested = false
   #abandoned = false
-  /** The flush armed for when the running task yields to the event loop. */
-  #flushOnYield: ReturnType<typeof setImmediate> | undefined
   onStop: (() => void) | null = null
 
   get #reviveContext(): ReviveContext {
@@ -152,6 +128,8 @@ export class TaskRunner {
     this.#port = port
     this.#init = init
     this.#counters = init.counters !== null ? new Int32Array(init.counters) : null
+    this.#lanes = (init.concurrency ?? 1) > 1 ? new Lanes(init.concurrency!) : null
+    this.#out = new ResultBuffer(port, this.#lanes !== null)
   }
 
   /** Runs the initializer, then says ready (or init-error). Resolves to success. */
@@ -163,7 +141,7 @@ export class TaskRunner {
   /** The caller stopped listening (inline backend after a kill): run nothing more. */
   abandon(): void {
     this.#abandoned = true
-    holding.delete(this)
+    this.#out.release()
     this.#batches.clear()
   }
 
@@ -183,54 +161,7 @@ export class TaskRunner {
 
   /** Sends buffered results now (called before the worker exits, too). */
   flush(): void {
-    holding.delete(this)
-    const part = this.#part
-    const hasPart = part !== null && part.v.length > 0
-    if (this.#results.length === 0 && !hasPart && this.#progress.length === 0) return
-    const r = this.#results
-    const g = this.#progress.length > 0 ? this.#progress : undefined
-    if (g !== undefined) this.#progress = []
-    const transfer = this.#transfer
-    const b = this.#busy
-    this.#results = []
-    this.#transfer = []
-    this.#busy = 0
-    this.#lastFlush = performance.now()
-    let p: ChunkOutcome | undefined
-    let base = 0
-    if (hasPart) {
-      p = { v: part.v, e: part.e, d: 0 }
-      base = part.base
-      part.base += part.v.length
-      part.v = []
-      part.e = undefined
-      part.at = this.#lastFlush
-    }
-    this.#port.finished?.(this.#finished)
-    const message: FromWorker = { t: 'done', r, b }
-    if (p !== undefined) message.p = p
-    if (g !== undefined) message.g = g
-    try {
-      this.#port.post(message, transfer)
-    } catch {
-      if (p !== undefined) {
-        for (let i = 0; i < p.v.length; i++) {
-          const problem = findUncloneable(p.v[i], 'result', transfer)
-          if (problem === null) continue
-          p.v[i] = undefined
-          ;(p.e ??= []).push([base + i, serializeError(uncloneableResult(problem)) as SerializedError])
-        }
-      }
-      // Some result cannot be cloned: find it, replace it with an error, send the rest.
-      for (let i = 0; i < r.length; i += 2) {
-        const problem = findUncloneable(r[i + 1], 'result', transfer)
-        if (problem !== null) {
-          r[i] = STATUS_ERROR
-          r[i + 1] = serializeError(uncloneableResult(problem))
-        }
-      }
-      this.#port.post(message, transfer)
-    }
+    this.#out.flush()
   }
 
   async #runInitializer(): Promise<boolean> {
@@ -261,131 +192,12 @@ export class TaskRunner {
       this.#draining = false
       return
     }
-    const counters = this.#counters
     try {
-      for (;;) {
-        if (this.#abandoned) return
-        const batch = this.#batches.peek()
-        if (batch === undefined) break
-        if (this.#pos >= batch.length) {
-          this.#batches.shift()
-          this.#pos = 0
-          continue
-        }
-        const flags = batch[this.#pos] as number
-        const kind = flags & KIND_MASK
-        const index = batch[this.#pos + 1] as number
-        let args = batch[this.#pos + 2] as unknown[]
-        batch[this.#pos + 2] = undefined
-        this.#pos += 3
-
-        // Flush before a task that might take long, so finished results are not held hostage.
-        if (this.#results.length > 0 && performance.now() - this.#lastFlush > FLUSH_AFTER_MS) this.flush()
-        // Results still buffered go out if this task waits on the event loop.
-        if (this.#results.length > 0) {
-          holding.add(this)
-          this.#flushOnYield ??= setImmediate(() => {
-            this.#flushOnYield = undefined
-            this.flush()
-          })
-        }
-
-        // Count the task as started before its module loads (see the header).
-        if (counters !== null) {
-          Atomics.store(counters, COUNTER_ITEM, 0)
-          Atomics.add(counters, COUNTER_STARTED, 1)
-        }
-        this.#port.started?.(++this.#started)
-
-        let fn = this.#fns[index]
-        if (fn === undefined) {
-          const decl = this.#decls[index]
-          try {
-            if (decl === undefined) throw new Error(`internal: task function #${index} was never declared to this worker`)
-            fn = await loadTask(decl.module, decl.name)
-            this.#fns[index] = fn
-          } catch (error) {
-            if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
-            this.#results.push(STATUS_ERROR, serializeError(error))
-            this.#finished++
-            continue
-          }
-        }
-
-        if ((flags & FLAG_SHARED) !== 0) {
-          try {
-            args = (await reviveShareables(args, this.#reviveContext)) as unknown[]
-          } catch (error) {
-            if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
-            this.#results.push(STATUS_ERROR, serializeError(error))
-            this.#finished++
-            continue
-          }
-        }
-
-        // Only a task whose caller listens runs in a progress context (progress_sink.ts).
-        const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(pairs, now), this.#progressClock)
-        const t0 = performance.now()
-        if (kind === KIND_CHUNK) {
-          // Values are pushed, never written into a preallocated array: a holey
-          // array is cloned index by index, a packed one in one dense run.
-          const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0 }
-          this.#part = part
-          const flat = (flags & FLAG_FLAT) !== 0
-          const item = this.#port.item
-          // The clock is read before an item only every `stride` items: the
-          // stride doubles while items are tiny (a clock read would cost as
-          // much as the item) and drops to 1 after a slow one.
-          let stride = 1
-          let countdown = 1
-          let lastCheck = t0
-          for (let i = 0; i < args.length; i++) {
-            if (i > 0) {
-              if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
-              else item?.(i)
-              if (--countdown === 0) {
-                const now = performance.now()
-                if (now - part.at > CHUNK_FLUSH_MS) this.flush()
-                stride = now - lastCheck < CHECK_EVERY_MS ? Math.min(stride * 2, MAX_STRIDE) : 1
-                countdown = stride
-                lastCheck = now
-              }
-            }
-            try {
-              let value: unknown
-              if (sink === undefined) value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
-              else {
-                sink.item = i
-                const itemArgs = args[i]
-                value = withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
-              }
-              if (isThenable(value)) value = await value
-              part.v.push(this.#unwrapTransfer(value))
-            } catch (error) {
-              part.v.push(undefined)
-              ;(part.e ??= []).push([i, serializeError(error) as SerializedError])
-            }
-          }
-          sink?.close()
-          this.#part = null
-          // The values not sent with a flush yet; the caller appends them to those it has.
-          this.#results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
-        } else {
-          try {
-            const callArgs = args
-            let value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
-            if (isThenable(value)) value = await value
-            sink?.close()
-            this.#results.push(STATUS_OK, this.#unwrapTransfer(value))
-          } catch (error) {
-            sink?.close()
-            this.#results.push(STATUS_ERROR, serializeError(error))
-          }
-        }
-        this.#busy += performance.now() - t0
-        this.#finished++
-        if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
-      }
+      // A batch received while the loop's promise settled (a message handled from a nextTick, before
+      // this continuation's microtask) found the runner draining: it is run here, not left behind.
+      do {
+        if (!(await (this.#lanes === null ? this.#runInOrder() : this.#runInLanes(this.#lanes)))) return
+      } while (this.#batches.length > 0)
       this.flush()
     } finally {
       this.#draining = false
@@ -393,24 +205,324 @@ export class TaskRunner {
     this.#maybeStop()
   }
 
-  /**
-   * Progress values of the running task: they go with the next flush, after
-   * the results before them; `now` flushes at once (the sink's interval is
-   * over), otherwise they ride with the task's result.
-   */
-  #addProgress(pairs: unknown[], now: boolean): void {
-    this.#progress.push(this.#results.length >> 1, pairs)
-    if (now) this.flush()
+  /** Takes the next task received into #flags, #index, #args; false when none is left. */
+  #next(): boolean {
+    for (;;) {
+      const batch = this.#batches.peek()
+      if (batch === undefined) return false
+      if (this.#pos >= batch.length) {
+        this.#batches.shift()
+        this.#pos = 0
+        continue
+      }
+      this.#flags = batch[this.#pos] as number
+      this.#index = batch[this.#pos + 1] as number
+      this.#args = batch[this.#pos + 2] as unknown[]
+      batch[this.#pos + 2] = undefined
+      this.#pos += 3
+      return true
+    }
   }
 
-  #unwrapTransfer(value: unknown): unknown {
-    if (!isTransfer(value)) return value
-    for (const item of value.transferList) this.#transfer.push(item)
-    return value.value
+  /** The function of index `index`, imported on first use. */
+  async #load(index: number): Promise<LoadedTask> {
+    const decl = this.#decls[index]
+    if (decl === undefined) throw new Error(`internal: task function #${index} was never declared to this worker`)
+    const fn = await loadTask(decl.module, decl.name)
+    this.#fns[index] = fn
+    return fn
+  }
+
+  /** Counts a task as started: before its module loads (see the header). */
+  #countStart(): void {
+    const counters = this.#counters
+    if (counters !== null) {
+      Atomics.store(counters, COUNTER_ITEM, 0)
+      Atomics.add(counters, COUNTER_STARTED, 1)
+    }
+    this.#port.started?.(++this.#started)
+  }
+
+  /** Tasks one at a time, results in order. Returns false when the runner was abandoned meanwhile. */
+  async #runInOrder(): Promise<boolean> {
+    const counters = this.#counters
+    const out = this.#out
+    while (this.#next()) {
+      if (this.#abandoned) return false
+      const flags = this.#flags
+      const kind = flags & KIND_MASK
+      const index = this.#index
+      let args = this.#args
+
+      // Flush before a task that might take long, so finished results are not held hostage.
+      if (out.results.length > 0 && performance.now() - out.lastFlush > FLUSH_AFTER_MS) out.flush()
+      // Results still buffered go out if this task waits on the event loop.
+      if (out.results.length > 0) out.flushSoon()
+
+      this.#countStart()
+
+      let fn = this.#fns[index]
+      if (fn === undefined) {
+        try {
+          fn = await this.#load(index)
+        } catch (error) {
+          if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
+          out.results.push(STATUS_ERROR, serializeError(error))
+          out.finished++
+          continue
+        }
+      }
+
+      if ((flags & FLAG_SHARED) !== 0) {
+        try {
+          args = (await reviveShareables(args, this.#reviveContext)) as unknown[]
+        } catch (error) {
+          if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
+          out.results.push(STATUS_ERROR, serializeError(error))
+          out.finished++
+          continue
+        }
+      }
+
+      // Only a task whose caller listens runs in a progress context (progress_sink.ts).
+      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(out.results.length >> 1, pairs, now), this.#progressClock)
+      const t0 = performance.now()
+      if (kind === KIND_CHUNK) {
+        // Values are pushed, never written into a preallocated array: a holey
+        // array is cloned index by index, a packed one in one dense run.
+        const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0 }
+        out.part = part
+        const flat = (flags & FLAG_FLAT) !== 0
+        const item = this.#port.item
+        // The clock is read before an item only every `stride` items: the
+        // stride doubles while items are tiny (a clock read would cost as
+        // much as the item) and drops to 1 after a slow one.
+        let stride = 1
+        let countdown = 1
+        let lastCheck = t0
+        for (let i = 0; i < args.length; i++) {
+          if (i > 0) {
+            if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
+            else item?.(i)
+            if (--countdown === 0) {
+              const now = performance.now()
+              if (now - part.at > CHUNK_FLUSH_MS) out.flush()
+              stride = now - lastCheck < CHECK_EVERY_MS ? Math.min(stride * 2, MAX_STRIDE) : 1
+              countdown = stride
+              lastCheck = now
+            }
+          }
+          try {
+            let value: unknown
+            if (sink === undefined) value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
+            else {
+              sink.item = i
+              const itemArgs = args[i]
+              value = withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
+            }
+            if (isThenable(value)) value = await value
+            part.v.push(out.unwrapTransfer(value))
+          } catch (error) {
+            part.v.push(undefined)
+            ;(part.e ??= []).push([i, serializeError(error) as SerializedError])
+          }
+        }
+        sink?.close()
+        out.part = null
+        // The values not sent with a flush yet; the caller appends them to those it has.
+        out.results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
+      } else {
+        try {
+          const callArgs = args
+          let value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
+          if (isThenable(value)) value = await value
+          sink?.close()
+          out.results.push(STATUS_OK, out.unwrapTransfer(value))
+        } catch (error) {
+          sink?.close()
+          out.results.push(STATUS_ERROR, serializeError(error))
+        }
+      }
+      out.busy += performance.now() - t0
+      out.finished++
+      if (counters !== null) Atomics.add(counters, COUNTER_FINISHED, 1)
+    }
+    return !this.#abandoned
+  }
+
+  /**
+   * Tasks in lanes (see the header): each starts once a lane is free, and
+   * answers with its sequence number when it ends. Returns once every task
+   * received has started (false when the runner was abandoned meanwhile);
+   * the tasks it started finish on their own.
+   */
+  async #runInLanes(lanes: Lanes): Promise<boolean> {
+    while (this.#next()) {
+      const flags = this.#flags
+      const index = this.#index
+      let args = this.#args
+      const seq = this.#received++
+      if (!lanes.tryTake()) {
+        this.#out.flushSoon()
+        await lanes.take()
+      }
+      if (this.#abandoned) return false
+      if (this.#out.results.length > 0 && performance.now() - this.#out.lastFlush > FLUSH_AFTER_MS) this.#out.flush()
+      this.#countStart()
+      this.#inFlight++
+      const t0 = performance.now()
+
+      let fn = this.#fns[index]
+      if (fn === undefined) {
+        try {
+          fn = await this.#load(index)
+        } catch (error) {
+          this.#callDone(seq, undefined, t0, STATUS_ERROR, error)
+          continue
+        }
+      }
+      if ((flags & FLAG_SHARED) !== 0) {
+        try {
+          args = (await reviveShareables(args, this.#reviveContext)) as unknown[]
+        } catch (error) {
+          this.#callDone(seq, undefined, t0, STATUS_ERROR, error)
+          continue
+        }
+      }
+      if (this.#abandoned) return false
+
+      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(seq, pairs, now), this.#progressClock)
+      if ((flags & KIND_MASK) === KIND_CHUNK) {
+        if (!(await this.#startItems(new RunningChunk(seq, args.length, t0, sink), fn, args, (flags & FLAG_FLAT) !== 0, lanes))) return false
+        continue
+      }
+      let value: unknown
+      try {
+        const callArgs = args
+        value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
+      } catch (error) {
+        this.#callDone(seq, sink, t0, STATUS_ERROR, error)
+        continue
+      }
+      if (isThenable(value)) {
+        Promise.resolve(value).then(
+          (v) => this.#callDone(seq, sink, t0, STATUS_OK, v),
+          (error: unknown) => this.#callDone(seq, sink, t0, STATUS_ERROR, error),
+        )
+      } else {
+        this.#callDone(seq, sink, t0, STATUS_OK, value)
+      }
+    }
+    return !this.#abandoned
+  }
+
+  /** Starts the items of a chunk, each in a lane (the first in the chunk's own); false when abandoned meanwhile. */
+  async #startItems(chunk: RunningChunk, fn: LoadedTask, items: unknown[], flat: boolean, lanes: Lanes): Promise<boolean> {
+    const counters = this.#counters
+    const item = this.#port.item
+    const sink = chunk.sink
+    if (items.length === 0) {
+      lanes.give()
+      this.#chunkDone(chunk)
+      return true
+    }
+    this.#out.chunks.add(chunk)
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) {
+        if (!lanes.tryTake()) {
+          this.#out.flushSoon()
+          await lanes.take()
+          if (this.#abandoned) return false
+        }
+        if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
+        else item?.(i)
+      }
+      const t0 = performance.now()
+      const itemArgs = items[i]
+      items[i] = undefined
+      let value: unknown
+      try {
+        if (sink === undefined) value = flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))
+        else value = withProgress(new ItemProgress(sink, i), () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
+      } catch (error) {
+        this.#itemDone(chunk, i, t0, STATUS_ERROR, error)
+        continue
+      }
+      if (isThenable(value)) {
+        const at = i
+        Promise.resolve(value).then(
+          (v) => this.#itemDone(chunk, at, t0, STATUS_OK, v),
+          (error: unknown) => this.#itemDone(chunk, at, t0, STATUS_ERROR, error),
+        )
+      } else {
+        this.#itemDone(chunk, i, t0, STATUS_OK, value)
+      }
+    }
+    return true
+  }
+
+  /** A call in a lane ended (or could not start): its result is buffered, its lane given back. */
+  #callDone(seq: number, sink: ProgressSink | undefined, t0: number, status: number, value: unknown): void {
+    if (this.#abandoned) return
+    // Its last progress values go before its result.
+    sink?.close()
+    const out = this.#out
+    const ms = performance.now() - t0
+    out.results.push(status, status === STATUS_OK ? out.unwrapTransfer(value) : serializeError(value))
+    out.seqs.push(seq)
+    out.busy += ms
+    out.laneMs += ms
+    this.#lanes!.give()
+    this.#taskEnded()
+  }
+
+  /** An item of a chunk in lanes ended: its lane is given back; the chunk answers once its last item ends. */
+  #itemDone(chunk: RunningChunk, i: number, t0: number, status: number, value: unknown): void {
+    if (this.#abandoned) return
+    const out = this.#out
+    out.laneMs += performance.now() - t0
+    chunk.end(i, status, status === STATUS_OK ? out.unwrapTransfer(value) : serializeError(value))
+    this.#lanes!.give()
+    if (chunk.left === 0) {
+      out.chunks.delete(chunk)
+      this.#chunkDone(chunk)
+    }
+  }
+
+  #chunkDone(chunk: RunningChunk): void {
+    chunk.sink?.close()
+    const out = this.#out
+    const ms = performance.now() - chunk.startedAt
+    // The values not sent in parts yet; the caller appends them to those it has.
+    out.results.push(STATUS_OK, chunk.outcome(ms))
+    out.seqs.push(chunk.seq)
+    out.busy += ms
+    this.#taskEnded()
+  }
+
+  /** A task in a lane ended: counted, its result leaves when the event loop turns, and a stop waits for nothing more. */
+  #taskEnded(): void {
+    this.#out.finished++
+    if (this.#counters !== null) Atomics.add(this.#counters, COUNTER_FINISHED, 1)
+    this.#inFlight--
+    this.#out.flushSoon()
+    if (this.#stopRequested && !this.#draining) this.#maybeStop()
+  }
+
+  /**
+   * Progress values of a running task: they go with the next flush, after
+   * the results before them; `now` flushes at once (the sink's interval is
+   * over), otherwise they ride with the task's result. `key`: the number of
+   * results buffered before them (in order), or the task's sequence number
+   * (in lanes).
+   */
+  #addProgress(key: number, pairs: unknown[], now: boolean): void {
+    this.#out.progress.push(key, pairs)
+    if (now) this.#out.flush()
   }
 
   #maybeStop(): void {
-    if (this.#stopRequested && this.#batches.length === 0) {
+    if (this.#stopRequested && this.#batches.length === 0 && this.#inFlight === 0) {
       this.flush()
       this.onStop?.()
     }
@@ -419,12 +531,4 @@ export class TaskRunner {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
-}
-
-function uncloneableResult(problem: { path: string; reason: string }): SerializationError {
-  return new SerializationError(`The task's result cannot be sent back to the caller: ${problem.reason}`, {
-    argIndex: -1,
-    path: problem.path,
-    reason: problem.reason,
-  })
 }

@@ -34,6 +34,76 @@ for (const backend of ['thread', 'process', 'inline']) {
   })
 }
 
+describe('multiproc map --concurrent-tasks', () => {
+  // `together` answers a line "<key> <n>" only once n lines of its key run at once in its worker.
+  const groups = (keys: string[], n: number): string[] => keys.flatMap((k) => Array.from({ length: n }, () => `${k} ${n}`))
+
+  for (const backend of ['thread', 'process', 'inline']) {
+    it(`runs the lines of a worker at once, output in input order [${backend}]`, async () => {
+      const lines = groups(['a', 'b', 'c'], 4)
+      // A file goes one block at a time at first: blocks of 4 lines, each a group.
+      const file = await runCli(['map', `${TASKS}#together`, inputFile(`together-${backend}.txt`, lines), '-j', '1', '--backend', backend, '--concurrent-tasks', '4', '--chunksize', '4'], { timeoutMs: 60_000 })
+      assert.equal(file.code, 0, file.stderr)
+      assert.equal(file.stdout, lines.map((l) => `${l.toUpperCase()}\n`).join(''))
+      // A stream: blocks sized by the run, lines of one group in several blocks.
+      const stream = await runCli(['map', `${TASKS}#together`, '-j', '1', '--backend', backend, '--concurrent-tasks', '4'], { input: groups(['d', 'e'], 4).join('\n'), timeoutMs: 60_000 })
+      assert.equal(stream.code, 0, stream.stderr)
+      assert.equal(stream.stdout, groups(['D', 'E'], 4).join('\n') + '\n')
+    })
+  }
+
+  it('keeps input order while lines finish out of order, over several workers', async () => {
+    const lines = numberedLines(400)
+    const r = await runCli(['map', `${TASKS}#jitter`, inputFile('concurrent-jitter.txt', lines), '-j', '2', '--concurrent-tasks', '16'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, lines.map((l) => `<${l}>\n`).join(''))
+  })
+
+  it('--on-error fail stops at the first failing line in input order, after the lines before it', async () => {
+    const lines = numberedLines(50)
+    const r = await runCli(['map', `${TASKS}#failOnSevens`, inputFile('concurrent-fail.txt', lines), '--concurrent-tasks', '8', '--chunksize', '20'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /line 7: RangeError: no sevens: 7/)
+    assert.equal(r.stdout, lines.slice(0, 6).map((l) => `${l}\n`).join(''))
+  })
+
+  it('--on-error skip leaves out every failing line', async () => {
+    const lines = numberedLines(50)
+    const r = await runCli(['map', `${TASKS}#failOnSevens`, '--on-error', 'skip', '--concurrent-tasks', '8'], { input: lines.join('\n') })
+    assert.equal(r.code, 3)
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), lines.filter((_, i) => (i + 1) % 7 !== 0))
+  })
+
+  it('stops at a crash with a prefix of whole lines in order, naming the first line not written', async () => {
+    const lines = numberedLines(600)
+    lines[399] = 'crash'
+    const r = await runCli(['map', `${TASKS}#crashOn`, inputFile('concurrent-crash.txt', lines), '-j', '2', '--concurrent-tasks', '8'])
+    assert.equal(r.code, 1, r.stderr)
+    const written = r.stdout === '' ? [] : r.stdout.trimEnd().split('\n')
+    // Lines beside the crash fail with it: the output stops at most 8 lines before the culprit.
+    assert.ok(written.length <= 399 && written.length >= 399 - 8, `${written.length} lines written`)
+    assert.deepEqual(written, lines.slice(0, written.length))
+    assert.match(r.stderr, new RegExp(`a worker crashed on line ${written.length + 1} or on a line it ran at the same time \\(up to 8, --concurrent-tasks\\)`))
+  })
+
+  it('refuses a bad value, and the nats backend, whose workers are configured where they run', async () => {
+    for (const bad of ['0', '-2', '1.5', 'many']) {
+      const r = await runCli(['map', `${TASKS}#upper`, `--concurrent-tasks=${bad}`], { input: 'a\n' })
+      assert.equal(r.code, 2, `${bad}: ${r.stderr}`)
+      assert.match(r.stderr, /Expected `--concurrent-tasks` to be an integer from 1 to 65536/)
+    }
+    const nats = await runCli(['map', `${TASKS}#upper`, '--backend', 'nats', '--concurrent-tasks', '4'], { input: 'a\n' })
+    assert.equal(nats.code, 2, nats.stderr)
+    assert.match(nats.stderr, /--concurrent-tasks is for local workers; .*multiproc worker --concurrency/)
+  })
+
+  it('is in the help', async () => {
+    const r = await runCli(['map', '--help'])
+    assert.equal(r.code, 0)
+    assert.match(r.stdout, /--concurrent-tasks <n> +lines each worker runs at once/)
+  })
+})
+
 describe('multiproc map', () => {
   it('reads stdin and writes stdout, keeping empty lines, CRLF and a last line without newline', async () => {
     const r = await runCli(['map', `${TASKS}#upper`], { input: 'one\r\n\ntwo\nthree' })

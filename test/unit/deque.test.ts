@@ -193,9 +193,13 @@ describe('Deque', () => {
           assert.equal(d.shift(), model.shift(), `shift ${context}`)
         } else if (r < addBias + (1 - addBias) * 0.8) {
           assert.equal(d.pop(), model.pop(), `pop ${context}`)
-        } else if (r < 0.995) {
+        } else if (r < 0.96) {
           const index = Math.floor(random() * (model.length + 4)) - 2
           assert.equal(d.at(index), index < 0 ? undefined : model[index], `at(${index}) ${context}`)
+        } else if (r < 0.995) {
+          const index = Math.floor(random() * (model.length + 2)) - 1
+          const expected = index < 0 || index >= model.length ? undefined : model.splice(index, 1)[0]
+          assert.equal(d.removeAt(index), expected, `removeAt(${index}) ${context}`)
         } else {
           assert.deepEqual(d.drain(), model.splice(0), `drain ${context}`)
         }

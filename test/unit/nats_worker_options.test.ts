@@ -90,6 +90,7 @@ describe('NatsExecutor options', () => {
   it('refuses the options only local executors have, and unknown ones', () => {
     assert.throws(() => new NatsExecutor({ initializer: () => {} } as never), UnsupportedBackendError)
     assert.throws(() => new NatsExecutor({ maxTasksPerChild: 2 } as never), /no `maxTasksPerChild`/)
+    assert.throws(() => new NatsExecutor({ concurrentTasksPerWorker: 4 } as never), /no `concurrentTasksPerWorker`: .*multiproc worker --concurrency/)
     assert.throws(() => new NatsExecutor({ maxWorkers: -1 }), /Expected `maxWorkers` to be a positive integer, got -1/)
     assert.throws(() => new NatsExecutor({ servers: [] }), TypeError)
     assert.throws(() => new NatsExecutor({ colour: 1 } as never), /Unknown option `colour`/)

@@ -90,6 +90,8 @@ export interface ClusterSchedulerOptions {
 export class ClusterScheduler implements Scheduler {
   readonly name = 'nats'
   readonly capabilities: Capabilities = CLUSTER_CAPABILITIES
+  /** Its workers run as many tasks at once as they were started with (`multiproc worker --concurrency`): none of the caller's business. */
+  readonly concurrency = 1
   /** Ids of tasks stopped in this turn: one broadcast for all (a map that stops cancels its whole window). */
   #stopping: string[] = []
   readonly #options: ClusterSchedulerOptions
@@ -249,7 +251,7 @@ export class ClusterScheduler implements Scheduler {
       const room = Math.min(limit, max - this.#inflight.size)
       // A task with a timeout or a signal travels alone (it may have to be stopped on its
       // own); the others are packed, and a worker runs a pack on one thread.
-      const batch = takeBatch(queue, room, true)
+      const batch = takeBatch(queue, room, 'alone')
       if (batch.length === 0) break
       this.#publish(conn, batch)
     }

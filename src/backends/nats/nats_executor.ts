@@ -52,7 +52,7 @@ export interface NatsExecutorStats extends ExecutorStats {
 }
 
 const OWN_KEYS = ['maxInFlight', 'maxWorkers', 'publishTimeout', ...SHARED_OPTION_KEYS] as const
-const LOCAL_ONLY = ['initializer', 'initargs', 'maxTasksPerChild', 'resourceLimits', 'idleTimeout', 'execArgv', 'env'] as const
+const LOCAL_ONLY = ['initializer', 'initargs', 'maxTasksPerChild', 'resourceLimits', 'idleTimeout', 'execArgv', 'env', 'concurrentTasksPerWorker'] as const
 const DEFAULT_MAX_IN_FLIGHT = 64
 
 let sessions = 0
