@@ -7,6 +7,7 @@
 import { availableParallelism, loadavg } from 'node:os'
 import { F64_LIBS, LANES, LANES_LIBS, LANES_SLEEP_MS, NOOP_LIBS, PI_LIBS, median } from './measure.js'
 import { SHELL_LIBS } from './shell_peers.js'
+import { CLUSTER_LIBS } from './cluster.js'
 
 /** A 2-worker speedup needs 2 idle cores: the load average says whether there were. */
 function loadNote(): string {
@@ -31,7 +32,7 @@ export interface Row {
   measured: number | null
   /** The smallest and largest pairwise ratio, when `measured` is one. */
   range?: [number, number]
-  unit: '×' | 'MB' | 'ms' | 's' | ''
+  unit: '×' | 'MB' | 'ms' | 's' | 'items/s' | ''
   pass: boolean | null
   /** How far toward the target, 1 = exactly met (for the chart). */
   score: number | null
@@ -69,7 +70,7 @@ function atLeast(metric: string, measured: Measured, target: number, note?: stri
   return { metric, target: `≥ ${target}×`, measured: value, range, unit: '×', pass: value >= target, score: value / target, note }
 }
 
-function atMost(metric: string, measured: Measured, target: number, unit: '×' | 'MB' | 'ms' = '×', note?: string): Row {
+function atMost(metric: string, measured: Measured, target: number, unit: '×' | 'MB' | 'ms' | 's' = '×', note?: string): Row {
   const text = unit === '×' ? `≤ ${target}×` : `< ${target} ${unit}`
   const { value, range } = split(measured)
   if (value === undefined || !Number.isFinite(value)) return { metric, target: text, measured: null, unit, pass: null, score: null, note }
@@ -254,6 +255,30 @@ export const CASES: Case[] = [
       const shares = (extras.multiproc ?? []).map((e) => Number(e.floorShare)).filter(Number.isFinite)
       const note = shares.length > 0 ? `multiproc at ${(100 * median(shares)).toFixed(0)} % of the timers' floor (${LANES} × 2 workers every ${LANES_SLEEP_MS} ms)` : undefined
       return [atLeast(`I/O-bound tasks, \`concurrentTasksPerWorker: ${LANES}\`, vs piscina`, pairs('multiproc', 'piscina'), 1, note)]
+    },
+  },
+  {
+    id: 'cluster',
+    title: 'cluster: 100k tiny items through map, one task round trip, 100 MiB each way (one worker process, 2 threads)',
+    libs: CLUSTER_LIBS,
+    reps: { full: 3, quick: 2 },
+    needs: 'nats-server',
+    // Absolute figures on this machine: the peers (Ray, mpi4py) are not installable here; docs/cluster.md has their numbers.
+    rows: (m, extras) => {
+      const items = (lib: string, what: string): Row => {
+        const v = m[lib]
+        const metric = `cluster: ${what} of 100k tiny items`
+        if (v === undefined) return { metric, target: '≥ 600,000', measured: null, unit: 'items/s', pass: null, score: null }
+        return { metric, target: '≥ 600,000', measured: Math.round(v), unit: 'items/s', pass: v >= 600_000, score: v / 600_000 }
+      }
+      const p = (extras['round trip'] ?? []).map((e) => `p10 ${Number(e.p10).toFixed(2)}, p90 ${Number(e.p90).toFixed(2)}`)[0]
+      const mib = (extras['100 MiB'] ?? []).map((e) => Number(e.mibPerSec)).filter(Number.isFinite)
+      return [
+        items('executor.map', '`NatsExecutor.map`, automatic chunks'),
+        items('Pool.map', '`Pool.map` on the nats context'),
+        atMost('cluster: round trip of one task (median)', m['round trip'], 1, 'ms', p),
+        atMost('cluster: 100 MiB argument and 100 MiB result, one task', m['100 MiB'] === undefined ? undefined : m['100 MiB'] / 1000, 10, 's', mib.length > 0 ? `${median(mib).toFixed(1)} MiB/s moved` : undefined),
+      ]
     },
   },
 ]

@@ -22,6 +22,7 @@ import { ensureParallel, shellCommand, workDir, type LineTask, type ShellLib } f
 import { double, noop, piChunk, scale, scaleShared, sleep } from './tasks.js'
 import { scaleMoved } from './moved_tasks.js'
 import { clusterFailover } from './cluster_failover.js'
+import { cluster, type ClusterLib } from './cluster.js'
 
 export const WORKERS = 2
 
@@ -54,6 +55,7 @@ export const SIZES = {
   /** Kills of a worker process per measurement. */
   failover: { full: 7, quick: 5, smoke: 1 },
   lanes: { full: 10_000, quick: 3_000, smoke: 200 },
+  cluster: { full: { items: 100_000, samples: 500, mib: 100 }, quick: { items: 30_000, samples: 200, mib: 20 }, smoke: { items: 500, samples: 5, mib: 2 } },
 } as const
 
 /** The `lanes` case: tasks each worker runs at once, and how long each task awaits its timer. */
@@ -504,6 +506,8 @@ export async function measure(caseId: string, lib: string, size: Size): Promise<
       return clusterFailover(SIZES.failover[size])
     case 'lanes':
       return lanes(lib as (typeof LANES_LIBS)[number], SIZES.lanes[size])
+    case 'cluster':
+      return cluster(lib as ClusterLib, SIZES.cluster[size])
   }
   throw new Error(`unknown case ${caseId}`)
 }

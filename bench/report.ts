@@ -45,6 +45,7 @@ function measuredText(row: Row): string {
   if (row.measured === null) return 'n/a'
   if (row.unit === 'MB' || row.unit === 'ms') return `${fmt(row.measured)} ${row.unit}`
   if (row.unit === 's') return `${row.measured.toFixed(2)} s`
+  if (row.unit === 'items/s') return `${fmt(row.measured)} items/s`
   if (row.unit === '×') return row.range === undefined ? `${row.measured.toFixed(2)}×` : `${row.measured.toFixed(2)}× (${row.range[0].toFixed(2)}–${row.range[1].toFixed(2)})`
   return row.measured === 0 ? 'no copy' : `${row.measured} copies`
 }

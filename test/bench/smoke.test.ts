@@ -62,7 +62,7 @@ describe('bench smoke', () => {
       }),
     }
     const rows = run.cases.flatMap((c) => c.rows)
-    assert.equal(rows.length, 21) // the targets of the README table, one row each
+    assert.equal(rows.length, 25) // the targets of the README table, one row each
     for (const row of rows) assert.equal(typeof row.pass, 'boolean', row.metric)
     // A ratio row reports the median of the round-by-round ratios and their range.
     const burstRaw = rows.find((r) => r.metric.includes('at once, vs the raw pool'))!
