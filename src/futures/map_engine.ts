@@ -47,6 +47,8 @@ export interface ChunkSubmitter {
   /** Tasks (and chunk items) each worker runs at once; absent: 1. */
   readonly concurrentTasksPerWorker?: number
   submitChunk(task: ResolvedTask, argsList: unknown[][], retries?: number, onProgress?: (value: unknown, item: number) => void): Future<ChunkResult>
+  /** A chunk of one-argument calls whose items travel as one flat array (a map over one iterable). */
+  submitItems?(task: ResolvedTask, items: unknown[], onProgress?: (value: unknown, item: number) => void): Future<ChunkResult>
   /** How automatic chunks are sized here (scheduler.ts); absent or undefined: the local sizing. */
   autoChunk?(): AutoChunk | undefined
 }
@@ -55,6 +57,11 @@ export interface ChunkSubmitter {
 type MapProgress = (value: unknown, index: number) => void
 
 const MAP_KEYS = ['timeout', 'chunksize', 'buffersize', 'signal', 'onProgress'] as const
+/**
+ * One-item chunks sent before the first answer: one per worker, up to this
+ * many (the cluster's maxWorkers is its 64 tasks in flight, not its threads).
+ */
+const PROBE_CHUNKS = 16
 /** Local automatic chunks: about 1 ms of work each, where a message costs a few µs. */
 const LOCAL_AUTO_CHUNK: AutoChunk = { targetMs: 1, maxItems: 4096 }
 
@@ -87,13 +94,17 @@ export function splitMapArgs(rest: unknown[]): { iterables: AnyIterable<unknown>
  * Zips iterables into argument tuples, stopping at the shortest (as Python's map).
  * Reads strictly on demand. Returns a sync iterator when all inputs are sync.
  */
+/** On the tuples of a single synchronous iterable (zipArgs): the iterable's own iterator, so the engine can read bare items. */
+const kItems = Symbol('multiproc.items')
+
 export function zipArgs(iterables: AnyIterable<unknown>[]): Iterator<unknown[]> | AsyncIterator<unknown[]> {
   const allSync = iterables.every((it) => typeof (it as Iterable<unknown>)[Symbol.iterator] === 'function')
   if (allSync) {
     const its = iterables.map((it) => (it as Iterable<unknown>)[Symbol.iterator]())
     if (its.length === 1) {
       const it = its[0]!
-      return {
+      const tuples: Iterator<unknown[]> & { [kItems]: Iterator<unknown> } = {
+        [kItems]: it,
         next(): IteratorResult<unknown[]> {
           const r = it.next()
           return r.done ? { done: true, value: undefined } : { done: false, value: [r.value] }
@@ -103,6 +114,7 @@ export function zipArgs(iterables: AnyIterable<unknown>[]): Iterator<unknown[]> 
           return { done: true, value: undefined }
         },
       }
+      return tuples
     }
     return {
       next(): IteratorResult<unknown[]> {
@@ -232,7 +244,22 @@ async function* run(
   const stop = (ending: Ending): Error =>
     ending === 'timed-out' ? new TimeoutError(`map() with timeout ${timeout} ms timed out`) : new CancelledError('map() was aborted', { cause: signal!.reason })
 
-  const readChunk = async (): Promise<unknown[][] | null> => {
+  // A map over one synchronous iterable sends its items as they are, one flat
+  // array per chunk, with no argument array per item (as Pool's map does).
+  const bare = executor.submitItems !== undefined ? ((source as { [kItems]?: Iterator<unknown> })[kItems] ?? null) : null
+  const readChunk = async (): Promise<unknown[] | null> => {
+    if (bare !== null) {
+      const items: unknown[] = []
+      while (items.length < chunksize) {
+        const r = bare.next()
+        if (r.done) {
+          exhausted = true
+          break
+        }
+        items.push(r.value)
+      }
+      return items.length > 0 ? items : null
+    }
     const items: unknown[][] = []
     while (items.length < chunksize) {
       let r = source.next()
@@ -263,8 +290,13 @@ async function* run(
   // is known of the task: a chunk per worker, not a whole window of them
   // (on the cluster, hundreds of one-item messages before the first answer).
   // (Workers that run many tasks at once get their least chunks at once, to fill their lanes.)
-  const probing = chunkOption === 'auto' && leastChunk === 1 ? Math.max(1, Math.min(buffersize, executor.maxWorkers)) : buffersize
-  const room = (): number => (learnedItems === 0 ? probing : buffersize)
+  const probing = chunkOption === 'auto' && leastChunk === 1 ? Math.max(1, Math.min(buffersize, executor.maxWorkers, PROBE_CHUNKS)) : buffersize
+  // While the chunks still grow (each size learned from smaller ones, whose
+  // fixed cost makes items look slow), the window stays that small too: a
+  // whole window of chunks sized from the first answers would carry most of
+  // a short input in chunks far below the size it ends at.
+  let growing = chunkOption === 'auto'
+  const room = (): number => (growing ? probing : buffersize)
   const fill = async (): Promise<void> => {
     while (!exhausted && !stopped && window.length < room()) {
       const items = await readChunk()
@@ -272,7 +304,7 @@ async function* run(
       const base = read
       read += items.length
       const heard = onProgress === undefined ? undefined : (value: unknown, item: number): void => onProgress(value, base + item)
-      const chunk = executor.submitChunk(task, items, undefined, heard)
+      const chunk = bare !== null ? executor.submitItems!(task, items, heard) : executor.submitChunk(task, items as unknown[][], undefined, heard)
       if (chunkOption === 'auto') chunk.addDoneCallback(learn)
       window.push(chunk)
       notify()
@@ -327,7 +359,9 @@ async function* run(
     const perItemMs = learnedMs / learnedItems
     const { targetMs, maxItems } = executor.autoChunk?.() ?? LOCAL_AUTO_CHUNK
     const ideal = perItemMs > 0 ? Math.floor(targetMs / perItemMs) : maxItems
-    chunksize = Math.max(leastChunk, Math.min(maxItems, ideal))
+    const next = Math.max(leastChunk, Math.min(maxItems, ideal))
+    growing = next > chunksize * 1.5
+    chunksize = next
   }
   const unwrap = (result: ChunkResult, stack: string | undefined): unknown[] => {
     if (result.errors !== undefined && result.errors.size > 0) {

@@ -345,10 +345,10 @@ export abstract class TaskExecutor extends Executor {
   /**
    * A chunk of one-argument calls `fn(item)`: the items travel as one flat
    * array, with no argument array per item.
-   * @internal used by Pool's map
+   * @internal used by Pool's map, by map over one iterable, and by cluster workers for flat chunks
    */
-  submitItems(task: ResolvedTask, items: unknown[], onProgress?: ProgressListener): Future<ChunkResult> {
-    return this.#submitChunk(task, items, true, undefined, onProgress)
+  submitItems(task: ResolvedTask, items: unknown[], onProgress?: ProgressListener, retries?: number): Future<ChunkResult> {
+    return this.#submitChunk(task, items, true, retries, onProgress)
   }
 
   #submitChunk(task: ResolvedTask, argsList: unknown[], flat: boolean, retries = this.#retries, onProgress?: ProgressListener): Future<ChunkResult> {

@@ -56,12 +56,19 @@ describe('map engine', () => {
       // Nothing known yet: one one-item chunk per worker (maxWorkers is 1 here), not a window of them.
       assert.equal(ex.chunks.length, 1)
       assert.equal(ex.chunks[0]!.items.length, 1, 'the first chunk holds one item')
-      // It finishes at 1 µs per item; the consumer takes it and the window fills with chunks of the learned size.
+      // It finishes at 1 µs per item: the next chunk has the learned size, and while sizes
+      // still grow the window stays at one chunk per worker.
       ex.chunks[0]!.future.setResult({ ...squares(ex.chunks[0]!.items), ms: 0.001 })
       await first
       await tick()
-      assert.ok(ex.chunks.length > 2, `the window fills once the task is known: ${ex.chunks.length} chunks`)
+      assert.equal(ex.chunks.length, 2, 'one chunk per worker while the size grows')
       assert.equal(ex.chunks[1]!.items.length, expected, JSON.stringify(plan))
+      // That one confirms the size: the window fills.
+      ex.chunks[1]!.future.setResult({ ...squares(ex.chunks[1]!.items), ms: expected * 0.001 })
+      for (let i = 0; i < expected; i++) await it.next()
+      await tick()
+      assert.ok(ex.chunks.length > 3, `the window fills once the size holds: ${ex.chunks.length} chunks`)
+      assert.ok(Math.abs(ex.chunks.at(-1)!.items.length - expected) <= 1, `${ex.chunks.at(-1)!.items.length} items, about ${expected}`)
       await it.return!(undefined)
     }
   })

@@ -325,7 +325,8 @@ export class ClusterScheduler implements Scheduler {
       void this.#publishStored(conn, f, units[0]!, data)
       return
     }
-    if (batch.length === 1 && batch[0]!.kind === KIND_CHUNK) {
+    // Chunks of a few items say more about the message's own bytes than about the items'.
+    if (batch.length === 1 && batch[0]!.kind === KIND_CHUNK && units[0]!.a.length >= 16) {
       // Decayed sums: a large chunk weighs as many items as it holds, so the message's fixed bytes fade out.
       this.#chunkBytes = this.#chunkBytes * 0.5 + data.length
       this.#chunkItems = this.#chunkItems * 0.5 + Math.max(1, units[0]!.a.length)

@@ -195,9 +195,13 @@ export class RunningTasks {
   #runChunk(held: HeldMessage, unit: TaskUnit, controller: AbortController): void {
     let future
     try {
-      const calls = (unit.k & FLAG_FLAT) !== 0 ? unit.a.map((item) => [item]) : (unit.a as unknown[][])
       const onProgress = listened(unit) ? this.#chunkProgress(held, unit.id) : undefined
-      future = this.#local.submitChunk(resolveTask(task(resolveModule(unit.m), unit.n)), calls, unit.r, onProgress)
+      const resolved = resolveTask(task(resolveModule(unit.m), unit.n))
+      // A flat chunk (one argument per item) stays flat on its way to the thread.
+      future =
+        (unit.k & FLAG_FLAT) !== 0
+          ? this.#local.submitItems(resolved, unit.a, onProgress, unit.r)
+          : this.#local.submitChunk(resolved, unit.a as unknown[][], unit.r, onProgress)
     } catch (error) {
       held.controllers.delete(unit.id)
       this.#options.onResult(held, unit.id, STATUS_ERROR, serializeError(error), -1)
