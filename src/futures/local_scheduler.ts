@@ -398,16 +398,10 @@ export class LocalScheduler implements Scheduler {
           return
         }
         const r = message.r
-        const n = r.length >> 1
         const host = this.#host
         const activity = slot.activity
-        if (n > 0) {
-          const sample = message.b / n
-          this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? sample : this.#avgTaskMs * 0.7 + sample * 0.3
-          host.stats.run.record(sample, n)
-          activity.tasks += n
-          activity.busyMs += message.b
-        }
+        this.#recordRuns(slot, r.length >> 1, message.b)
+        activity.busyMs += message.b
         const label = slot.handle.label
         // Progress values (wire/messages.ts): those of the k-th task come before its result.
         const g = message.g
@@ -453,6 +447,15 @@ export class LocalScheduler implements Scheduler {
     }
   }
 
+  /** `n` tasks of `slot` finished in `busyMs` together: the average task time, the run-time histogram, the worker's count. */
+  #recordRuns(slot: WorkerSlot, n: number, busyMs: number): void {
+    if (n === 0) return
+    const sample = busyMs / n
+    this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? sample : this.#avgTaskMs * 0.7 + sample * 0.3
+    this.#host.stats.run.record(sample, n)
+    slot.activity.tasks += n
+  }
+
   /** Results of a worker with lanes: in the order they finished, each with its task's sequence number. */
   #onLanes(slot: WorkerSlot, message: Extract<FromWorker, { t: 'done' }>): void {
     const r = message.r
@@ -460,12 +463,7 @@ export class LocalScheduler implements Scheduler {
     const n = r.length >> 1
     const host = this.#host
     const activity = slot.activity
-    if (n > 0) {
-      const sample = message.b / n
-      this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? sample : this.#avgTaskMs * 0.7 + sample * 0.3
-      host.stats.run.record(sample, n)
-      activity.tasks += n
-    }
+    this.#recordRuns(slot, n, message.b)
     // Busy: the share of its lanes in use, so a worker whose N lanes are full is 1.
     activity.busyMs += (message.l ?? 0) / this.#options.concurrency
     const label = slot.handle.label

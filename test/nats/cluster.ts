@@ -2,7 +2,7 @@
 // on a free loopback port (or the machine's 127.0.0.1:4222 when the binary is
 // missing), and worker processes started from src/cli/worker.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -276,3 +276,15 @@ export async function deleteStream(url: string, stream: string): Promise<void> {
     await nc.close()
   }
 }
+
+/** Polls until `check` is true, at most `ms` (every `stepMs`); throws naming `what` when it is not. */
+export async function until(check: () => boolean, ms: number, what: string, stepMs = 20): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, stepMs))
+  }
+}
+
+/** The pid a task wrote to `file` (0 while the file is missing or empty). */
+export const readPid = (file: string): number => (existsSync(file) ? Number(readFileSync(file, 'utf8')) || 0 : 0)

@@ -13,7 +13,7 @@ import { ClusterError, NatsExecutor, WorkerCrashedError } from '../../src/index.
 import * as N from '../fixtures/nats_tasks.js'
 import * as T from '../fixtures/tasks.js'
 import { rejection } from '../helpers.js'
-import { TestServer, TestWorker, deleteStream } from './cluster.js'
+import { TestServer, TestWorker, deleteStream, until } from './cluster.js'
 
 /** The ack wait's default: the bound below says failover takes about that long. */
 const ACK_WAIT_MS = 2_000
@@ -36,15 +36,6 @@ function startWorker(args: string[] = []): TestWorker {
 
 async function stopWorkers(): Promise<void> {
   await Promise.all(workers.splice(0).map((w) => w.kill()))
-}
-
-/** Polls until `check` is true, at most `ms`. */
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 /** The pids a logged task wrote, one per run. */

@@ -4,14 +4,14 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClusterError, ModuleNotAllowedError, NatsExecutor, RemoteError, TimeoutError, getContext, task } from '../../src/index.js'
 import * as T from '../fixtures/tasks.js'
 import * as N from '../fixtures/nats_tasks.js'
 import { collect, fixtures, rejection, root } from '../helpers.js'
-import { TestServer, TestWorker, deleteStream } from './cluster.js'
+import { TestServer, TestWorker, deleteStream, until, readPid } from './cluster.js'
 
 const ACK_WAIT = ['--ack-wait', '1500', '--session-timeout', '4000']
 let server: TestServer
@@ -27,17 +27,6 @@ function startWorker(args: string[] = []): TestWorker {
 async function stopWorkers(): Promise<void> {
   await Promise.all(workers.splice(0).map((w) => w.kill()))
 }
-
-/** Polls until `check` is true, at most `ms`. */
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
-const readPid = (file: string): number => (existsSync(file) ? Number(readFileSync(file, 'utf8')) || 0 : 0)
 
 describe('cluster (nats)', { skip: false }, () => {
   before(async () => {

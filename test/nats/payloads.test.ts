@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClusterError, NatsExecutor, PayloadTooLargeError, SerializationError, getContext } from '../../src/index.js'
@@ -14,7 +14,7 @@ import { ObjectPayloads } from '../../src/backends/nats/object_payload.js'
 import * as T from '../fixtures/tasks.js'
 import * as N from '../fixtures/nats_tasks.js'
 import { collect, rejection, root } from '../helpers.js'
-import { TestServer, TestWorker, deleteStream } from './cluster.js'
+import { TestServer, TestWorker, deleteStream, until, readPid } from './cluster.js'
 
 const MiB = 1024 * 1024
 const PREFIX = 'big'
@@ -78,16 +78,6 @@ async function untilEmpty(ms: number, prefix = PREFIX): Promise<void> {
     left = await bucketMessages(prefix)
   }
 }
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
-const readPid = (file: string): number => (existsSync(file) ? Number(readFileSync(file, 'utf8')) || 0 : 0)
 
 describe('cluster payloads over max_payload (Object Store)', () => {
   before(async () => {
