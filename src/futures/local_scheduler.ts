@@ -3,7 +3,10 @@
  * processes, the calling thread) and their outcomes back. It knows nothing
  * of how a worker starts (that is the backend's job); it owns the workers'
  * slots and in-flight lists. The Futures belong to the executor above
- * (task_executor.ts).
+ * (task_executor.ts). What happens to a dead worker's tasks lives apart
+ * (worker_loss.ts); the rest is one file of about 560 lines because
+ * dispatch, results, lanes and worker life all move the same slots and
+ * in-flight lists, and splitting them would hand that state around.
  *
  *   queue ─▶ pump() ─▶ batch ─▶ backend worker
  *     ▲         │ (microtask, coalesces a burst of submits)

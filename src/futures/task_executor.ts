@@ -10,9 +10,11 @@
  * `terminateWorkers`, breaking. How tasks reach workers is the scheduler's
  * business (scheduler.ts); the subclasses (PoolExecutor, NatsExecutor)
  * check their options and pick a scheduler. What stands apart lives apart:
- * the `maxQueue` bound (queue_bound.ts), the counts (stats.ts). The rest is
- * one file of about 550 lines because all of it reads and changes the same
- * private state: the queue, the pending count, the executor's state.
+ * the `maxQueue` bound (queue_bound.ts), the counts (stats.ts), which
+ * errors run a task again (retry_policy.ts). The rest is one file of about
+ * 640 lines because all of it reads and changes the same private state: the
+ * queue, the tasks waiting to run again, the pending count, the executor's
+ * state.
  */
 import { BrokenExecutorError, CancelledError, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'

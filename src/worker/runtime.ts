@@ -1,6 +1,11 @@
 /**
  * The task loop that runs inside every worker (thread, child process, inline),
  * and for a cluster worker's units inside its threads (backends/nats/run_task.ts).
+ * The result buffer (result_buffer.ts), lanes (lanes.ts), a chunk's values
+ * (running_chunk.ts) and progress (progress_sink.ts) live apart; the two
+ * loops stay in this one file of about 530 lines because both drive the
+ * same counters and buffer in the same order, which is what crash recovery
+ * on the caller's side relies on.
  *
  *   run messages ──▶ batches (FIFO) ──▶ drain(): for each task
  *                                        ├─ look up the function (import once per module)

@@ -1,7 +1,10 @@
 /**
  * ClusterScheduler: gets tasks to the workers of a NATS JetStream cluster
  * and their outcomes back. The Futures belong to the executor above
- * (futures/task_executor.ts), as on a local backend.
+ * (futures/task_executor.ts), as on a local backend. Stored payloads live in
+ * object_payload.ts; the rest is one file of about 510 lines because
+ * publishing, results, cancel and the measured sizes all work on the same
+ * in-flight map and connection.
  *
  *   queue ─▶ pump() ─▶ batch ─▶ JetStream publish {prefix}.task.{session} ─▶ work-queue stream
  *     (at most maxWorkers tasks in flight)                                          │ pull
