@@ -54,6 +54,7 @@ try {
   console.log(`1 worker : ${(oneMs / 1000).toFixed(2)} s, ${rate(oneMs)} lines/s`)
   console.log(`${n} workers: ${(allMs / 1000).toFixed(2)} s, ${rate(allMs)} lines/s`)
   console.log(`speedup ${(oneMs / allMs).toFixed(2)}x on ${n} CPUs; all ${lines} lines in input order`)
+  console.log('both times include starting the workers and loading the task module in each (tsx compiles it): a one-off cost, not a per-line one')
   console.log('the same job from the shell: npm run multiproc -- map examples/text_tasks.ts#digestLine <input> -o <output> --progress')
 } finally {
   rmSync(dir, { recursive: true, force: true })
