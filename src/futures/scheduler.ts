@@ -19,7 +19,6 @@ import type { ChunkOutcome } from '../wire/messages.js'
 import type { TaskStats } from './stats.js'
 import type { TaskFuture } from './task_future.js'
 
-/** An executor's stage: accepting tasks, shutting down (`shutdown()` or `terminateWorkers()` called), or broken (its workers cannot start, or the cluster connection is gone). */
 /** How `map` sizes its automatic chunks on a scheduler. */
 export interface AutoChunk {
   /** Milliseconds of worker time a chunk should take. */
@@ -28,6 +27,7 @@ export interface AutoChunk {
   maxItems: number
 }
 
+/** An executor's stage: accepting tasks, shutting down (`shutdown()` or `terminateWorkers()` called), or broken (its workers cannot start, or the cluster connection is gone). */
 export type ExecutorState = 'RUNNING' | 'SHUTDOWN' | 'BROKEN'
 
 /** One worker's activity, in `stats().perWorker`. */
