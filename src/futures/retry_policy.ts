@@ -10,7 +10,7 @@
  * with jitter, so a flaky dependency that fails many tasks at once is not
  * hammered by all of them again at the same instant.
  */
-import { RemoteError, invalidArgType } from '../errors.js'
+import { RemoteError, invalidArgType, invalidArgValue } from '../errors.js'
 import { boolean, knownKeys, plainObject, rangeFail, timeoutMs, typeFail } from '../internal/validate.js'
 
 import type { ErrorClass } from '../wire/remote_error.js'
@@ -87,6 +87,14 @@ export class RetryPolicy {
       knownKeys(`${where} retryBackoff`, backoff, BACKOFF_KEYS)
     }
     return new RetryPolicy(retryOn as RetryOn, backoff)
+  }
+
+  /**
+   * `retryOn` runs a task again within `retries`: with none, it could never
+   * act, which is a mistake worth saying rather than ignoring.
+   */
+  static needsRetries(retries: number, where: string): void {
+    if (retries === 0) throw invalidArgValue(`${where}: \`retryOn\` runs a task again within \`retries\`, which is 0; give \`retries\` too, e.g. { retries: 3, retryOn: [...] }`)
   }
 
   /** Whether `error`, thrown by run number `attempt` (1 for the first), is worth another run. */

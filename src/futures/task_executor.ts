@@ -50,11 +50,10 @@ export const SHARED_OPTION_KEYS = ['retries', 'retryOn', 'retryBackoff', 'maxQue
 
 /** Checks `retries`, `retryOn`, `retryBackoff` and `maxQueue` of an executor's options. */
 export function checkSharedOptions(opts: Record<string, unknown>): SharedSettings {
-  return {
-    retries: opts.retries === undefined ? 0 : nonNegativeInteger('retries', opts.retries),
-    retryPolicy: RetryPolicy.from(opts.retryOn, opts.retryBackoff, 'options'),
-    maxQueue: opts.maxQueue === undefined ? Infinity : positiveInteger('maxQueue', opts.maxQueue),
-  }
+  const retries = opts.retries === undefined ? 0 : nonNegativeInteger('retries', opts.retries)
+  const retryPolicy = RetryPolicy.from(opts.retryOn, opts.retryBackoff, 'options')
+  if (retryPolicy !== null) RetryPolicy.needsRetries(retries, 'options')
+  return { retries, retryPolicy, maxQueue: opts.maxQueue === undefined ? Infinity : positiveInteger('maxQueue', opts.maxQueue) }
 }
 
 /**
@@ -307,7 +306,10 @@ export abstract class TaskExecutor extends Executor {
         transfer = opts.transfer as Transferable[]
       }
       if (opts.retries !== undefined) retries = nonNegativeInteger('retries', opts.retries)
-      if (opts.retryOn !== undefined || opts.retryBackoff !== undefined) retryPolicy = RetryPolicy.from(opts.retryOn, opts.retryBackoff, 'submitWith()')
+      if (opts.retryOn !== undefined || opts.retryBackoff !== undefined) {
+        retryPolicy = RetryPolicy.from(opts.retryOn, opts.retryBackoff, 'submitWith()')
+        RetryPolicy.needsRetries(retries, 'submitWith()')
+      }
       if (opts.onProgress !== undefined) onProgress = func('onProgress', opts.onProgress) as ProgressListener
     }
     const found = { shareables: 0 }

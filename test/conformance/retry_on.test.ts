@@ -44,6 +44,7 @@ for (const backend of backends()) {
       const log = join(tmp.dir, 'b')
       const f = ex.submitWith({ retries: 2, retryOn: [R.TransientError], retryBackoff: fast }, R.flaky, log, 10)
       await assert.rejects(f, (e: Error) => e.name === 'TransientError' && /run 3 failed/.test(e.message))
+      assert.throws(() => ex.submitWith({ retryOn: [R.TransientError] }, R.flaky, log, 1), /within `retries`, which is 0/)
       assert.equal(R.runTimes(log).length, 3)
       assert.equal(ex.stats().retried, 2)
       assert.equal(ex.stats().failed, 1)
@@ -120,6 +121,7 @@ for (const backend of backends()) {
       assert.throws(() => backend.create({ retryOn: [R.TransientError], retryBackoff: { initial: 10, delay: 5 } as never }), /delay/)
       assert.throws(() => backend.create({ retryOn: [R.TransientError], retryBackoff: { factor: 0.5 } }), RangeError)
       assert.throws(() => backend.create({ retryBackoff: { initial: 10 } }), /give `retryOn` too/)
+      assert.throws(() => backend.create({ retryOn: [R.TransientError] }), (e: Error) => e instanceof RangeError && /within `retries`, which is 0; give `retries` too/.test(e.message))
     })
   })
 }
