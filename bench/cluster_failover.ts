@@ -16,17 +16,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NatsExecutor } from '../src/index.js'
-import { TestServer, TestWorker } from '../test/nats/cluster.js'
+import { TestServer, TestWorker, until } from '../test/nats/cluster.js'
 import { holdUntilKilled } from './failover_tasks.js'
 import type { Measurement } from './measure.js'
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -48,7 +40,7 @@ export async function clusterFailover(repeats: number): Promise<Measurement> {
       const file = join(dir, `round-${i}`)
       const before = started()
       const f = ex.submit(holdUntilKilled, file)
-      await until(() => existsSync(file) && readFileSync(file, 'utf8').includes('\n'), 30_000, 'the task to start')
+      await until(() => existsSync(file) && readFileSync(file, 'utf8').includes('\n'), 30_000, 'the task to start', 5)
       const victim = Number(readFileSync(file, 'utf8'))
       await new Promise((r) => setTimeout(r, 250))
       const killedAt = performance.now()
@@ -57,7 +49,7 @@ export async function clusterFailover(repeats: number): Promise<Measurement> {
       samples.push(performance.now() - killedAt)
       if (pid === victim) throw new Error('the killed worker process returned the result')
       // The supervisor has started the killed process again: two workers for the next round.
-      await until(() => started() === before + 1, 60_000, 'the killed worker process to be started again')
+      await until(() => started() === before + 1, 60_000, 'the killed worker process to be started again', 5)
     }
     return { value: median(samples), unit: 'ms', extra: { min: Math.min(...samples), max: Math.max(...samples), samples } }
   } finally {
