@@ -271,7 +271,13 @@ export const CASES: Case[] = [
         if (v === undefined) return { metric, target: '≥ 600,000', measured: null, unit: 'items/s', pass: null, score: null }
         return { metric, target: '≥ 600,000', measured: Math.round(v), unit: 'items/s', pass: v >= 600_000, score: v / 600_000 }
       }
-      const p = (extras['round trip'] ?? []).map((e) => `p10 ${Number(e.p10).toFixed(2)}, p90 ${Number(e.p90).toFixed(2)}`)[0]
+      const trips = extras['round trip'] ?? []
+      const streamMs = trips.map((e) => Number(e.stream)).filter(Number.isFinite)
+      const p =
+        trips.length === 0
+          ? undefined
+          : `p10 ${Number(trips[0]!.p10).toFixed(2)}, p90 ${Number(trips[0]!.p90).toFixed(2)}` +
+            (streamMs.length > 0 ? `; through the stream (\`direct: false\`) ${median(streamMs).toFixed(2)} ms` : '')
       const mib = (extras['100 MiB'] ?? []).map((e) => Number(e.mibPerSec)).filter(Number.isFinite)
       return [
         items('executor.map', '`NatsExecutor.map`, automatic chunks'),

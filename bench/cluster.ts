@@ -46,14 +46,21 @@ export async function cluster(lib: ClusterLib, size: { items: number; samples: n
       return { value: n / ((performance.now() - t) / 1000), unit: 'items/s' }
     }
     if (lib === 'round trip') {
+      // The default (a lone task goes directly to an idle worker) and, interleaved, every task through the stream.
+      await using viaStream = new NatsExecutor({ servers: server.url, direct: false })
+      for (let i = 0; i < 64; i++) await viaStream.submit(noop)
       const rtt: number[] = []
+      const streamRtt: number[] = []
       for (let i = 0; i < size.samples; i++) {
-        const t = performance.now()
-        await ex.submit(noop)
-        rtt.push(performance.now() - t)
+        for (const [into, ex2] of [[rtt, ex], [streamRtt, viaStream]] as const) {
+          const t = performance.now()
+          await ex2.submit(noop)
+          into.push(performance.now() - t)
+        }
       }
       rtt.sort((a, b) => a - b)
-      return { value: rtt[rtt.length >> 1]!, unit: 'ms', extra: { p10: rtt[Math.floor(rtt.length * 0.1)], p90: rtt[Math.floor(rtt.length * 0.9)] } }
+      streamRtt.sort((a, b) => a - b)
+      return { value: rtt[rtt.length >> 1]!, unit: 'ms', extra: { p10: rtt[Math.floor(rtt.length * 0.1)], p90: rtt[Math.floor(rtt.length * 0.9)], stream: streamRtt[streamRtt.length >> 1] } }
     }
     const payload = new Uint8Array(size.mib * MiB)
     for (let i = 0; i < payload.length; i += 4096) payload[i] = i & 255

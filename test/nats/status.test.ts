@@ -155,6 +155,8 @@ describe('multiproc status and worker metrics', () => {
     assert.equal(total('multiproc_worker_tasks_started_total'), 27)
     assert.equal(total('multiproc_worker_tasks_retried_total'), 2)
     assert.equal(total('multiproc_worker_messages_redelivered_total'), 0)
+    // The lone tasks went directly to an idle worker: the failing one and its three runs under retryOn.
+    assert.equal(total('multiproc_worker_messages_direct_total'), 4)
     assert.equal(total('multiproc_worker_tasks_in_flight'), 0)
     assert.equal(total('multiproc_worker_task_duration_seconds_count', 'outcome="succeeded"'), 23)
     assert.equal(total('multiproc_worker_task_duration_seconds_count', 'outcome="failed"'), 4)

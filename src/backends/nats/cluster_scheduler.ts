@@ -40,6 +40,7 @@ import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, STATUS_OK } from '..
 import type { NatsConnectionOptions } from './nats_options.js'
 import { connectNats, ensureStream, loadNats, retrying, type NatsConnection } from './nats_client.js'
 import { CALLER_LIMIT, ObjectPayloads, payloadTooLarge } from './object_payload.js'
+import { DirectSends } from './direct_delivery.js'
 import {
   NATS_PROTOCOL_VERSION,
   STATUS_STORED,
@@ -88,6 +89,8 @@ export interface ClusterSchedulerOptions {
   publishTimeout: number
   /** The largest encoded task message sent, and result accepted, in bytes. */
   maxPayloadSize: number
+  /** A task sent when nothing else is in flight tries an idle worker directly first (direct_delivery.ts). */
+  direct: boolean
 }
 
 export class ClusterScheduler implements Scheduler {
@@ -118,9 +121,12 @@ export class ClusterScheduler implements Scheduler {
   readonly #storedTasks = new Map<string, string>()
   /** Stored results being read, by task id: the object's name. */
   readonly #reading = new Map<string, string>()
+  /** Tasks sent directly to an idle worker, watched until they settle (null: the option is off). */
+  readonly #direct: DirectSends | null
 
   constructor(options: ClusterSchedulerOptions) {
     this.#options = options
+    this.#direct = options.direct ? new DirectSends({ nc: () => this.#conn!.nc, names: options.names, session: options.session }) : null
   }
 
   get maxWorkers(): number {
@@ -187,6 +193,7 @@ export class ClusterScheduler implements Scheduler {
   taskDone(f: TaskFuture): void {
     if (f.placed === null) return
     const id = f.placed as string
+    this.#direct?.forget(id)
     const stored = this.#storedTasks.get(id)
     if (stored !== undefined) {
       // Only now: until the task settled, JetStream may deliver it again and a worker read it again.
@@ -202,6 +209,7 @@ export class ClusterScheduler implements Scheduler {
   }
 
   async close(): Promise<void> {
+    this.#direct?.close()
     const connecting = this.#connecting
     if (connecting === null) return
     let conn: CallerConnection
@@ -308,7 +316,7 @@ export class ClusterScheduler implements Scheduler {
     })
     let data: Uint8Array
     try {
-      data = encode({ v: NATS_PROTOCOL_VERSION, s: this.#options.session, q: units } satisfies TaskMessage)
+      data = this.#message(units)
     } catch (error) {
       if (alone()) return
       this.#inflight.delete(units[0]!.id)
@@ -334,7 +342,22 @@ export class ClusterScheduler implements Scheduler {
       this.#chunkBytes = this.#chunkBytes * 0.5 + data.length
       this.#chunkItems = this.#chunkItems * 0.5 + Math.max(1, units[0]!.a.length)
     }
+    if (batch.length === 1 && this.#direct?.wanted(this.#inflight.size, this.#host.queue.length)) {
+      const f = batch[0]!
+      const unit = units[0]!
+      this.#direct.send(unit.id, data, (counted) => {
+        if (f.done() || this.#inflight.get(unit.id) !== f) return
+        // Counted: a worker may have run it (it took it, or went silent), so the stream's run is its next delivery.
+        this.#enqueue(conn, batch, counted ? this.#message([{ ...unit, d: (unit.d ?? 0) + 1 }]) : data, unit.id)
+      })
+      return
+    }
     this.#enqueue(conn, batch, data, units[0]!.id)
+  }
+
+  /** The task message of `units`. */
+  #message(units: TaskUnit[]): Uint8Array {
+    return encode({ v: NATS_PROTOCOL_VERSION, s: this.#options.session, q: units } satisfies TaskMessage)
   }
 
   /** Publishes a task message for `batch`; a failure after publishTimeout fails its tasks. */
@@ -363,7 +386,7 @@ export class ClusterScheduler implements Scheduler {
       return
     }
     this.#storedTasks.set(unit.id, name)
-    this.#enqueue(conn, [f], encode({ v: NATS_PROTOCOL_VERSION, s: this.#options.session, q: [{ ...unit, a: [], o: name }] } satisfies TaskMessage), unit.id)
+    this.#enqueue(conn, [f], this.#message([{ ...unit, a: [], o: name }]), unit.id)
   }
 
   #broadcastCancel(ids: string[], all: boolean): void {
@@ -423,6 +446,12 @@ export class ClusterScheduler implements Scheduler {
       this.#inflight.get(message.id)?.reportProgress(message.p)
       return
     }
+    if (message.t === 'working' || message.t === 'back') {
+      if (!Array.isArray(message.ids)) return
+      if (message.t === 'working') this.#direct?.working(message.ids, message.w)
+      else this.#direct?.back(message.ids)
+      return
+    }
     if (message.t === 'results') {
       const r = message.r
       const host = this.#host
@@ -433,13 +462,16 @@ export class ClusterScheduler implements Scheduler {
       }
       for (let i = 0; i < r.length; i += 4) {
         const f = this.#inflight.get(r[i] as string)
+        // Came back: no longer watched, whatever comes of it (a stored result may take a while to read).
+        const direct = this.#direct?.forget(r[i] as string) ?? false
         const ms = r[i + 3] as number
         if (typeof ms === 'number' && ms >= 0) {
           this.#avgTaskMs = Number.isNaN(this.#avgTaskMs) ? ms : this.#avgTaskMs * 0.7 + ms * 0.3
           host.stats.run.record(ms)
           activity.busyMs += ms
-          // The first task of a message waited for no other task of it: its trip less its run is the message's fixed cost.
-          if (i === 0 && f !== undefined && f.sentAt > 0) this.#tripSample(performance.now() - f.sentAt - ms)
+          // The first task of a message waited for no other task of it: its trip less its run is a message's fixed cost
+          // through the stream (map's chunks go that way; a direct trip is shorter).
+          if (i === 0 && !direct && f !== undefined && f.sentAt > 0) this.#tripSample(performance.now() - f.sentAt - ms)
         }
         activity.tasks++
         if (r[i + 1] === STATUS_STORED) {

@@ -6,7 +6,7 @@
  * JetStream does not give it to another worker.
  */
 export interface HeldMessage {
-  msg: import('@nats-io/jetstream').JsMsg
+  msg: Delivery
   /** The caller's session. */
   session: string
   /** Ids of the tasks whose result the caller has not confirmed yet. */
@@ -17,4 +17,13 @@ export interface HeldMessage {
   dead: boolean
   /** Acked, terminated or given back. */
   done: boolean
+}
+
+/** How a held message is answered: a JetStream message, or a task taken directly (direct_delivery.ts). */
+export interface Delivery {
+  readonly info: { readonly deliveryCount: number }
+  ack(): void
+  nak(millis?: number): void
+  term(reason?: string): void
+  working(): void
 }

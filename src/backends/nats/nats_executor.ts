@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { UnsupportedBackendError } from '../../errors.js'
-import { knownKeys, plainObject, positiveInteger, rangeFail, timeoutMs } from '../../internal/validate.js'
+import { knownKeys, plainObject, positiveInteger, rangeFail, timeoutMs, typeFail } from '../../internal/validate.js'
 import { SHARED_OPTION_KEYS, TaskExecutor, checkSharedOptions } from '../../futures/task_executor.js'
 import type { ExecutorStats } from '../../futures/stats.js'
 import { CONNECTION_KEYS, checkConnectionOptions, connectionOptions, type NatsConnectionOptions } from './nats_options.js'
@@ -43,6 +43,15 @@ export interface NatsExecutorOptions extends NatsConnectionOptions {
   maxQueue?: number
   /** How long to keep trying to enqueue a task while the server is unreachable, in ms. Default 30000. */
   publishTimeout?: number
+  /**
+   * A task submitted while nothing else of this executor is in flight goes
+   * straight to an idle worker over core NATS, and through the stream when
+   * every worker is busy: about half the round trip of one task. Delivery
+   * stays at least once, as through the stream (a worker that took it and
+   * went silent for an ack wait has it published to the stream). `false`:
+   * every task goes through the stream. Default `true`.
+   */
+  direct?: boolean
 }
 
 /** A snapshot of a cluster executor's activity. */
@@ -51,7 +60,7 @@ export interface NatsExecutorStats extends ExecutorStats {
   connected: boolean
 }
 
-const OWN_KEYS = ['maxInFlight', 'maxWorkers', 'publishTimeout', ...SHARED_OPTION_KEYS] as const
+const OWN_KEYS = ['maxInFlight', 'maxWorkers', 'publishTimeout', 'direct', ...SHARED_OPTION_KEYS] as const
 const LOCAL_ONLY = ['initializer', 'initargs', 'maxTasksPerChild', 'resourceLimits', 'idleTimeout', 'execArgv', 'env', 'concurrentTasksPerWorker'] as const
 const DEFAULT_MAX_IN_FLIGHT = 64
 
@@ -68,6 +77,7 @@ export class NatsExecutor extends TaskExecutor {
    * @param options `servers` (default `MULTIPROC_NATS_URL` or nats://127.0.0.1:4222),
    *   `user`/`pass`, `token`, `nkeySeed`, `credsFile`, `tls`, `prefix`, `stream`,
    *   `maxInFlight` (tasks in flight, default 64; `maxWorkers` is the same), `retries`, `maxQueue`, `publishTimeout`,
+   *   `direct` (a lone task goes straight to an idle worker, default true),
    *   `maxPayloadSize` (largest task or result, default 1 GiB; those over the server's max_payload go through the Object Store)
    * @throws TypeError / RangeError for a bad option; UnsupportedBackendError for
    *   options that only local executors have (initializer, maxTasksPerChild, ...)
@@ -92,6 +102,7 @@ export class NatsExecutor extends TaskExecutor {
     if (inFlight !== undefined && workers !== undefined && inFlight !== workers) {
       rangeFail('maxWorkers', `the same as maxInFlight (${inFlight}), or left out: they are one setting`, workers)
     }
+    if (opts.direct !== undefined && typeof opts.direct !== 'boolean') typeFail('direct', 'a boolean', opts.direct)
     const settings = checkSharedOptions(opts)
     const session = `${randomBytes(9).toString('base64url')}${(sessions++).toString(36)}`
     const scheduler = new ClusterScheduler({
@@ -101,6 +112,7 @@ export class NatsExecutor extends TaskExecutor {
       maxInFlight: inFlight ?? workers ?? DEFAULT_MAX_IN_FLIGHT,
       publishTimeout: opts.publishTimeout === undefined ? 30_000 : timeoutMs('publishTimeout', opts.publishTimeout, false),
       maxPayloadSize: connection.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD_SIZE,
+      direct: opts.direct !== false,
     })
     super(scheduler, settings, 'the cluster executor')
     this.#scheduler = scheduler

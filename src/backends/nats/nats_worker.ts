@@ -6,6 +6,10 @@
  *   task_consumer.ts ──message──▶ held (HeldMessage) ──▶ session_liveness.ts: caller there?
  *                                                          └──▶ running_tasks.ts (module_allowlist.ts, run_task.ts in a thread)
  *   ack once the caller confirmed every result ◀── result_outbox.ts ◀──────────────┘
+ *   direct_delivery.ts ──a task taken directly while idle──▶ held, as above
+ *
+ * About 520 lines: the parts are small files, and what stays here is the one
+ * set of held messages they all act on (delivery, heartbeat, loss, stop).
  *
  * Delivery is at least once. Every held message gets an in-progress signal
  * (`working()`) each quarter of the consumer's ack_wait (2 s by default), so
@@ -17,7 +21,8 @@
  * `retries`) times is a poison task (deliveryLimit): it fails with
  * ClusterError at the caller. A caller found gone has its tasks stopped and
  * dropped; a cancel broadcast stops a running task and drops one not
- * started yet.
+ * started yet. A task taken directly (direct_delivery.ts) is held the same
+ * way, its heartbeats and give-backs told to its caller instead of JetStream.
  */
 import { hostname } from 'node:os'
 import { ClusterError, invalidArgType } from '../../errors.js'
@@ -35,6 +40,7 @@ import { RunningTasks, unitLabel } from './running_tasks.js'
 import { ResultOutbox } from './result_outbox.js'
 import { DEFAULT_MAX_PAYLOAD_SIZE, ObjectPayloads } from './object_payload.js'
 import { SessionLiveness } from './session_liveness.js'
+import { DirectDelivery, DirectInbox } from './direct_delivery.js'
 import { WorkerActivity } from './worker_activity.js'
 import { WorkerStatus, multiprocVersion } from './worker_status.js'
 import { WorkerMetrics, metricsOptions, type WorkerMetricsOptions } from './worker_metrics.js'
@@ -107,6 +113,7 @@ export class NatsWorker {
   readonly label = `nats worker ${hostname()}:${process.pid}`
   #nc: NatsConnection | null = null
   #consumer: TaskConsumer | null = null
+  #direct: DirectInbox | null = null
   #tasks: RunningTasks | null = null
   #running = false
   readonly #held = new Set<HeldMessage>()
@@ -277,6 +284,16 @@ export class NatsWorker {
     this.#pace()
     this.#refresh = setInterval(() => void this.#consumer?.refreshAckWait().then(() => this.#pace()), ACK_WAIT_REFRESH_MS)
     this.#consumer.pull()
+    this.#direct = new DirectInbox({
+      nc,
+      names: this.#names,
+      idle: () => this.#running && this.#held.size < this.#concurrency,
+      ackWait: () => this.ackWait,
+      onMessage: (delivery, message) => {
+        this.#activity.direct++
+        this.#onTaskMessage(delivery, message)
+      },
+    })
     this.#status.start(nc)
     const own = this.#consumer.ackWait === this.#ackWait ? '' : ` (set by another worker; this one asked for ${this.#ackWait} ms)`
     this.#log(`${this.label} ready: ${this.#concurrency} threads, stream ${this.#names.stream}, ack wait ${this.#consumer.ackWait} ms${own}`)
@@ -292,6 +309,7 @@ export class NatsWorker {
       this.#running = false
       this.#status.stopping()
       this.#consumer?.stop()
+      this.#direct?.close()
       if (this.#held.size > 0) {
         await Promise.race([new Promise<void>((r) => this.#idleWaiters.push(r)), new Promise((r) => setTimeout(r, graceMs).unref())])
       }
@@ -314,19 +332,22 @@ export class NatsWorker {
 
   #onTaskMessage(msg: HeldMessage['msg'], message: TaskMessage): void {
     const held: HeldMessage = { msg, session: message.s, open: new Set(message.q.map((u) => u.id)), controllers: new Map(), dead: false, done: false }
+    if (msg instanceof DirectDelivery) msg.bind(held)
     this.#held.add(held)
-    this.#activity.received(msg.info.deliveryCount)
+    // A task that went directly to a worker before counts that delivery too (TaskUnit.d).
+    const delivered = (unit: TaskUnit): number => msg.info.deliveryCount + (unit.d ?? 0)
+    this.#activity.received(Math.max(...message.q.map(delivered), 1))
     if (this.#liveness.isGone(message.s)) {
       this.#dropStored(message)
       this.#loseHeld(held, true)
       return
     }
-    const deliveries = msg.info.deliveryCount
     let units = message.q
-    if (deliveries > this.#maxDeliver) {
+    if (units.some((unit) => delivered(unit) > this.#maxDeliver)) {
       // Past the worker's limit: the tasks whose retries do not allow one more run are poison.
       units = []
       for (const unit of message.q) {
+        const deliveries = delivered(unit)
         const limit = deliveryLimit(this.#maxDeliver, unit)
         if (deliveries <= limit) {
           units.push(unit)
@@ -342,18 +363,24 @@ export class NatsWorker {
       }
       if (units.length === 0) return
     }
-    void this.#liveness.check(message.s).then((alive) => {
-      if (!alive) {
-        this.#dropStored(message)
-        this.#loseSession(message.s, true)
-      } else {
-        if (!held.dead) {
-          this.#activity.started += units.length
-          for (const unit of units) if (unit.t !== undefined) this.#activity.retried++
-        }
-        if (units[0]?.o === undefined) this.#tasks!.run(held, units)
-        else this.#runStored(held, units[0])
+    const run = (): void => {
+      if (!held.dead) {
+        this.#activity.started += units.length
+        for (const unit of units) if (unit.t !== undefined) this.#activity.retried++
       }
+      if (units[0]?.o === undefined) this.#tasks!.run(held, units)
+      else this.#runStored(held, units[0])
+    }
+    // A caller that sent a task directly is there (it just sent it): no ping before it runs.
+    if (msg instanceof DirectDelivery) {
+      this.#liveness.answered(message.s)
+      run()
+      return
+    }
+    void this.#liveness.check(message.s).then((alive) => {
+      if (alive) return run()
+      this.#dropStored(message)
+      this.#loseSession(message.s, true)
     })
   }
 

@@ -4,6 +4,8 @@
  *   caller ──JetStream {prefix}.task.{session}──▶ work-queue stream ──pull──▶ worker
  *   caller ◀──request {prefix}.s.{session} (results, ping)── worker   (the caller's reply confirms)
  *   caller ◀──publish {prefix}.s.{session} (progress)── worker       (best effort, in order per task)
+ *   caller ──core {prefix}.direct──▶ one idle worker   (a task sent when nothing else is in flight; direct_delivery.ts)
+ *   caller ◀──publish {prefix}.s.{session} (working, back)── the worker that took it; {prefix}.s.{session}.d.{id}: busy
  *   caller ──core {prefix}.cancel──▶ every worker
  *   worker ──core {prefix}.ackwait──▶ every worker   (it is about to lower the consumer's ack_wait)
  *
@@ -58,6 +60,8 @@ export interface TaskUnit {
   a: unknown[]
   /** Runs of the task again if its local worker thread crashes. */
   r: number
+  /** Deliveries the task had outside the stream (a direct delivery whose worker went silent or gave it back), counted toward its poison limit; absent: none. */
+  d?: number
   /** The run number of a task its caller sends again because it threw an error `retryOn` names (2 for the first run again); absent on a first run. */
   t?: number
   /**
@@ -93,6 +97,10 @@ export type ToCaller =
   | { v: number; t: 'ping' }
   /** A running task's progress() values, item, value... (published, not a request: nothing waits for it). */
   | { v: number; t: 'progress'; id: string; p: unknown[] }
+  /** Tasks taken directly that still run, with the ack wait `w` (ms) the worker beats against (published each quarter of it). */
+  | { v: number; t: 'working'; ids: string[]; w: number }
+  /** Tasks taken directly that the worker gives up (it stops): the caller publishes them to the stream. */
+  | { v: number; t: 'back'; ids: string[] }
 
 /** Caller → workers (broadcast): stop these tasks, or every task of the session. */
 export interface CancelMessage {
@@ -132,6 +140,8 @@ export interface Names {
   sessionSubject(session: string): string
   cancelSubject: string
   ackWaitSubject: string
+  /** Where a caller asks an idle worker to take a task directly (workers listen as one queue group). */
+  directSubject: string
   /** The Object Store bucket of the payloads too large for a message. */
   payloadBucket: string
 }
@@ -146,6 +156,7 @@ export function names(prefix: string, stream: string): Names {
     sessionSubject: (session) => `${prefix}.s.${session}`,
     cancelSubject: `${prefix}.cancel`,
     ackWaitSubject: `${prefix}.ackwait`,
+    directSubject: `${prefix}.direct`,
     payloadBucket: `${prefix}_payloads`,
   }
 }

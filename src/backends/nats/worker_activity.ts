@@ -18,6 +18,8 @@ export class WorkerActivity {
   messages = 0
   /** Task messages received again (JetStream delivery count above 1): their first worker died, hung or gave them back. */
   redelivered = 0
+  /** Task messages a caller handed to this worker directly, around the stream (it was idle). */
+  direct = 0
   /** Tasks handed to the local threads. */
   started = 0
   /** Of those, runs again that a caller sent because the task threw an error its `retryOn` names. */

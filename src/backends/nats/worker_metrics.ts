@@ -97,6 +97,7 @@ export class WorkerMetrics {
     counter('multiproc_worker_tasks_retried_total', "Tasks started that were a caller's run again of a task that threw an error its retryOn names", () => activity.retried)
     counter('multiproc_worker_messages_total', 'Task messages received (one carries a task or a burst of them)', () => activity.messages)
     counter('multiproc_worker_messages_redelivered_total', 'Task messages received again (JetStream delivery count above 1)', () => activity.redelivered)
+    counter('multiproc_worker_messages_direct_total', 'Task messages a caller handed to this worker directly, around the stream, while it was idle', () => activity.direct)
     counter('multiproc_worker_heartbeats_total', 'Heartbeat rounds (in-progress signals to JetStream, pings to callers)', () => activity.heartbeats)
     new prom.Gauge({
       name: 'multiproc_worker_last_heartbeat_seconds',
