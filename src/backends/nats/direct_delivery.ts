@@ -248,9 +248,9 @@ export class DirectSends {
     sent.toStream(counted)
   }
 
-  /** Watches silences of `limit` ms at least each quarter of it. */
+  /** Watches silences of `limit` ms each eighth of it: a task whose worker died goes to the stream at most that much after the ack wait. */
   #arm(limit: number): void {
-    const every = Math.max(25, Math.floor(limit / 4))
+    const every = Math.max(25, Math.floor(limit / 8))
     if (this.#watch !== undefined && every >= this.#every) return
     clearInterval(this.#watch)
     this.#every = every
