@@ -115,7 +115,10 @@ describe('direct delivery on the cluster', () => {
     await startWorker('POISON', ['--concurrency', '1', '--max-deliver', '1']).ready
     const error = await rejection(f)
     assert.ok(error instanceof ClusterError, String(error))
-    assert.match(error.message, /delivered 2 times/)
+    // Two deliveries at least: the direct one and the stream's (a loaded server may still hand the stream's first to
+    // the dead worker's pull request; then a third comes after the ack wait). Never a second run.
+    const deliveries = Number(/delivered (\d+) times/.exec(error.message)?.[1])
+    assert.ok(deliveries >= 2, error.message)
     assert.match(error.message, /poison/)
     assert.deepEqual(runs(file), [victim.pid], 'it ran once, where it was sent directly')
     await stopWorkers()

@@ -167,7 +167,6 @@ export class DirectSends {
   #pausedUntil = 0
   #watch: NodeJS.Timeout | undefined
   #every = 0
-  #lastTick = 0
   #replies: { unsubscribe(): void } | null = null
 
   constructor(options: DirectSendsOptions) {
@@ -254,7 +253,6 @@ export class DirectSends {
     if (this.#watch !== undefined && every >= this.#every) return
     clearInterval(this.#watch)
     this.#every = every
-    this.#lastTick = performance.now()
     this.#watch = setInterval(() => this.#tick(), every)
     // The Futures keep the caller waiting, not this watch.
     this.#watch.unref()
@@ -266,15 +264,13 @@ export class DirectSends {
   }
 
   #tick(): void {
+    // Checked after this turn's I/O: a caller that was busy for a while reads what the workers said
+    // meanwhile before it takes their silence for death (timers run before the socket is read).
+    setImmediate(() => this.#expire())
+  }
+
+  #expire(): void {
     const now = performance.now()
-    const late = now - this.#lastTick - this.#every
-    this.#lastTick = now
-    if (late > this.#every) {
-      // This process was busy (a long synchronous stretch): the workers' words may wait unread in
-      // the socket. Count the silence from now, rather than take a busy caller for a dead worker.
-      for (const sent of this.#sent.values()) sent.seen = now
-      return
-    }
     for (const [id, sent] of this.#sent) {
       if (now - sent.seen <= sent.limit) continue
       // Nothing heard since it was sent: it may have reached a worker that died at once.
