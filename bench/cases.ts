@@ -8,6 +8,7 @@ import { availableParallelism, loadavg } from 'node:os'
 import { F64_LIBS, LANES, LANES_LIBS, LANES_SLEEP_MS, NOOP_LIBS, PI_LIBS, median } from './measure.js'
 import { SHELL_LIBS } from './shell_peers.js'
 import { CLUSTER_LIBS } from './cluster.js'
+import { MAIN_JOB_LIBS, MAIN_JOB_LINES, PEER_CHUNK } from './main_job.js'
 
 /** A 2-worker speedup needs 2 idle cores: the load average says whether there were. */
 function loadNote(): string {
@@ -130,6 +131,33 @@ export const CASES: Case[] = [
     python: 'python',
     reps: { full: 5, quick: 3 },
     rows: (_m, _e, pairs) => [atLeast('`map` of 1M tiny items, vs Python `Pool.map`', pairs('multiproc', 'python'), 1.5)],
+  },
+  {
+    id: 'main-job',
+    title: `the main job (\`npm start\`): ${MAIN_JOB_LINES.full.toLocaleString('en-US')} lines of digestLine on 1 and 2 warm workers, in order; the peers in chunks of ${PEER_CHUNK} lines (2-worker speedup)`,
+    libs: MAIN_JOB_LIBS,
+    reps: { full: 5, quick: 3 },
+    rows: (m, extras, pairs) => {
+      // The yardstick: whichever peer had the higher median speedup in this run.
+      const best = (['raw', 'piscina'] as const).filter((lib) => m[lib] !== undefined).reduce<string | undefined>((a, b) => (a === undefined || m[b]! > m[a]! ? b : a), undefined)
+      const speedups = MAIN_JOB_LIBS.map((lib) => `${lib} ${m[lib] === undefined ? 'n/a' : `${m[lib]!.toFixed(2)}×`}`).join(', ')
+      const cpu = (lib: string, key: string): number[] | undefined => (extras[lib] === undefined ? undefined : extras[lib]!.map((e) => Number(e[key])))
+      const cpuText = (key: string): string =>
+        MAIN_JOB_LIBS.map((lib) => {
+          const v = cpu(lib, key)?.filter(Number.isFinite)
+          return `${lib} ${v === undefined || v.length === 0 ? 'n/a' : `${(median(v) / 1000).toFixed(2)} s`}`
+        }).join(', ')
+      return [
+        atLeast('main job: 2-worker speedup, vs the best of the raw pool and piscina', best === undefined ? undefined : pairs('multiproc', best), 1, `speedups ${speedups}; load average ${loadNote()}`),
+        atMost(
+          'main job: CPU time of the main thread per 10,000 lines, vs the raw pool',
+          pairRange(cpu('multiproc', 'mainCpuMsPer10k'), cpu('raw', 'mainCpuMsPer10k')),
+          1.2,
+          '×',
+          `main thread ${cpuText('mainCpuMsPer10k')}; whole process less the workers ${cpuText('outsideCpuMsPer10k')}`,
+        ),
+      ]
+    },
   },
   {
     id: 'pi',

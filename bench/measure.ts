@@ -23,6 +23,7 @@ import { double, noop, piChunk, scale, scaleShared, sleep } from './tasks.js'
 import { scaleMoved } from './moved_tasks.js'
 import { clusterFailover } from './cluster_failover.js'
 import { cluster, type ClusterLib } from './cluster.js'
+import { MAIN_JOB_LINES, mainJob, type MainJobLib } from './main_job.js'
 
 export const WORKERS = 2
 
@@ -508,6 +509,8 @@ export async function measure(caseId: string, lib: string, size: Size): Promise<
       return lanes(lib as (typeof LANES_LIBS)[number], SIZES.lanes[size])
     case 'cluster':
       return cluster(lib as ClusterLib, SIZES.cluster[size])
+    case 'main-job':
+      return mainJob(lib as MainJobLib, MAIN_JOB_LINES[size])
   }
   throw new Error(`unknown case ${caseId}`)
 }

@@ -9,9 +9,10 @@
  *      └──────────────── restarted after each chunk taken ◀─────────────┘
  *
  * With `chunksize: 'auto'` chunks start at one item and grow from measured
- * item times until a chunk runs about a millisecond on local workers, or
- * as long as the scheduler asks (the cluster: a few message round trips;
- * scheduler.ts `autoChunk`). On workers that run N
+ * item times until a chunk runs about a millisecond on local workers, then
+ * with the work done, up to 8 ms (LOCAL_MAX_TARGET_MS), or as long as the
+ * scheduler asks (the cluster: a few message round trips; scheduler.ts
+ * `autoChunk`). On workers that run N
  * tasks at once (`concurrentTasksPerWorker`) the items of a chunk run N at
  * once, so a chunk of slow asynchronous items runs as long as one item
  * whatever its size: there chunks hold at least enough items for the window
@@ -62,8 +63,24 @@ const MAP_KEYS = ['timeout', 'chunksize', 'buffersize', 'signal', 'onProgress'] 
  * many (the cluster's maxWorkers is its 64 tasks in flight, not its threads).
  */
 const PROBE_CHUNKS = 16
-/** Local automatic chunks: about 1 ms of work each, where a message costs a few µs. */
+/**
+ * Local automatic chunks start at about 1 ms of work each (a message costs a
+ * few µs of the worker's time) and grow with the work done, a chunk holding
+ * at most 1/LOCAL_RAMP of it, up to LOCAL_MAX_TARGET_MS. Each chunk also
+ * costs the main thread (the message each way, its Future, waking the
+ * consumer, writing its results) some tens of µs, and when the workers fill
+ * every core that time is taken from them: 1 ms chunks cost a long map
+ * several percent of its workers. Larger chunks at the start would leave the
+ * last chunk of a short map running alone on one worker.
+ */
 const LOCAL_AUTO_CHUNK: AutoChunk = { targetMs: 1, maxItems: 4096 }
+const LOCAL_MAX_TARGET_MS = 8
+const LOCAL_RAMP = 16
+
+/** The local sizing once `workedMs` of the map's work is done. */
+export function localAutoChunk(workedMs: number): AutoChunk {
+  return { targetMs: Math.min(LOCAL_MAX_TARGET_MS, Math.max(LOCAL_AUTO_CHUNK.targetMs, workedMs / LOCAL_RAMP)), maxItems: LOCAL_AUTO_CHUNK.maxItems }
+}
 
 function isIterable(value: unknown): value is AnyIterable<unknown> {
   return (
@@ -94,7 +111,7 @@ export function splitMapArgs(rest: unknown[]): { iterables: AnyIterable<unknown>
  * Zips iterables into argument tuples, stopping at the shortest (as Python's map).
  * Reads strictly on demand. Returns a sync iterator when all inputs are sync.
  */
-/** On the tuples of a single synchronous iterable (zipArgs): the iterable's own iterator, so the engine can read bare items. */
+/** On the tuples of a single iterable (zipArgs): the iterable's own iterator, so the engine can read bare items. */
 const kItems = Symbol('multiproc.items')
 
 export function zipArgs(iterables: AnyIterable<unknown>[]): Iterator<unknown[]> | AsyncIterator<unknown[]> {
@@ -141,6 +158,8 @@ export function zipArgs(iterables: AnyIterable<unknown>[]): Iterator<unknown[]> 
       : (it as Iterable<unknown>)[Symbol.iterator](),
   )
   return {
+    // One async iterable (the lines of a file): the engine reads its items bare too.
+    ...(its.length === 1 ? { [kItems]: its[0]! } : {}),
     async next(): Promise<IteratorResult<unknown[]>> {
       const tuple: unknown[] = []
       for (const it of its) {
@@ -238,25 +257,29 @@ async function* run(
   // mattering after one or two larger ones.
   let learnedMs = 0
   let learnedItems = 0
+  /** The workers' time of every chunk learned from: how far local chunks have grown. */
+  let workedMs = 0
   let chunksize = chunkOption === 'auto' ? leastChunk : chunkOption
 
   /** The error that ends the iteration when a wait ended other than done. */
   const stop = (ending: Ending): Error =>
     ending === 'timed-out' ? new TimeoutError(`map() with timeout ${timeout} ms timed out`) : new CancelledError('map() was aborted', { cause: signal!.reason })
 
-  // A map over one synchronous iterable sends its items as they are, one flat
-  // array per chunk, with no argument array per item (as Pool's map does).
-  const bare = executor.submitItems !== undefined ? ((source as { [kItems]?: Iterator<unknown> })[kItems] ?? null) : null
+  // A map over one iterable sends its items as they are, one flat array per
+  // chunk, with no argument array per item (as Pool's map does); an async
+  // one is read without a tuple and a promise of zipArgs's per item.
+  const bare = executor.submitItems !== undefined ? ((source as { [kItems]?: Iterator<unknown> | AsyncIterator<unknown> })[kItems] ?? null) : null
   const readChunk = async (): Promise<unknown[] | null> => {
     if (bare !== null) {
       const items: unknown[] = []
       while (items.length < chunksize) {
-        const r = bare.next()
-        if (r.done) {
+        let r = bare.next()
+        if (r instanceof Promise) r = await r
+        if ((r as IteratorResult<unknown>).done) {
           exhausted = true
           break
         }
-        items.push(r.value)
+        items.push((r as IteratorResult<unknown>).value)
       }
       return items.length > 0 ? items : null
     }
@@ -350,6 +373,8 @@ async function* run(
   // the window may hold hundreds of one-item chunks sent before the first
   // answer, and waiting for them in order would keep chunks small for as long.
   const learn = (chunk: Future<ChunkResult>): void => {
+    // A chunk cancelled (the map was left early) has no outcome to learn from.
+    if (chunk.cancelled()) return
     const done = chunk[kOutcome]()
     if (done.failed) return
     const result = done.value!
@@ -357,7 +382,8 @@ async function* run(
     learnedMs = learnedMs * 0.5 + Math.max(0, result.ms)
     learnedItems = learnedItems * 0.5 + result.values.length
     const perItemMs = learnedMs / learnedItems
-    const { targetMs, maxItems } = executor.autoChunk?.() ?? LOCAL_AUTO_CHUNK
+    workedMs += Math.max(0, result.ms)
+    const { targetMs, maxItems } = executor.autoChunk?.() ?? localAutoChunk(workedMs)
     const ideal = perItemMs > 0 ? Math.floor(targetMs / perItemMs) : maxItems
     const next = Math.max(leastChunk, Math.min(maxItems, ideal))
     growing = next > chunksize * 1.5

@@ -73,6 +73,80 @@ describe('map engine', () => {
     }
   })
 
+  it('local auto chunks grow with the work done, a sixteenth of it, up to 8 ms of work', async () => {
+    const ex = handExecutor()
+    const it = mapInChunks(ex, task, zipArgs([Array.from({ length: 100_000 }, (_, i) => i)]), {}, true)
+    const consumer = (async () => {
+      for await (const _ of it) {
+        // reads every value, as a consumer does
+      }
+    })()
+    // Every item takes 0.1 ms: chunks start at 1 ms (10 items) and reach 8 ms (80) once 128 ms are done.
+    const sizes: number[] = []
+    let workedMs = 0
+    for (let i = 0; i < 120; i++) {
+      while (ex.chunks.length <= i) await tick()
+      const chunk = ex.chunks[i]!
+      sizes.push(chunk.items.length)
+      workedMs += chunk.items.length * 0.1
+      chunk.future.setResult({ ...squares(chunk.items), ms: chunk.items.length * 0.1 })
+    }
+    assert.equal(sizes[0], 1)
+    assert.ok(sizes[1]! >= 9 && sizes[1]! <= 10, `the second chunk: about 1 ms, ${sizes[1]} items`)
+    assert.ok(Math.max(...sizes) <= 80, `at most 8 ms a chunk: ${Math.max(...sizes)} items`)
+    assert.ok(sizes.at(-1)! >= 79, `8 ms chunks after ${workedMs.toFixed(0)} ms of work: ${sizes.at(-1)} items`)
+    // No chunk is larger than a sixteenth of the work known when it was cut (plus the first one-item chunks).
+    let known = 0
+    for (const [i, size] of sizes.entries()) {
+      assert.ok(size * 0.1 <= Math.max(1, known / 16) + 0.1, `chunk ${i}: ${size} items after ${known.toFixed(1)} ms`)
+      known += size * 0.1
+    }
+    await it.return!(undefined)
+    await consumer.catch(() => {})
+  })
+
+  it('a map over one async iterable sends its items flat, as over a sync one', async () => {
+    for (const source of [[1, 2, 3], (async function* () { yield* [1, 2, 3] })()]) {
+      const flat: unknown[][] = []
+      const ex = {
+        ...handExecutor(),
+        submitItems(_task: ResolvedTask, items: unknown[]): Future<ChunkResult> {
+          flat.push(items)
+          const future = new CountingFuture<ChunkResult>()
+          future.setResult({ values: items.map((x) => (x as number) ** 2), errors: undefined, ms: 0 })
+          return future
+        },
+      }
+      const out: unknown[] = []
+      for await (const v of mapInChunks(ex, task, zipArgs([source]), { chunksize: 2 }, true)) out.push(v)
+      assert.deepEqual(out, [1, 4, 9])
+      assert.deepEqual(flat, [[1, 2], [3]], 'bare items, no argument tuple per item')
+      assert.equal(ex.chunks.length, 0)
+    }
+  })
+
+  it('leaving a map early warns of nothing (the chunks cancelled are not learned from)', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error): void => void warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      const ex = handExecutor()
+      const it = mapInChunks(ex, task, zipArgs([Array.from({ length: 100 }, (_, i) => i)]), {}, true)
+      const first = it.next()
+      await tick()
+      ex.chunks[0]!.future.setResult({ ...squares(ex.chunks[0]!.items), ms: 0.001 })
+      await first
+      await tick()
+      assert.ok(ex.chunks.length > 1)
+      await it.return!(undefined)
+      assert.ok(ex.chunks.slice(1).every((c) => c.future.cancelled()))
+      await tick()
+      assert.deepEqual(warnings.map((w) => w.message), [])
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
   it('unordered: yields the chunk done first', async () => {
     const ex = handExecutor()
     const it = mapInChunks(ex, task, zipArgs([[1, 2, 3]]), { chunksize: 1 }, false)
