@@ -94,6 +94,8 @@ const CHUNK_FLUSH_MS = 10
 /** Items of a chunk run between two clock reads at most, and the time those reads aim to be apart. */
 const MAX_STRIDE = 256
 const CHECK_EVERY_MS = 0.05
+/** Messages one drain takes from the port itself (RuntimePort.poll) before it lets the event loop turn. */
+const MAX_POLLED = 256
 
 export class TaskRunner {
   readonly #port: RuntimePort
@@ -200,14 +202,31 @@ export class TaskRunner {
     try {
       // A batch received while the loop's promise settled (a message handled from a nextTick, before
       // this continuation's microtask) found the runner draining: it is run here, not left behind.
+      let polled = 0
       do {
         if (!(await (this.#lanes === null ? this.#runInOrder() : this.#runInLanes(this.#lanes)))) return
+        // Messages that arrived while the tasks ran are taken now, not after the event loop turns:
+        // their results then leave with these (see RuntimePort.poll). Bounded, so timers still run.
+        if (this.#batches.length === 0 && polled < MAX_POLLED) polled += this.#poll()
       } while (this.#batches.length > 0)
       this.flush()
     } finally {
       this.#draining = false
     }
     this.#maybeStop()
+  }
+
+  /** Receives the messages that already arrived (RuntimePort.poll); returns how many. */
+  #poll(): number {
+    const poll = this.#port.poll
+    if (poll === undefined) return 0
+    let n = 0
+    for (let message = poll(); message !== undefined; message = poll()) {
+      this.receive(message as ToWorker)
+      n++
+      if (this.#stopRequested) break
+    }
+    return n
   }
 
   /** Takes the next task received into #flags, #index, #args; false when none is left. */
