@@ -427,6 +427,9 @@ export class LocalScheduler implements Scheduler {
         }
         if (slot.inflight.length === 0) this.#onSlotIdle(slot)
         if (host.queue.length > 0) this.pump()
+        // Callers that submit as each of these results comes in get their tasks sent
+        // together by one pump, after them, not one message each (see dispatchNow).
+        else if (r.length > 2) host.schedulePump()
         return
       }
       case 'ready':

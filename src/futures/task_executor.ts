@@ -469,9 +469,10 @@ export abstract class TaskExecutor extends Executor {
       )
       return
     }
-    // Nothing queued and a worker idle: the scheduler sends it now, without the
-    // hop through the queue and a microtask (this is the idle round trip).
-    if (this.#queue.length === 0 && !f.exclusive && this.#scheduler.dispatchNow(f)) return
+    // Nothing queued, no pump due and a worker idle: the scheduler sends it now, without the
+    // hop through the queue and a microtask (this is the idle round trip). With a pump due,
+    // the task goes with the others it sends.
+    if (this.#queue.length === 0 && !this.#pumpScheduled && !f.exclusive && this.#scheduler.dispatchNow(f)) return
     this.#queue.push(f)
     this.#schedulePump()
   }
