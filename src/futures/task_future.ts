@@ -9,7 +9,7 @@ import type { Transferable } from '../wire/transfer.js'
 import type { TaskKind } from '../wire/messages.js'
 import type { ChunkProgress } from './chunk_progress.js'
 import type { RetryPolicy } from './retry_policy.js'
-import { Future, kCancelRunning } from './future.js'
+import { Future, kCancelRunning, promiseConstructor } from './future.js'
 
 /**
  * Hears a running task's `progress()` values (task.ts): `item` is the index
@@ -93,3 +93,6 @@ export class TaskFuture<T = unknown> extends Future<T> {
     }
   }
 }
+
+// `await` and Promise.all take a TaskFuture as it is (see future.ts).
+promiseConstructor(TaskFuture)
