@@ -110,7 +110,12 @@ export class LocalScheduler implements Scheduler {
     this.#backend = backend
     this.#options = options
     this.capabilities = backend.capabilities
+    // Threads and the inline backend send by postMessage / structuredClone with the transfer
+    // list (the caller's buffers are detached by the send); a process gets a serialized copy.
+    this.movesTransfers = !backend.capabilities.ownProcess
   }
+
+  readonly movesTransfers: boolean
 
   get name(): string {
     return this.#backend.name

@@ -56,7 +56,8 @@ export class TaskFuture<T = unknown> extends Future<T> {
     readonly task: ResolvedTask,
     readonly kind: TaskKind,
     args: unknown[],
-    readonly transfer: readonly Transferable[] | undefined,
+    /** Replaced once by the executor when it moves the buffers in (task_executor.ts). */
+    public transfer: readonly Transferable[] | undefined,
     /** A task with a timeout or a signal: it may have to be stopped alone, so it runs alone. */
     readonly exclusive: boolean,
     public retries: number,
