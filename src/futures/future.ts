@@ -7,11 +7,16 @@
  *      │  └───────────────setResult/setException──────────────────────────────▶ FINISHED
  *      └──cancel()──▶ CANCELLED
  *
- * A Future is awaitable (`await future` is `await future.result()`), but it
- * is not a Promise: it creates its promise only when someone awaits it, so a
- * Future that nobody awaits and that fails causes no unhandled-rejection
- * warning. Done callbacks run synchronously when the Future settles, in the
- * order they were added, like Python's.
+ * A Future is a Promise of the task's value (`await future` is `await
+ * future.result()`): a burst of 100k tasks awaited with Promise.all makes one
+ * promise per task, not three (a thenable makes the await machinery create a
+ * promise and call its `then`, which had to create one more). Its
+ * prototype's `constructor` is Promise, so `await` and `Promise.all` take it
+ * as it is, as they take a plain promise, and `then` returns plain promises.
+ * A Future that fails is marked handled before it rejects, so one that
+ * nobody awaits causes no unhandled-rejection warning. Done callbacks run
+ * synchronously when the Future settles, in the order they were added, like
+ * Python's.
  */
 import { CancelledError, InvalidStateError, TimeoutError } from '../errors.js'
 import { inspect, type InspectOptions } from 'node:util'
@@ -66,6 +71,16 @@ function shorten(text: string, max = 80): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
 
+// The resolving functions of the Future being constructed: one shared executor, no closure per Future.
+let capturedResolve: (value: any) => void = () => {}
+let capturedReject: (reason: unknown) => void = () => {}
+function capture(resolve: (value: any) => void, reject: (reason: unknown) => void): void {
+  capturedResolve = resolve
+  capturedReject = reject
+}
+const promiseThen = Promise.prototype.then
+function ignore(): void {}
+
 function reportCallbackError(error: unknown): void {
   const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error)
   process.emitWarning(`A Future done callback threw: ${detail}`, { type: 'MultiprocWarning', code: 'MP_DONE_CALLBACK' })
@@ -85,7 +100,12 @@ function reportCallbackError(error: unknown): void {
  * console.log(future.done(), future.state)  // true FINISHED
  * console.log(future)                       // Future<finished: 49>
  */
-export class Future<T = unknown> implements PromiseLike<T> {
+export class Future<T = unknown> extends Promise<T> {
+  /** Promise: what `then` builds is a plain promise, whatever the subclass. */
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise
+  }
+
   #state: FutureState = 'PENDING'
   #value: T | undefined = undefined
   #error: unknown = undefined
@@ -94,10 +114,23 @@ export class Future<T = unknown> implements PromiseLike<T> {
   // Typed loosely on purpose: a private field typed with T in a parameter
   // position would make Future<never> unassignable to Future<any>.
   #callbacks: DoneCallback<any> | DoneCallback<any>[] | null = null
+  /** Why it was cancelled (kForceCancel); once CANCELLED, the CancelledError it rejects with. */
   #cancelReason: unknown = undefined
-  #promise: Promise<T> | null = null
-  #resolve: ((value: any) => void) | null = null
-  #reject: ((reason: unknown) => void) | null = null
+  readonly #resolve: (value: any) => void
+  readonly #reject: (reason: unknown) => void
+
+  /**
+   * A PENDING Future, for executor implementations and tests. It takes no
+   * executor function: it settles through `setResult`, `setException` and
+   * `cancel` (so `Future.resolve()` and the like throw; use Promise's).
+   */
+  constructor() {
+    // eslint-disable-next-line prefer-rest-params
+    if (arguments.length > 0) throw new TypeError('new Future() takes no arguments: a Future settles through setResult(), setException() or cancel()')
+    super(capture)
+    this.#resolve = capturedResolve
+    this.#reject = capturedReject
+  }
 
   /** The current state: 'PENDING', 'RUNNING', 'CANCELLED' or 'FINISHED'. */
   get state(): FutureState {
@@ -268,31 +301,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#settle()
   }
 
-  // ── PromiseLike ──
-
-  /**
-   * Makes the Future awaitable: `await future` is `await future.result()`.
-   * @returns a Promise of the task's value; it rejects with the task's error or `CancelledError`
-   */
-  then<R1 = T, R2 = never>(
-    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return this.#getPromise().then(onFulfilled, onRejected)
-  }
-
-  /** `future.catch(fn)` is `future.result().catch(fn)`: handles the task's error. */
-  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.#getPromise().catch(onRejected)
-  }
-
-  /** `future.finally(fn)` is `future.result().finally(fn)`. */
-  finally(onFinally?: (() => void) | null): Promise<T> {
-    return this.#getPromise().finally(onFinally)
-  }
+  // `then`, `catch` and `finally` are Promise's: `await future` is `await future.result()`.
 
   /** `'Future'`, for `Object.prototype.toString`. */
-  get [Symbol.toStringTag](): string {
+  override get [Symbol.toStringTag](): string {
     return 'Future'
   }
 
@@ -304,7 +316,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * @example
    * console.log(String(executor.submit(square, 7))) // Future<pending>
    */
-  toString(): string {
+  override toString(): string {
     return this.#describe()
   }
 
@@ -336,30 +348,30 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return `Future<failed: ${shorten(text)}>`
   }
 
+  /** The CancelledError of a CANCELLED Future (made by #settle). */
   #cancelledError(): CancelledError {
-    if (this.#cancelReason instanceof CancelledError) return this.#cancelReason
-    return this.#cancelReason === undefined
-      ? new CancelledError('The Future was cancelled')
-      : new CancelledError('The task was cancelled while running: its signal was aborted', { cause: this.#cancelReason })
+    return this.#cancelReason as CancelledError
+  }
+
+  /** Turns #cancelReason into the CancelledError the Future rejects with. */
+  #makeCancelledError(): CancelledError {
+    const reason = this.#cancelReason
+    if (reason instanceof CancelledError) return reason
+    if (reason !== undefined) return new CancelledError('The task was cancelled while running: its signal was aborted', { cause: reason })
+    // Made at cancel(), where no stack says anything the message does not, and
+    // a stack trace would cost several times the rest of a cancel (shutdown({ cancelFutures }) of a long queue).
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    try {
+      return new CancelledError('The Future was cancelled')
+    } finally {
+      Error.stackTraceLimit = limit
+    }
   }
 
   #settledPromise(): Promise<T> {
     if (this.#state === 'CANCELLED') return Promise.reject(this.#cancelledError())
     return this.#failed ? Promise.reject(this.#error) : Promise.resolve(this.#value as T)
-  }
-
-  #getPromise(): Promise<T> {
-    if (this.#promise === null) {
-      if (this.done()) {
-        this.#promise = this.#settledPromise()
-      } else {
-        this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve
-          this.#reject = reject
-        })
-      }
-    }
-    return this.#promise
   }
 
   #waitDone(timeout: number | undefined, what: string): Promise<void> {
@@ -380,11 +392,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #settle(): void {
-    if (this.#resolve !== null) {
-      if (this.#state === 'CANCELLED') this.#reject!(this.#cancelledError())
-      else if (this.#failed) this.#reject!(this.#error)
-      else this.#resolve(this.#value as T)
-      this.#resolve = this.#reject = null
+    if (this.#state === 'FINISHED' && !this.#failed) this.#resolve(this.#value as T)
+    else {
+      // Handled before it rejects: a Future nobody awaits makes no unhandled-rejection noise.
+      promiseThen.call(this, undefined, ignore)
+      if (this.#state === 'CANCELLED') this.#reject((this.#cancelReason = this.#makeCancelledError()))
+      else this.#reject(this.#error)
     }
     const callbacks = this.#callbacks
     if (callbacks === null) return
@@ -406,3 +419,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
     }
   }
 }
+
+// `await`, `Promise.resolve` and `Promise.all` take a promise whose `constructor` is
+// Promise as it is; any other they wrap in a new promise and subscribe through a
+// microtask. `then` makes plain promises too (Symbol.species is Promise's).
+// A subclass's prototype gets a `constructor` of its own: it says the same with
+// `promiseConstructor(Sub)` (TaskFuture does), and without it still chains plain promises.
+export function promiseConstructor(cls: abstract new (...args: never[]) => Future<any>): void {
+  Object.defineProperty(cls.prototype, 'constructor', { value: Promise, writable: true, configurable: true, enumerable: false })
+}
+promiseConstructor(Future)

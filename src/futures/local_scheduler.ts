@@ -110,7 +110,12 @@ export class LocalScheduler implements Scheduler {
     this.#backend = backend
     this.#options = options
     this.capabilities = backend.capabilities
+    // Threads and the inline backend send by postMessage / structuredClone with the transfer
+    // list (the caller's buffers are detached by the send); a process gets a serialized copy.
+    this.movesTransfers = !backend.capabilities.ownProcess
   }
+
+  readonly movesTransfers: boolean
 
   get name(): string {
     return this.#backend.name
@@ -427,6 +432,9 @@ export class LocalScheduler implements Scheduler {
         }
         if (slot.inflight.length === 0) this.#onSlotIdle(slot)
         if (host.queue.length > 0) this.pump()
+        // Callers that submit as each of these results comes in get their tasks sent
+        // together by one pump, after them, not one message each (see dispatchNow).
+        else if (r.length > 2) host.schedulePump()
         return
       }
       case 'ready':

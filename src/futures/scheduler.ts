@@ -84,6 +84,12 @@ export interface Scheduler {
   prepare(): void
   /** Sends `f` at once if a worker is idle and nothing is queued (the idle round trip); false: queue it. */
   dispatchNow(f: TaskFuture): boolean
+  /**
+   * True when `dispatchNow` moves a task's `transfer` buffers as it sends it
+   * (postMessage to a thread, the inline backend's structured clone): the
+   * executor then leaves them in place until it knows the task waits.
+   */
+  readonly movesTransfers?: boolean
   /** Sends queued tasks to workers, as many as they take. */
   pump(): void
   /** How the running task `f` will be stopped, for its error message ("thread worker 3 was stopped and replaced"). */

@@ -72,6 +72,8 @@ export abstract class TaskExecutor extends Executor {
   readonly #callerStacks = process.env.MULTIPROC_CALLER_STACKS === '1'
   /** What the executor is called in messages ("the cluster executor"). */
   readonly #what: string
+  /** The scheduler's dispatchNow moves `transfer` buffers as it sends (Scheduler.movesTransfers). */
+  readonly #movesTransfers: boolean
   readonly #queue = new Deque<TaskFuture>()
   readonly #stats = new TaskStats()
   readonly #verifying = new Set<TaskFuture>()
@@ -136,6 +138,7 @@ export abstract class TaskExecutor extends Executor {
             () => this.#closedError(),
           )
     this.#capabilities = scheduler.capabilities
+    this.#movesTransfers = scheduler.movesTransfers === true
     // The name only words errors ("cannot be passed to the nats backend"); the flags decide.
     this.#shareTarget = { ...scheduler.capabilities, backend: scheduler.name }
     this.#retries = settings.retries
@@ -315,17 +318,13 @@ export abstract class TaskExecutor extends Executor {
     const found = { shareables: 0 }
     for (let i = 0; i < args.length; i++) checkArgument(args[i], i, 'args', this.#capabilities, transfer, task, found)
     if (found.shareables > 0) args = encodeShareables(args, this.#shareTarget) as typeof args
-    if (transfer !== undefined && transfer.length > 0) {
-      // Move now, as postMessage would: the caller's buffers are detached at
-      // submit, and this executor owns the moved memory until dispatch.
-      ;[args, transfer] = structuredClone([args, transfer], { transfer: transfer as Transferable[] }) as [typeof args, Transferable[]]
-    }
     const f = new TaskFuture<Awaited<ReturnType<F>>>(task, KIND_CALL, args, transfer, timeout !== undefined || signal !== undefined, retries, signal, timeout)
     f.shared = found.shareables > 0
     f.onProgress = onProgress
     f.retryPolicy = retryPolicy
     if (this.#callerStacks) f.callerStack = new Error().stack
     if (signal?.aborted) {
+      moveIn(f)
       this.#stats.submitted++
       this.#stats.cancelled++
       f[kForceCancel](new CancelledError('The task was not started: its signal was already aborted', { cause: signal.reason }))
@@ -450,6 +449,7 @@ export abstract class TaskExecutor extends Executor {
     }
     const verified = f.task.verified
     if (verified !== null) {
+      moveIn(f)
       // First use of a function from a module not loaded yet: confirm its export name first.
       this.#verifying.add(f)
       verified.then(
@@ -469,9 +469,14 @@ export abstract class TaskExecutor extends Executor {
       )
       return
     }
-    // Nothing queued and a worker idle: the scheduler sends it now, without the
-    // hop through the queue and a microtask (this is the idle round trip).
-    if (this.#queue.length === 0 && !f.exclusive && this.#scheduler.dispatchNow(f)) return
+    // Nothing queued, no pump due and a worker idle: the scheduler sends it now, without the
+    // hop through the queue and a microtask (this is the idle round trip). With a pump due,
+    // the task goes with the others it sends.
+    // Buffers to move: postMessage moves them if the task leaves now; otherwise they move in here.
+    const movesOnSend = this.#movesTransfers
+    if (!movesOnSend) moveIn(f)
+    if (this.#queue.length === 0 && !this.#pumpScheduled && !f.exclusive && this.#scheduler.dispatchNow(f)) return
+    if (movesOnSend) moveIn(f)
     this.#queue.push(f)
     this.#schedulePump()
   }
@@ -632,6 +637,20 @@ function serializationError(problem: { path: string; reason: string }, index: nu
     path: problem.path,
     reason: problem.reason,
   })
+}
+
+/**
+ * Moves the buffers of a task submitted with `transfer` into the executor,
+ * as postMessage would: the caller's buffers are detached at submit and the
+ * executor owns the moved memory until dispatch. Not for a task a thread
+ * gets at submit: its postMessage moves them itself, once, where each move
+ * makes a new ArrayBuffer (and, for a large one, its share of full
+ * collections).
+ */
+function moveIn(f: TaskFuture): void {
+  const transfer = f.transfer
+  if (transfer === undefined || transfer.length === 0 || f.args === null) return
+  ;[f.args, f.transfer] = structuredClone([f.args, transfer], { transfer: transfer as Transferable[] }) as [unknown[], Transferable[]]
 }
 
 function reviver(f: TaskFuture, worker: string): (error: SerializedValue) => unknown {

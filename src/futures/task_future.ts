@@ -9,7 +9,7 @@ import type { Transferable } from '../wire/transfer.js'
 import type { TaskKind } from '../wire/messages.js'
 import type { ChunkProgress } from './chunk_progress.js'
 import type { RetryPolicy } from './retry_policy.js'
-import { Future, kCancelRunning } from './future.js'
+import { Future, kCancelRunning, promiseConstructor } from './future.js'
 
 /**
  * Hears a running task's `progress()` values (task.ts): `item` is the index
@@ -56,7 +56,8 @@ export class TaskFuture<T = unknown> extends Future<T> {
     readonly task: ResolvedTask,
     readonly kind: TaskKind,
     args: unknown[],
-    readonly transfer: readonly Transferable[] | undefined,
+    /** Replaced once by the executor when it moves the buffers in (task_executor.ts). */
+    public transfer: readonly Transferable[] | undefined,
     /** A task with a timeout or a signal: it may have to be stopped alone, so it runs alone. */
     readonly exclusive: boolean,
     public retries: number,
@@ -93,3 +94,6 @@ export class TaskFuture<T = unknown> extends Future<T> {
     }
   }
 }
+
+// `await` and Promise.all take a TaskFuture as it is (see future.ts).
+promiseConstructor(TaskFuture)

@@ -12,7 +12,16 @@
  * cannot judge (class instances, host objects).
  */
 import { types } from 'node:util'
-import { isShareable } from './shareable.js'
+import type { Shareable } from './shareable.js'
+
+/**
+ * shareable.ts's test, by its registered symbol: a worker loads this module
+ * (result_buffer.ts) and should not load the shareable codec with it.
+ */
+function isShareable(value: unknown): value is Shareable {
+  return typeof value === 'object' && value !== null && typeof (value as Record<symbol, unknown>)[kShare] === 'function'
+}
+const kShare = Symbol.for('multiproc.share')
 
 /** Why a value cannot be sent, and where in it. */
 export interface CloneProblem {

@@ -3,7 +3,7 @@
  * runtime.ts; this file only wires it to `parentPort`. The ways a thread can
  * die are handled by exit_guard.ts, shared with the process bootstrap.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { TaskRunner } from './runtime.js'
 import { guardExit } from './exit_guard.js'
 import { PROTOCOL_VERSION, type ToWorker, type WorkerInit } from '../wire/messages.js'
@@ -20,7 +20,13 @@ if (init.v !== PROTOCOL_VERSION) {
   process.exit(1)
 }
 
-const runner = new TaskRunner({ post: (message, transfer) => port.postMessage(message, transfer ?? []) }, init)
+const runner = new TaskRunner(
+  {
+    post: (message, transfer) => port.postMessage(message, transfer ?? []),
+    poll: () => receiveMessageOnPort(port)?.message,
+  },
+  init,
+)
 guardExit(runner, (message) => port.postMessage(message))
 runner.onStop = () => {
   port.close()

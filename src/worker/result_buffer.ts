@@ -38,6 +38,14 @@ export interface RuntimePort {
   finished?(count: number): void
   /** Called with the index of a chunk's item just before it starts (same purpose). */
   item?(index: number): void
+  /**
+   * The next message that already arrived and was not handled yet, taken
+   * now, or undefined when there is none (thread backend). The runner asks
+   * before it sends its results: tasks that came in meanwhile run first and
+   * their results leave in the same message, so a caller that keeps a few
+   * tasks in flight does not fall into one message per task each way.
+   */
+  poll?(): unknown
 }
 
 /** The values of the running chunk (one task at a time) not sent yet; `e` indexes count from the chunk's first item. */

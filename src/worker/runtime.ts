@@ -69,11 +69,11 @@ import { FLAG_FLAT, FLAG_PROGRESS, FLAG_SHARED, KIND_CHUNK, KIND_MASK, STATUS_ER
 import { serializeError, type SerializedError } from '../wire/remote_error.js'
 import { loadTask, type LoadedTask } from './task_loader.js'
 import { Deque } from '../internal/deque.js'
-import { reviveShareables, type ReviveContext } from '../wire/shareable.js'
-import { ItemProgress, ProgressSink, withProgress } from './progress_sink.js'
-import { Lanes } from './lanes.js'
+import type { ReviveContext } from '../wire/shareable.js'
+import type { ProgressSink } from './progress_sink.js'
+import type { Lanes } from './lanes.js'
 import { ResultBuffer, type ChunkPart, type RuntimePort } from './result_buffer.js'
-import { RunningChunk } from './running_chunk.js'
+import type { RunningChunk } from './running_chunk.js'
 
 export type { RuntimePort } from './result_buffer.js'
 
@@ -95,6 +95,29 @@ const CHUNK_FLUSH_MS = 10
 const MAX_STRIDE = 256
 const CHECK_EVERY_MS = 0.05
 
+// What only some workers need is imported on first use: every module of the worker's
+// graph is read and compiled before its first task, and that is most of a cold start.
+// Progress (a caller that listens), lanes (concurrentTasksPerWorker > 1) and shareable
+// arguments (a Lock, a Queue...) are not needed by a plain task.
+let progressModule: typeof import('./progress_sink.js') | null = null
+let chunkClass: typeof RunningChunk | null = null
+
+async function loadProgress(): Promise<void> {
+  progressModule ??= await import('./progress_sink.js')
+}
+
+async function makeLanes(concurrency: number): Promise<Lanes> {
+  const [{ Lanes }, { RunningChunk }] = await Promise.all([import('./lanes.js'), import('./running_chunk.js')])
+  chunkClass = RunningChunk
+  return new Lanes(concurrency)
+}
+
+async function reviveShareables(value: unknown, context: ReviveContext): Promise<unknown> {
+  return (await import('../wire/shareable.js')).reviveShareables(value, context)
+}
+/** Messages one drain takes from the port itself (RuntimePort.poll) before it lets the event loop turn. */
+const MAX_POLLED = 256
+
 export class TaskRunner {
   readonly #port: RuntimePort
   readonly #init: WorkerInit
@@ -108,7 +131,9 @@ export class TaskRunner {
   /** When a progress value last forced a flush (shared by the tasks of this runner: see progress_sink.ts). */
   readonly #progressClock = { last: -Infinity }
   /** The lanes of a worker that runs several tasks at once (`concurrency` > 1); null: one at a time, results in order. */
-  readonly #lanes: Lanes | null
+  /** Made by #drain before the first task (makeLanes) when `concurrency` > 1. */
+  #lanes: Lanes | null = null
+  readonly #concurrency: number
   /** Lanes: tasks received so far (the next one's sequence number). */
   #received = 0
   /** Lanes: tasks started and not finished. */
@@ -133,8 +158,8 @@ export class TaskRunner {
     this.#port = port
     this.#init = init
     this.#counters = init.counters !== null ? new Int32Array(init.counters) : null
-    this.#lanes = (init.concurrency ?? 1) > 1 ? new Lanes(init.concurrency!) : null
-    this.#out = new ResultBuffer(port, this.#lanes !== null)
+    this.#concurrency = init.concurrency ?? 1
+    this.#out = new ResultBuffer(port, this.#concurrency > 1)
   }
 
   /** Runs the initializer, then says ready (or init-error). Resolves to success. */
@@ -197,17 +222,35 @@ export class TaskRunner {
       this.#draining = false
       return
     }
+    if (this.#concurrency > 1 && this.#lanes === null) this.#lanes = await makeLanes(this.#concurrency)
     try {
       // A batch received while the loop's promise settled (a message handled from a nextTick, before
       // this continuation's microtask) found the runner draining: it is run here, not left behind.
+      let polled = 0
       do {
         if (!(await (this.#lanes === null ? this.#runInOrder() : this.#runInLanes(this.#lanes)))) return
+        // Messages that arrived while the tasks ran are taken now, not after the event loop turns:
+        // their results then leave with these (see RuntimePort.poll). Bounded, so timers still run.
+        if (this.#batches.length === 0 && polled < MAX_POLLED) polled += this.#poll()
       } while (this.#batches.length > 0)
       this.flush()
     } finally {
       this.#draining = false
     }
     this.#maybeStop()
+  }
+
+  /** Receives the messages that already arrived (RuntimePort.poll); returns how many. */
+  #poll(): number {
+    const poll = this.#port.poll
+    if (poll === undefined) return 0
+    let n = 0
+    for (let message = poll(); message !== undefined; message = poll()) {
+      this.receive(message as ToWorker)
+      n++
+      if (this.#stopRequested) break
+    }
+    return n
   }
 
   /** Takes the next task received into #flags, #index, #args; false when none is left. */
@@ -290,7 +333,11 @@ export class TaskRunner {
       }
 
       // Only a task whose caller listens runs in a progress context (progress_sink.ts).
-      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(out.results.length >> 1, pairs, now), this.#progressClock)
+      if ((flags & FLAG_PROGRESS) !== 0 && progressModule === null) {
+        await loadProgress()
+        if (this.#abandoned) return false
+      }
+      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new progressModule!.ProgressSink((pairs, now) => this.#addProgress(out.results.length >> 1, pairs, now), this.#progressClock)
       const t0 = performance.now()
       if (kind === KIND_CHUNK) {
         // Values are pushed, never written into a preallocated array: a holey
@@ -323,7 +370,7 @@ export class TaskRunner {
             else {
               sink.item = i
               const itemArgs = args[i]
-              value = withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
+              value = progressModule!.withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
             }
             if (isThenable(value)) value = await value
             part.v.push(out.unwrapTransfer(value))
@@ -339,7 +386,7 @@ export class TaskRunner {
       } else {
         try {
           const callArgs = args
-          let value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
+          let value = sink === undefined ? fn(...args) : progressModule!.withProgress(sink, () => fn(...callArgs))
           if (isThenable(value)) value = await value
           sink?.close()
           out.results.push(STATUS_OK, out.unwrapTransfer(value))
@@ -394,17 +441,18 @@ export class TaskRunner {
           continue
         }
       }
+      if ((flags & FLAG_PROGRESS) !== 0 && progressModule === null) await loadProgress()
       if (this.#abandoned) return false
 
-      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new ProgressSink((pairs, now) => this.#addProgress(seq, pairs, now), this.#progressClock)
+      const sink = (flags & FLAG_PROGRESS) === 0 ? undefined : new progressModule!.ProgressSink((pairs, now) => this.#addProgress(seq, pairs, now), this.#progressClock)
       if ((flags & KIND_MASK) === KIND_CHUNK) {
-        if (!(await this.#startItems(new RunningChunk(seq, args.length, t0, sink), fn, args, (flags & FLAG_FLAT) !== 0, lanes))) return false
+        if (!(await this.#startItems(new chunkClass!(seq, args.length, t0, sink), fn, args, (flags & FLAG_FLAT) !== 0, lanes))) return false
         continue
       }
       let value: unknown
       try {
         const callArgs = args
-        value = sink === undefined ? fn(...args) : withProgress(sink, () => fn(...callArgs))
+        value = sink === undefined ? fn(...args) : progressModule!.withProgress(sink, () => fn(...callArgs))
       } catch (error) {
         this.#callDone(seq, sink, t0, STATUS_ERROR, error)
         continue
@@ -448,7 +496,7 @@ export class TaskRunner {
       let value: unknown
       try {
         if (sink === undefined) value = flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))
-        else value = withProgress(new ItemProgress(sink, i), () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
+        else value = progressModule!.withProgress(new progressModule!.ItemProgress(sink, i), () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
       } catch (error) {
         this.#itemDone(chunk, i, t0, STATUS_ERROR, error)
         continue

@@ -244,5 +244,12 @@ for (const backend of backends()) {
       assert.equal(made.length, 2048)
       assert.equal(made[2047], 9)
     })
+
+    it('detaches each moved buffer at submit, whether its task is sent at once or waits in the queue', async () => {
+      const buffers = Array.from({ length: 12 }, () => new ArrayBuffer(256))
+      const futures = buffers.map((buffer) => ex.submitWith({ transfer: [buffer] }, T.fillBuffer, buffer, 3))
+      for (const buffer of buffers) assert.equal(buffer.byteLength, 0, 'detached in the caller at submit')
+      assert.deepEqual(await Promise.all(futures), buffers.map(() => 256))
+    })
   })
 }

@@ -612,10 +612,38 @@ describe('Future: awaitable', () => {
     assert.deepEqual(await all, [1, 2])
   })
 
-  it('is not a Promise, but PromiseLike', () => {
+  it('is a Promise, and still a Future', () => {
     const f = new Future()
-    assert.equal(f instanceof Promise, false)
-    assert.equal(typeof f.then, 'function')
+    assert.equal(f instanceof Promise, true)
+    assert.equal(f instanceof Future, true)
+    assert.equal(Object.prototype.toString.call(f), '[object Future]')
+  })
+
+  it('then(), catch() and finally() chain plain promises, not Futures', async () => {
+    const f = new Future<number>()
+    const chained = f.then((v) => v + 1)
+    const caught = f.catch(() => 0)
+    const fin = f.finally(() => {})
+    for (const p of [chained, caught, fin]) {
+      assert.equal(p instanceof Future, false)
+      assert.equal(p instanceof Promise, true)
+    }
+    f.setResult(1)
+    assert.equal(await chained.then((v) => v * 10), 20)
+    assert.equal(await caught, 1)
+    assert.equal(await fin, 1)
+  })
+
+  it('await and Promise.resolve take it as it is: no promise wraps it', async () => {
+    const f = new Future<number>()
+    assert.equal(Promise.resolve(f), f)
+    f.setResult(3)
+    assert.deepEqual(await Promise.all([f, f]), [3, 3])
+  })
+
+  it('takes no executor: Future.resolve() and new Future(fn) throw a TypeError', () => {
+    assert.throws(() => new (Future as unknown as new (fn: unknown) => unknown)(() => {}), TypeError)
+    assert.throws(() => Future.resolve(1), TypeError)
   })
 })
 
