@@ -9,6 +9,7 @@
  * the block starts once the blocks before it are done.
  */
 import { closeSync, openSync, readSync } from 'node:fs'
+import { task } from '../task_ref.js'
 import { transfer, type Transfer } from '../wire/transfer.js'
 import { runLineBatch, type LineFailure } from './line_task.js'
 
@@ -94,13 +95,26 @@ function encode(text: string): Uint8Array {
 
 const loaded = new Set<string>()
 
+/** Loads the task module (and this one) in a worker before its first block; a failure to load shows on that block. */
+async function load(module: string, name: string): Promise<void> {
+  const key = `${module}#${name}`
+  if (loaded.has(key)) return
+  await runLineBatch({ module, name, json: false, stopOnError: true, first: 1, lines: [] })
+  loaded.add(key)
+}
+
+/**
+ * Run in each worker as soon as it starts, while the main thread still gets
+ * the input ready: the worker's start and the task's import then cost no
+ * block any time, and no block waits in a worker that is still starting.
+ */
+export async function warmLineBlock(module: string, name: string): Promise<void> {
+  await load(module, name)
+}
+
 export async function runLineBlock(job: LineBlockJob): Promise<Transfer<LineBlockResult>> {
-  const key = `${job.module}#${job.name}`
-  if (!loaded.has(key)) {
-    // Loads the module outside the timed region: its import is no per-line cost.
-    await runLineBatch({ module: job.module, name: job.name, json: job.json, stopOnError: job.stopOnError, first: 1, lines: [] })
-    loaded.add(key)
-  }
+  // Loads the module outside the timed region: its import is no per-line cost.
+  await load(job.module, job.name)
   const started = performance.now()
   const bytes = job.bytes ?? readRange(job.file!, job.start, job.end)
   const lines = splitLines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
@@ -108,4 +122,14 @@ export async function runLineBlock(job: LineBlockJob): Promise<Transfer<LineBloc
   const output = encode(result.text)
   const value: LineBlockResult = { start: job.start, count: result.count, lines: lines.length, output, failures: result.failures, ms: performance.now() - started }
   return transfer(value, [output.buffer as ArrayBuffer])
+}
+
+/**
+ * The tasks above by reference (this module's URL and their names): the main
+ * thread sends them without the inspector lookup that finds where a function
+ * was defined, a few milliseconds of its start.
+ */
+export const LINE_BLOCK_TASKS = {
+  run: task<typeof runLineBlock>(import.meta.url, 'runLineBlock'),
+  warm: task<typeof warmLineBlock>(import.meta.url, 'warmLineBlock'),
 }
