@@ -9,7 +9,6 @@
  * the block starts once the blocks before it are done.
  */
 import { closeSync, openSync, readSync } from 'node:fs'
-import { task } from '../task_ref.js'
 import { transfer, type Transfer } from '../wire/transfer.js'
 import { runLineBatch, type LineFailure } from './line_task.js'
 
@@ -73,10 +72,13 @@ export function closeInputs(): void {
 /**
  * The lines of a block: split at "\n", one "\r" before it dropped, and a
  * last line without newline kept unless empty, as `lineBatches` does.
+ * `crlf: false` says the text holds no "\r" (a look at the bytes is far
+ * cheaper than one at every line).
  */
-export function splitLines(text: string): string[] {
+export function splitLines(text: string, crlf = true): string[] {
   const lines = text.split('\n')
   if (lines[lines.length - 1] === '') lines.pop()
+  if (!crlf) return lines
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!
     if (line.charCodeAt(line.length - 1) === 13) lines[i] = line.slice(0, -1)
@@ -94,6 +96,7 @@ function encode(text: string): Uint8Array {
 }
 
 const loaded = new Set<string>()
+const CR = 13
 
 /** Loads the task module (and this one) in a worker before its first block; a failure to load shows on that block. */
 async function load(module: string, name: string): Promise<void> {
@@ -117,19 +120,10 @@ export async function runLineBlock(job: LineBlockJob): Promise<Transfer<LineBloc
   await load(job.module, job.name)
   const started = performance.now()
   const bytes = job.bytes ?? readRange(job.file!, job.start, job.end)
-  const lines = splitLines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const lines = splitLines(buffer.toString('utf8'), buffer.indexOf(CR) >= 0)
   const result = await runLineBatch({ module: job.module, name: job.name, json: job.json, stopOnError: job.stopOnError, first: 1, lines, concurrency: job.concurrency })
   const output = encode(result.text)
   const value: LineBlockResult = { start: job.start, count: result.count, lines: lines.length, output, failures: result.failures, ms: performance.now() - started }
   return transfer(value, [output.buffer as ArrayBuffer])
-}
-
-/**
- * The tasks above by reference (this module's URL and their names): the main
- * thread sends them without the inspector lookup that finds where a function
- * was defined, a few milliseconds of its start.
- */
-export const LINE_BLOCK_TASKS = {
-  run: task<typeof runLineBlock>(import.meta.url, 'runLineBlock'),
-  warm: task<typeof warmLineBlock>(import.meta.url, 'warmLineBlock'),
 }

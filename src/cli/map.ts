@@ -10,7 +10,7 @@ import { createWriteStream } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { cpuCount } from '../cpu_count.js'
 import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCommand } from './args.js'
-import { MapRun, type MapInput } from './map_run.js'
+import type { MapInput, MapRun } from './map_run.js'
 import { BACKENDS, DEFAULT_NATS_URL } from './backend_names.js'
 import { startWorkers } from './map_workers.js'
 import { ProgressBar, formatCount } from '../progress_bar.js'
@@ -81,7 +81,13 @@ export async function runMapCommand(argv: string[]): Promise<number> {
   const showProgress = values.progress ?? (values['no-progress'] ? false : process.stderr.isTTY === true)
   if (spec.typescript) await enableTypeScript(spec.path)
 
-  // Open the input and the output before starting any worker: a typo costs nothing.
+  // A local executor's modules (the longest import of a run) load while the
+  // input and the output are opened; no worker starts before both are open
+  // (MapRun starts them): a typo costs nothing. A cluster pool is made only
+  // then, as it connects at once.
+  const loading = backend === 'nats' ? null : startWorkers(backend, jobs, values.nats, concurrency)
+  // When the input or the output cannot be opened, nobody awaits it.
+  loading?.catch(() => {})
   let input: MapInput
   let inputSize = NaN
   if (inputPath === null) {
@@ -116,7 +122,8 @@ export async function runMapCommand(argv: string[]): Promise<number> {
     output = file
   }
 
-  const workers = await startWorkers(backend, jobs, values.nats, concurrency)
+  const workers = await (loading ?? startWorkers(backend, jobs, values.nats, concurrency))
+  const { MapRun } = await import('./map_run.js')
   const run = new MapRun({ workers, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize, lineBatches: backend === 'nats' })
   const progress = showProgress ? new ProgressBar({ stream: process.stderr, enabled: true, unit: 'lines', state: () => run.progressState(), stats: () => workers.stats() }) : null
   const onSigint = (): void => {
