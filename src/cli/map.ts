@@ -13,6 +13,8 @@ import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCom
 import type { MapInput, MapRun } from './map_run.js'
 import { BACKENDS, DEFAULT_NATS_URL } from './backend_names.js'
 import { startWorkers } from './map_workers.js'
+import { ParallelGate } from './map_gate.js'
+import { LINE_BLOCK_TASKS } from './map_tasks.js'
 import { ProgressBar, formatCount } from '../progress_bar.js'
 import { parseTaskSpec } from './task_spec.js'
 import { enableTypeScript } from './typescript.js'
@@ -123,8 +125,11 @@ export async function runMapCommand(argv: string[]): Promise<number> {
   }
 
   const workers = await (loading ?? startWorkers(backend, jobs, values.nats, concurrency))
+  // The gate starts the first worker (all of them for a large file): the run's own modules load while they start.
+  const lineBatches = backend === 'nats'
+  const gate = new ParallelGate(lineBatches ? 0 : inputSize, workers.count, (n) => workers.warm(n, LINE_BLOCK_TASKS.warm, [spec.href, spec.name]))
   const { MapRun } = await import('./map_run.js')
-  const run = new MapRun({ workers, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize, lineBatches: backend === 'nats' })
+  const run = new MapRun({ workers, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize, lineBatches, gate })
   const progress = showProgress ? new ProgressBar({ stream: process.stderr, enabled: true, unit: 'lines', state: () => run.progressState(), stats: () => workers.stats() }) : null
   const onSigint = (): void => {
     if (run.interrupted) process.exit(EXIT.INTERRUPTED) // a second Ctrl-C does not wait

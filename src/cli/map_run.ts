@@ -80,6 +80,8 @@ export interface MapRunOptions {
   inputSize: number
   /** Line batches instead of byte blocks (the nats backend). */
   lineBatches: boolean
+  /** When blocks go to every worker (map_gate.ts); made, and the first worker started, before this module loads. */
+  gate: ParallelGate
 }
 
 export class MapRun {
@@ -109,8 +111,7 @@ export class MapRun {
     this.#options = options
     this.onError = options.onError
     this.#batchSize = options.fixedChunk ?? 1
-    const { workers, spec } = options
-    this.#gate = new ParallelGate(options.lineBatches ? 0 : options.inputSize, workers.count, (n) => workers.warm(n, LINE_BLOCK_TASKS.warm, [spec.href, spec.name]))
+    this.#gate = options.gate
   }
 
   get interrupted(): boolean {
