@@ -28,7 +28,8 @@
  * meanwhile: a block sent to a worker that is still starting would hold up
  * the output, which is written in input order, while the ready worker sat
  * idle. The first worker is started the same way as the run begins (unless
- * the input is an empty file), while the main thread gets ready.
+ * the input is an empty file), while the main thread gets ready; the first
+ * block waits for it (see #startFirst).
  */
 
 /** Bytes of a regular file from which every worker starts at once. */
@@ -45,6 +46,8 @@ export class ParallelGate {
   readonly #workers: number
   readonly #warm: (workers: number) => Promise<void>
   #state: State = 'one'
+  /** The first worker is loading: no block goes yet. */
+  #starting = false
   #inFlight = 0
   #sentTo = 0
   #blocks = 0
@@ -62,12 +65,25 @@ export class ParallelGate {
     this.#warm = warm
     if (Number.isNaN(inputSize)) {
       this.#state = 'open'
-      void warm(1)
+      this.#startFirst()
     } else if (inputSize >= EAGER_BYTES && workers > 1) {
       this.#goWide()
     } else if (inputSize > 0) {
-      void warm(1)
+      this.#startFirst()
     }
+  }
+
+  /**
+   * The first worker, alone: the first block waits until it is ready. Sent
+   * while it still loads, the block would find no idle worker, and the
+   * executor would start another for it.
+   */
+  #startFirst(): void {
+    this.#starting = true
+    void this.#warm(1).then(() => {
+      this.#starting = false
+      this.#wakeUp()
+    })
   }
 
   /** Whether blocks still go one at a time. */
@@ -77,7 +93,7 @@ export class ParallelGate {
 
   /** Resolves when another block may be sent. */
   async turn(): Promise<void> {
-    while (this.#state !== 'open' && this.#inFlight > 0) await new Promise<void>((resolve) => (this.#wake = resolve))
+    while (this.#starting || (this.#state !== 'open' && this.#inFlight > 0)) await new Promise<void>((resolve) => (this.#wake = resolve))
   }
 
   /** A block up to byte `end` was sent. */
@@ -100,6 +116,7 @@ export class ParallelGate {
   /** The run ends: nothing waits any more. */
   open(): void {
     this.#state = 'open'
+    this.#starting = false
     this.#wakeUp()
   }
 

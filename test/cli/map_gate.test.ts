@@ -91,3 +91,18 @@ it('open() lets everything through at the end of a run, warm or not', async () =
   assert.equal(passed, true)
   assert.equal(gate.closed, false)
 })
+
+it('the first block waits until the first worker is ready: sent earlier, it would find none idle and start another', async () => {
+  for (const size of [1000, NaN]) {
+    const w = fakeWarm()
+    const gate = new ParallelGate(size, 2, w.warm)
+    let first = false
+    void gate.turn().then(() => (first = true))
+    await tick()
+    assert.equal(first, false, `size ${size}`)
+    w.release()
+    await tick()
+    assert.equal(first, true, `size ${size}`)
+    assert.deepEqual(w.calls, [1])
+  }
+})
