@@ -127,7 +127,7 @@ export async function runMapCommand(argv: string[]): Promise<number> {
   const workers = await (loading ?? startWorkers(backend, jobs, values.nats, concurrency))
   // The gate starts the first worker (all of them for a large file): the run's own modules load while they start.
   const lineBatches = backend === 'nats'
-  const gate = new ParallelGate(lineBatches ? 0 : inputSize, workers.count, (n) => workers.warm(n, LINE_BLOCK_TASKS.warm, [spec.href, spec.name]))
+  const gate = new ParallelGate(lineBatches ? 0 : inputSize, workers.count, (n) => workers.warm(n, LINE_BLOCK_TASKS.warm, [spec.href, spec.name]), workers.concurrency)
   const { MapRun } = await import('./map_run.js')
   const run = new MapRun({ workers, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize, lineBatches, gate })
   const progress = showProgress ? new ProgressBar({ stream: process.stderr, enabled: true, unit: 'lines', state: () => run.progressState(), stats: () => workers.stats() }) : null

@@ -20,8 +20,10 @@
  *    may be in different blocks). The executor starts the other workers as
  *    blocks queue up.
  *
- * Under `-j 1` a file still goes one block at a time until the rule above
- * would go wide: a block then has that one worker's lanes to itself.
+ * Under `-j 1` a file goes as the window allows from the start, unless the
+ * worker runs several lines at once (`--concurrent-tasks`): then it goes
+ * one block at a time until the rule above would go wide, so that a block
+ * has that one worker's lanes to itself.
  *
  * Going wide first starts the other workers (`warm`: each loads the task
  * module) and waits until they are ready, blocks still going one at a time
@@ -58,12 +60,14 @@ export class ParallelGate {
   /**
    * `inputSize`: bytes of a regular file, NaN for a stream. `warm(n)`
    * starts n workers (the first included) and resolves when they are ready.
+   * `lanes`: lines each worker runs at once (`--concurrent-tasks`).
    */
-  constructor(inputSize: number, workers: number, warm: (workers: number) => Promise<void>) {
+  constructor(inputSize: number, workers: number, warm: (workers: number) => Promise<void>, lanes = 1) {
     this.#size = inputSize
     this.#workers = workers
     this.#warm = warm
-    if (Number.isNaN(inputSize)) {
+    // One worker running one line at a time: nothing to keep apart, and blocks sent ahead save it a round trip each.
+    if (Number.isNaN(inputSize) || (workers <= 1 && lanes <= 1 && inputSize > 0)) {
       this.#state = 'open'
       this.#startFirst()
     } else if (inputSize >= EAGER_BYTES && workers > 1) {
