@@ -10,9 +10,11 @@ import { createWriteStream } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { cpuCount } from '../cpu_count.js'
 import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCommand } from './args.js'
-import { MapRun, type MapInput } from './map_run.js'
+import type { MapInput, MapRun } from './map_run.js'
 import { BACKENDS, DEFAULT_NATS_URL } from './backend_names.js'
 import { startWorkers } from './map_workers.js'
+import { ParallelGate } from './map_gate.js'
+import { LINE_BLOCK_TASKS } from './map_tasks.js'
 import { ProgressBar, formatCount } from '../progress_bar.js'
 import { parseTaskSpec } from './task_spec.js'
 import { enableTypeScript } from './typescript.js'
@@ -81,7 +83,13 @@ export async function runMapCommand(argv: string[]): Promise<number> {
   const showProgress = values.progress ?? (values['no-progress'] ? false : process.stderr.isTTY === true)
   if (spec.typescript) await enableTypeScript(spec.path)
 
-  // Open the input and the output before starting any worker: a typo costs nothing.
+  // A local executor's modules (the longest import of a run) load while the
+  // input and the output are opened; no worker starts before both are open
+  // (MapRun starts them): a typo costs nothing. A cluster pool is made only
+  // then, as it connects at once.
+  const loading = backend === 'nats' ? null : startWorkers(backend, jobs, values.nats, concurrency)
+  // When the input or the output cannot be opened, nobody awaits it.
+  loading?.catch(() => {})
   let input: MapInput
   let inputSize = NaN
   if (inputPath === null) {
@@ -116,8 +124,12 @@ export async function runMapCommand(argv: string[]): Promise<number> {
     output = file
   }
 
-  const workers = await startWorkers(backend, jobs, values.nats, concurrency)
-  const run = new MapRun({ workers, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize, lineBatches: backend === 'nats' })
+  const workers = await (loading ?? startWorkers(backend, jobs, values.nats, concurrency))
+  // The gate starts the first worker (all of them for a large file): the run's own modules load while they start.
+  const lineBatches = backend === 'nats'
+  const gate = new ParallelGate(lineBatches ? 0 : inputSize, workers.count, (n) => workers.warm(n, LINE_BLOCK_TASKS.warm, [spec.href, spec.name]), workers.concurrency)
+  const { MapRun } = await import('./map_run.js')
+  const run = new MapRun({ workers, spec, json: values.json === true, onError, fixedChunk, unordered: values.unordered === true, inputSize, lineBatches, gate })
   const progress = showProgress ? new ProgressBar({ stream: process.stderr, enabled: true, unit: 'lines', state: () => run.progressState(), stats: () => workers.stats() }) : null
   const onSigint = (): void => {
     if (run.interrupted) process.exit(EXIT.INTERRUPTED) // a second Ctrl-C does not wait

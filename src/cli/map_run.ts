@@ -41,7 +41,9 @@ import { CancelledError, TaskImportError, TaskNotFoundError, WorkerCrashedError 
 import { EXIT } from './args.js'
 import { lineBatches, type LineBatch } from './line_batches.js'
 import { fileBlocks, streamBlocks, type LineBlock } from './line_blocks.js'
-import { runLineBlock, splitLines, type LineBlockJob, type LineBlockResult } from './line_block_task.js'
+import { splitLines, type LineBlockJob, type LineBlockResult } from './line_block_task.js'
+import { LINE_BLOCK_TASKS } from './map_tasks.js'
+import { ParallelGate } from './map_gate.js'
 import type { MapWorkers } from './map_workers.js'
 import { runLine, runLineBatch, type LineBatchJob, type LineBatchResult, type LineFailure, type LineItem, type LineSpec } from './line_task.js'
 
@@ -53,10 +55,6 @@ const BLOCK_TARGET_MS = 10
  * and with the window of 2 × workers + 2 blocks about 2 MiB are in flight.
  */
 const BLOCK_MAX_BYTES = 256 * 1024
-/** Work left, in worker milliseconds, that repays starting more workers than one (ParallelGate). */
-const PARALLEL_MIN_MS = 400
-/** Measured work the decision to start more workers waits for. */
-const GATE_EVIDENCE_MS = 5
 /** Target worker time per block while a file runs on one worker: fewer round trips, in which that worker waits. */
 const GATED_TARGET_MS = 40
 /** Line batches (nats): a batch runs about BATCH_TARGET_MS, holds at most BATCH_MAX_LINES lines and about BATCH_MAX_CHARS. */
@@ -82,6 +80,8 @@ export interface MapRunOptions {
   inputSize: number
   /** Line batches instead of byte blocks (the nats backend). */
   lineBatches: boolean
+  /** When blocks go to every worker (map_gate.ts); made, and the first worker started, before this module loads. */
+  gate: ParallelGate
 }
 
 export class MapRun {
@@ -111,7 +111,7 @@ export class MapRun {
     this.#options = options
     this.onError = options.onError
     this.#batchSize = options.fixedChunk ?? 1
-    this.#gate = new ParallelGate(options.inputSize)
+    this.#gate = options.gate
   }
 
   get interrupted(): boolean {
@@ -245,7 +245,7 @@ export class MapRun {
           await source.return(undefined)
         }
       })()
-      results = workers.map(runLineBlock, jobs, { chunksize: 1, buffersize: blockWindow(workers), signal: this.#abort.signal }, !unordered)
+      results = workers.map(LINE_BLOCK_TASKS.run, jobs, { chunksize: 1, buffersize: blockWindow(workers), signal: this.#abort.signal }, !unordered)
     }
 
     let code: number = EXIT.OK
@@ -383,70 +383,6 @@ export class MapRun {
     this.#consumed += batch.chars
     this.fatal = `a worker crashed on one of lines ${batch.first}-${last} (${crash.message}); run again line by line they finished and are written; the lines after ${last} were not run`
     return EXIT.FAILURE
-  }
-}
-
-/**
- * Keeps a file on one worker until its work is known to repay another.
- * Another worker costs its start (tens of milliseconds of CPU, on a core
- * the rest of the machine may want), which a little work does not repay:
- * `-j 2` would be slower than `-j 1`. A file goes one block at a time (one
- * worker busy, so the executor starts no other) until the time per byte
- * measured on the blocks done says the rest of the file holds more than
- * PARALLEL_MIN_MS of work; then blocks go as the window allows. The measure
- * leaves out the first block (it pays for cold code) and waits for
- * GATE_EVIDENCE_MS of work (small blocks are mostly their fixed costs, which
- * would make the rest look longer than it is). A stream, whose size is
- * unknown, is open from the start.
- */
-class ParallelGate {
-  readonly #size: number
-  #open: boolean
-  #inFlight = 0
-  #sentTo = 0
-  #blocks = 0
-  #ms = 0
-  #bytes = 0
-  #wake: (() => void) | null = null
-
-  constructor(inputSize: number) {
-    this.#size = inputSize
-    this.#open = Number.isNaN(inputSize)
-  }
-
-  /** Whether blocks still go one at a time. */
-  get closed(): boolean {
-    return !this.#open
-  }
-
-  /** Resolves when another block may be sent. */
-  async turn(): Promise<void> {
-    while (!this.#open && this.#inFlight > 0) await new Promise<void>((resolve) => (this.#wake = resolve))
-  }
-
-  /** A block up to byte `end` was sent. */
-  sent(end: number): void {
-    this.#inFlight++
-    this.#sentTo = end
-  }
-
-  /** A block of `bytes` is done in `ms` of worker time. */
-  done(ms: number, bytes: number): void {
-    this.#inFlight--
-    if (this.#blocks++ > 0) {
-      this.#ms += ms
-      this.#bytes += bytes
-    }
-    if (!this.#open && this.#ms >= GATE_EVIDENCE_MS && ((this.#size - this.#sentTo) * this.#ms) / this.#bytes > PARALLEL_MIN_MS) this.#open = true
-    this.#wake?.()
-    this.#wake = null
-  }
-
-  /** The run ends: nothing waits any more. */
-  open(): void {
-    this.#open = true
-    this.#wake?.()
-    this.#wake = null
   }
 }
 

@@ -12,7 +12,7 @@
  */
 import type { AnyIterable } from '../futures/executor.js'
 import type { ExecutorStats } from '../futures/stats.js'
-import type { TaskFunction } from '../task_ref.js'
+import type { Task } from '../task_ref.js'
 import type { BackendName } from './backend_names.js'
 
 export interface MapOptions {
@@ -27,7 +27,15 @@ export interface MapWorkers {
   /** Tasks each worker runs at once (`--concurrent-tasks`). */
   readonly concurrency: number
   /** Results of `fn` over `items`, in input order or as they finish. */
-  map<R>(fn: TaskFunction, items: AnyIterable<unknown>, options: MapOptions, ordered: boolean): AsyncIterable<R>
+  map<R>(fn: Task, items: AnyIterable<unknown>, options: MapOptions, ordered: boolean): AsyncIterable<R>
+  /**
+   * Starts `workers` workers (at most `count`) now, each running `fn(...args)`
+   * once (loading the task module), and resolves when they have, whatever
+   * the outcome: a failure shows again on the first real task. A task per
+   * worker, sent at once, so the executor starts one worker for each. Does
+   * nothing on the nats backend (its workers run elsewhere, already started).
+   */
+  warm(workers: number, fn: Task, args: unknown[]): Promise<void>
   /** Stops the workers now; pending results fail with CancelledError. */
   stop(): Promise<void>
   /** Lets the workers finish and exit. */
@@ -45,6 +53,7 @@ export async function startWorkers(backend: BackendName, jobs: number, natsUrl: 
       count: pool.processes,
       concurrency: 1,
       map: (fn, items, options, ordered) => (ordered ? pool.imap(fn, items, options) : pool.imapUnordered(fn, items, options)) as AsyncIterable<never>,
+      warm: () => Promise.resolve(),
       stop: () => pool.terminate(),
       stats: () => pool.stats(),
       finish: () => {
@@ -66,6 +75,10 @@ export async function startWorkers(backend: BackendName, jobs: number, natsUrl: 
     count: executor.maxWorkers,
     concurrency: executor.concurrentTasksPerWorker,
     map: (fn, items, options, ordered) => executor.mapArgs(resolveTask(fn), argumentLists(items), { ...options }, ordered) as AsyncIterable<never>,
+    warm: async (workers, fn, args) => {
+      const n = Math.max(0, Math.min(workers, executor.maxWorkers))
+      await Promise.allSettled(Array.from({ length: n }, () => executor.submit(fn, ...args)))
+    },
     stop: () => executor.terminateWorkers(),
     stats: () => executor.stats(),
     finish: () => executor.shutdown({ wait: true }),

@@ -155,6 +155,8 @@ it('splits a block into lines as lineBatches does: CRLF, blank lines, a last lin
   assert.deepEqual(splitLines(''), [])
   assert.deepEqual(splitLines('a\r'), ['a'])
   assert.deepEqual(splitLines('\n'), [''])
+  // Told the text holds no CR, it looks at no line's end.
+  assert.deepEqual(splitLines('one\ntwo\n', false), ['one', 'two'])
 })
 
 it('runs a block from its bytes or from the file, numbering failures within the block', async () => {
