@@ -42,6 +42,8 @@ class WorkerBudget {
   /** Workers this thread may run at once, Infinity when unbounded. Read once, at first use. */
   readonly limit = readLimit()
   #live = 0
+  /** cpuCount(), read on first use. */
+  #cpus: number | undefined
 
   /** Workers running now in this thread's executors. */
   get live(): number {
@@ -66,7 +68,8 @@ class WorkerBudget {
 
   /** The budget a worker of a pool of `poolSize` workers gets for its own nested pools. */
   shareFor(poolSize: number): number {
-    const budget = Number.isFinite(this.limit) ? this.limit : cpuCount()
+    // Read once: cpuCount() reads the cgroup files, milliseconds on every worker spawned otherwise.
+    const budget = Number.isFinite(this.limit) ? this.limit : (this.#cpus ??= cpuCount())
     return Math.max(1, Math.floor(budget / poolSize))
   }
 }
