@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClusterError, NatsExecutor } from '../../src/index.js'
+import { DIRECT_REPLY_TIMEOUT_MS } from '../../src/backends/nats/direct_delivery.js'
 import * as N from '../fixtures/nats_tasks.js'
 import * as T from '../fixtures/tasks.js'
 import { rejection } from '../helpers.js'
@@ -96,7 +97,7 @@ describe('direct delivery on the cluster', () => {
     const f = ex.submit(T.square, 5)
     // Past the wait for an answer: had the server's no-responders not come, the task would go
     // to the stream counted as delivered once, and the worker below (--max-deliver 1) would fail it as poison.
-    await new Promise((r) => setTimeout(r, 1_500))
+    await new Promise((r) => setTimeout(r, DIRECT_REPLY_TIMEOUT_MS + 500))
     assert.equal(f.done(), false)
     await startWorker('LONELY', ['--concurrency', '1', '--max-deliver', '1']).ready
     assert.equal(await f, 25)

@@ -19,7 +19,7 @@
  * quarter of that ack wait, as it signals JetStream for a held message.
  *
  * The guarantees stay those of the stream. Delivery is at least once: a
- * caller that hears nothing of a task for DIRECT_REPLY_TIMEOUT_MS, or
+ * caller that hears nothing of a task for DIRECT_REPLY_TIMEOUT_MS (2 s), or
  * nothing more for an ack wait once it ran, publishes it to the stream
  * (its worker died or hung), as JetStream would redeliver it. A worker
  * that stops with the task unfinished says `back`, and the caller publishes
@@ -33,8 +33,13 @@ import type { NatsConnection } from './nats_client.js'
 import { NATS_PROTOCOL_VERSION, decode, encode, type Names, type TaskMessage, type ToCaller } from './protocol.js'
 import type { Delivery, HeldMessage } from './held_message.js'
 
-/** How long a caller waits to hear anything of a task it sent directly (its result, `working`, busy) before it uses the stream. */
-export const DIRECT_REPLY_TIMEOUT_MS = 1_000
+/**
+ * How long a caller waits to hear anything of a task it sent directly (its
+ * result, `working`, busy) before it uses the stream: the default ack wait,
+ * so that a worker slow to start the task (a loaded machine, a module to
+ * compile) has the time the stream would give it before the task runs twice.
+ */
+export const DIRECT_REPLY_TIMEOUT_MS = 2_000
 /** After a busy answer or none, how long a caller sends through the stream only (the cluster is loaded, or has no worker that listens). */
 export const DIRECT_PAUSE_MS = 1_000
 /** A worker says it took a task once the task runs this long (a shorter task's result says it). */

@@ -61,6 +61,8 @@ export class TaskConsumer {
   /** Messages asked for and not received yet. */
   #requested = 0
   #running = true
+  /** The pulls waiting for messages: closed at stop, so that the server hands this worker nothing more. */
+  readonly #fetches = new Set<{ close(): Promise<unknown> }>()
   readonly #jsm: import('@nats-io/jetstream').JetStreamManager
   #ackWait: number
   /** A lower ack_wait another worker announced, and until when it wins over a read from JetStream. */
@@ -166,10 +168,15 @@ export class TaskConsumer {
       let received = 0
       try {
         const messages = await this.#consumer.fetch({ max_messages: want, expires: 10_000 })
-        for await (const msg of messages) {
-          received++
-          this.#requested--
-          this.#receive(msg)
+        this.#fetches.add(messages)
+        try {
+          for await (const msg of messages) {
+            received++
+            this.#requested--
+            this.#receive(msg)
+          }
+        } finally {
+          this.#fetches.delete(messages)
         }
       } catch (error) {
         this.#options.log(`fetch failed: ${(error as Error)?.message ?? error}`)
@@ -181,12 +188,22 @@ export class TaskConsumer {
     })()
   }
 
-  /** Asks for no more messages. */
+  /**
+   * Asks for no more messages, and withdraws the pulls still waiting: a
+   * message the worker gives back at stop would otherwise go to its own
+   * waiting pull again and sit there until the ack wait.
+   */
   stop(): void {
     this.#running = false
+    for (const fetch of this.#fetches) void fetch.close().catch(() => {})
   }
 
   #receive(msg: JsMsg): void {
+    if (!this.#running) {
+      // Arrived while the pulls were withdrawn: straight back, for another worker.
+      msg.nak()
+      return
+    }
     if (this.#options.trace) this.#options.log(`message seq ${msg.seq} delivery ${msg.info.deliveryCount}`)
     let message: TaskMessage
     try {
