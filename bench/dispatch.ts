@@ -10,6 +10,7 @@
  */
 import { ThreadPoolExecutor } from '../src/index.js'
 import { noop } from './tasks.js'
+import { windowed } from './windowed.js'
 
 const mode = process.argv[2] ?? 'burst'
 const rounds = Number(process.argv[3] ?? 3)
@@ -27,19 +28,7 @@ for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < n; i++) pending[i] = ex.submit(noop)
     await Promise.all(pending)
   } else {
-    let sent = 0
-    await new Promise<void>((resolve, reject) => {
-      let done = 0
-      const next = (): void => {
-        if (++done === n) resolve()
-        else if (sent < n) launch()
-      }
-      const launch = (): void => {
-        sent++
-        ex.submit(noop).then(next, reject)
-      }
-      for (let i = 0; i < 64; i++) launch()
-    })
+    await windowed(n, 64, () => ex.submit(noop))
   }
   console.log(`${mode} ${Math.round(n / ((performance.now() - start) / 1000))} tasks/s`)
 }

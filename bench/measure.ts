@@ -18,6 +18,7 @@ import workerpool from 'workerpool'
 import { FixedThreadPool } from 'poolifier'
 import { Pool, ProcessPoolExecutor, ThreadPoolExecutor } from '../src/index.js'
 import { RawPool } from './raw_pool.js'
+import { windowed } from './windowed.js'
 import { ensureParallel, shellCommand, workDir, type LineTask, type ShellLib } from './shell_peers.js'
 import { double, noop, piChunk, scale, scaleShared, sleep } from './tasks.js'
 import { scaleMoved } from './moved_tasks.js'
@@ -172,19 +173,7 @@ async function inflight(lib: NoopLib, n: number, window = 64): Promise<Measureme
   try {
     await warm(pool)
     const start = performance.now()
-    let sent = 0
-    await new Promise<void>((resolve, reject) => {
-      let done = 0
-      const next = (): void => {
-        if (++done === n) resolve()
-        else if (sent < n) launch()
-      }
-      const launch = (): void => {
-        sent++
-        pool.run().then(next, reject)
-      }
-      for (let i = 0; i < Math.min(window, n); i++) launch()
-    })
+    await windowed(n, window, () => pool.run())
     return { value: n / ((performance.now() - start) / 1000), unit: 'tasks/s' }
   } finally {
     await pool.close()
