@@ -53,7 +53,7 @@ describe('direct delivery on the cluster', () => {
   })
   after(async () => {
     await stopWorkers()
-    if (server.external) for (const s of ['DIRECT', 'BUSY', 'LONELY', 'POISON', 'STOPS']) await deleteStream(server.url, s).catch(() => {})
+    if (server.external) for (const s of ['DIRECT', 'BUSY', 'LONELY', 'POISON', 'STOPS', 'STOPSTREAM']) await deleteStream(server.url, s).catch(() => {})
     await server.stop()
     rmSync(dir, { recursive: true, force: true })
   })
@@ -146,6 +146,26 @@ describe('direct delivery on the cluster', () => {
     assert.equal(pid, other.pid)
     assert.deepEqual(runs(file), [stopping.pid, other.pid])
     // The give-back, not the caller's watch: far under the ack wait, even on a loaded machine.
+    assert.ok(ms < 10_000, `it ran elsewhere ${ms.toFixed(0)} ms after SIGTERM (the ack wait is 30 s)`)
+    await stopWorkers()
+  })
+
+  it('a worker that stops gives a stream task back to another worker, not to its own pull still waiting at the server', async () => {
+    // Started first, so its waiting pull is the oldest: the server would hand the task given back to it.
+    const stopping = startWorker('STOPSTREAM', ['--concurrency', '1', '--grace', '100', '--ack-wait', '30000'])
+    await stopping.ready
+    await using ex = executor('STOPSTREAM', { direct: false })
+    const file = join(dir, 'stopstream')
+    const f = ex.submit(N.loggedSpin, file, 9, 60_000, 0)
+    await until(() => runs(file).length === 1, 30_000, 'the task to start')
+    const other = startWorker('STOPSTREAM', ['--concurrency', '1', '--ack-wait', '30000'])
+    await other.ready
+    const stoppedAt = performance.now()
+    stopping.signal('SIGTERM')
+    const [square, pid] = await f
+    const ms = performance.now() - stoppedAt
+    assert.equal(square, 81)
+    assert.equal(pid, other.pid)
     assert.ok(ms < 10_000, `it ran elsewhere ${ms.toFixed(0)} ms after SIGTERM (the ack wait is 30 s)`)
     await stopWorkers()
   })
