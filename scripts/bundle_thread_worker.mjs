@@ -3,6 +3,8 @@
 // (worker/bootstrap.js and the modules it imports statically) as ONE
 // CommonJS file. Run after tsc (npm run build).
 //
+//   node scripts/bundle_thread_worker.mjs [DIR]   DIR: the compiled src (default dist; the bench: .bench-out/src)
+//
 // Why: Node's ESM loader costs about a millisecond per module in a fresh
 // thread, and a worker's start graph is some fourteen modules; one CommonJS
 // file starts a pool of 1 about as fast as a bare Worker (docs/architecture.md).
@@ -22,7 +24,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const workerDir = join(root, 'dist', 'worker')
+const args = process.argv.slice(2)
+const dir = args.find((a) => !a.startsWith('--'))
+const workerDir = join(dir === undefined ? join(root, 'dist') : resolve(dir), 'worker')
 const entry = join(workerDir, 'bootstrap.js')
 const outfile = join(workerDir, 'thread_worker.cjs')
 
