@@ -8,7 +8,7 @@
  */
 import type { Transferable } from '../../wire/transfer.js'
 import { Worker } from 'node:worker_threads'
-import { existsSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
 import { startWithExecArgv, threadLoaderSetup } from '../exec_argv.js'
 import { workerEntry } from '../worker_entry.js'
@@ -26,9 +26,16 @@ const entry = new URL('../../worker/thread_entry.js', import.meta.url)
 const bundleUrl = new URL('../../worker/thread_worker.cjs', import.meta.url)
 let ownStart: URL | undefined
 
-/** The library's own first module of a worker thread's runtime: the one-file bundle when it exists, else bootstrap.js (or .ts). */
+/** The library's own first module of a worker thread's runtime: the one-file bundle when it is there and current, else bootstrap.js (or .ts). */
 function ownBootstrap(): URL {
-  return (ownStart ??= !fromSource && existsSync(bundleUrl) ? bundleUrl : bootstrapUrl)
+  return (ownStart ??= !fromSource && bundleIsCurrent() ? bundleUrl : bootstrapUrl)
+}
+
+/** Not older than bootstrap.js: a tsc run after `npm run build` (it rewrites every file) would leave the bundle stale. */
+function bundleIsCurrent(): boolean {
+  const bundle = statSync(bundleUrl, { throwIfNoEntry: false })
+  const bootstrap = statSync(bootstrapUrl, { throwIfNoEntry: false })
+  return bundle !== undefined && (bootstrap === undefined || bundle.mtimeMs >= bootstrap.mtimeMs)
 }
 
 /**
