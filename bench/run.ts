@@ -38,6 +38,9 @@ if (readme && (quick || only !== null)) {
   console.error('--readme publishes a full run only: run `npm run bench -- --readme` without --quick or --only')
   process.exit(2)
 }
+// The bench runs multiproc from its own tsc output (.bench-out/src): give it
+// the thread worker's one-file start, as `npm run build` gives dist.
+execFileSync(process.execPath, [fileURLToPath(new URL('../../scripts/bundle_thread_worker.mjs', import.meta.url)), fileURLToPath(new URL('../src', import.meta.url))], { stdio: 'inherit' })
 const mode = quick ? 'quick' : 'full'
 const childFile = fileURLToPath(new URL('./child.js', import.meta.url))
 const root = join(benchDir, '..')

@@ -135,6 +135,13 @@ function expectOutput(name, result, expected) {
 // ESM: pools on both backends, and a child process writes a SharedMemory block (prebuilt addon).
 const esm = install('esm')
 expectOutput('esm: import, process and thread pools, shared memory across processes', run(node, ['main.mjs'], { cwd: esm, env: toolless }), 'esm 1,4,9 49 shm=posix/prebuilt written-by-child=true')
+// A worker thread starts from one CommonJS file that copies some modules; a task importing multiproc has the package's own.
+check('esm: the thread worker starts from its one-file bundle', files.includes('package/dist/worker/thread_worker.cjs'))
+expectOutput(
+  "esm: the worker's start bundle and a task's own multiproc agree (results flushed before a task blocks; a relayed RemoteError)",
+  run(node, ['copies.mjs'], { cwd: esm, env: toolless, timeout: 30_000 }),
+  'copies woken QuotaError',
+)
 const info = run(node, [join(esm, 'node_modules', '.bin', 'multiproc'), 'info'], { cwd: esm, env: toolless })
 check('esm: multiproc info names the prebuilt addon', info.status === 0 && /shared memory\s+POSIX addon, prebuilt/.test(info.stdout), info.output)
 

@@ -153,6 +153,21 @@ export class RemoteError extends MultiprocError {
 }
 
 /**
+ * The brand of a RemoteError, on its prototype (a rebuilt RemoteError is
+ * made from the prototype, without the constructor). `instanceof` fails
+ * across copies of this module, and a worker thread holds two: the one its
+ * start bundle (dist/worker/thread_worker.cjs) copied, and the package's,
+ * whose RemoteError a task rethrows from a nested executor.
+ */
+const kRemoteError = Symbol.for('multiproc.RemoteError')
+Object.defineProperty(RemoteError.prototype, kRemoteError, { value: true })
+
+/** Whether `value` is a RemoteError of any copy of multiproc. */
+export function isRemoteError(value: unknown): value is RemoteError {
+  return typeof value === 'object' && value !== null && (value as { [kRemoteError]?: unknown })[kRemoteError] === true
+}
+
+/**
  * A task reference cannot be resolved in the worker: the module does not
  * export the name, or the export is not a function.
  */

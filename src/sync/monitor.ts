@@ -89,20 +89,27 @@ function releaseLoop(): void {
   }
 }
 
-let beforeBlocking: (() => void) | null = null
+/**
+ * What runs before this thread blocks, on globalThis: a worker thread starts
+ * from a bundle (dist/worker/thread_worker.cjs) with its own copy of this
+ * module, whose result buffer registers here, while a task's Lock or Event
+ * blocks through the package's copy. Both must see the same hooks.
+ */
+const kBlockingHooks = Symbol.for('multiproc.sync.blockingHooks')
+const blockingHooks = ((globalThis as { [kBlockingHooks]?: Set<() => void> })[kBlockingHooks] ??= new Set())
 
 /**
- * Sets what runs before this thread blocks in a sync wait: the worker's task
+ * Adds what runs before this thread blocks in a sync wait: the worker's task
  * loop sends the results it has buffered, since the caller may be what the
- * blocked task waits for.
+ * blocked task waits for. Each copy of the result buffer adds one hook.
  */
 export function onBlocking(hook: () => void): void {
-  beforeBlocking = hook
+  blockingHooks.add(hook)
 }
 
-/** Runs the hook of `onBlocking` (call it with the mutex released). */
+/** Runs the hooks of `onBlocking` (call it with the mutex released). */
 export function aboutToBlock(): void {
-  beforeBlocking?.()
+  for (const hook of blockingHooks) hook()
 }
 
 /**
@@ -126,7 +133,8 @@ export function waitUntilSync(cells: Int32Array, seq: number, ready: () => boole
  * The broker runs operations for child processes; when a child goes away,
  * its pending waits must end (else they would keep the parent alive for
  * ever). The broker sets this signal while it starts an operation, and the
- * waits started then take it.
+ * waits started then take it. Per copy of this module, unlike the hooks
+ * above: the broker and the waits it starts are always the package's copy.
  */
 let ambientSignal: AbortSignal | undefined
 

@@ -15,7 +15,7 @@
 import { fileURLToPath } from 'node:url'
 import { dirname } from 'node:path'
 import * as errors from '../errors.js'
-import { RemoteError, invalidArgType } from '../errors.js'
+import { RemoteError, invalidArgType, isRemoteError } from '../errors.js'
 
 export interface SerializedError {
   $: 'mp-error'
@@ -128,7 +128,8 @@ export function serializeError(error: unknown, depth = 0): SerializedValue {
   }
   // A RemoteError relayed through another hop (a cluster worker, a nested
   // pool) stands for the original class: send that name, not 'RemoteError'.
-  const remote = error instanceof RemoteError ? error : null
+  // A brand, not instanceof: the task's RemoteError may come from another copy of multiproc.
+  const remote = isRemoteError(error) ? error : null
   if (remote !== null && typeof remote.remoteName === 'string' && remote.remoteName !== '') {
     cls = remote.remoteName
     delete props.remoteName

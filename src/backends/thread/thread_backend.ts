@@ -8,20 +8,46 @@
  */
 import type { Transferable } from '../../wire/transfer.js'
 import { Worker } from 'node:worker_threads'
+import { statSync } from 'node:fs'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
 import { startWithExecArgv, threadLoaderSetup } from '../exec_argv.js'
 import { workerEntry } from '../worker_entry.js'
 import { COUNTERS_BYTES } from '../../worker/runtime.js'
 
-const bootstrapUrl = new URL(`../../worker/bootstrap${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
-const bootstrap = bootstrapUrl.href
+const fromSource = import.meta.url.endsWith('.ts')
+const bootstrapUrl = new URL(`../../worker/bootstrap${fromSource ? '.ts' : '.js'}`, import.meta.url)
 const entry = new URL('../../worker/thread_entry.js', import.meta.url)
+/**
+ * The built package's worker start graph as one CommonJS file (written by
+ * scripts/bundle_thread_worker.mjs): a fresh thread loads one file instead
+ * of some fourteen ES modules. Absent when running from source, or from a
+ * dist built by tsc alone; then the bootstrap itself.
+ */
+const bundleUrl = new URL('../../worker/thread_worker.cjs', import.meta.url)
+let ownStart: URL | undefined
 
-/** The module a worker thread starts at: with no loader to register first, the bootstrap itself (one module and one dynamic import fewer); inside a bundle, `multiproc/worker`. */
+/** The library's own first module of a worker thread's runtime: the one-file bundle when it is there and current, else bootstrap.js (or .ts). */
+function ownBootstrap(): URL {
+  return (ownStart ??= !fromSource && bundleIsCurrent() ? bundleUrl : bootstrapUrl)
+}
+
+/** Not older than bootstrap.js: a tsc run after `npm run build` (it rewrites every file) would leave the bundle stale. */
+function bundleIsCurrent(): boolean {
+  const bundle = statSync(bundleUrl, { throwIfNoEntry: false })
+  const bootstrap = statSync(bootstrapUrl, { throwIfNoEntry: false })
+  return bundle !== undefined && (bootstrap === undefined || bundle.mtimeMs >= bootstrap.mtimeMs)
+}
+
+/**
+ * The module a worker thread starts at: with no loader to register first,
+ * the runtime itself (one module and one dynamic import fewer); with one,
+ * worker/thread_entry.js, which registers it and then imports the same
+ * runtime; inside a bundled program, `multiproc/worker`.
+ */
 function threadStart(registerModules: string[]): URL {
   const found = workerEntry(bootstrapUrl, import.meta.url)
   if (found.bundled) return found.url
-  return registerModules.length === 0 ? bootstrapUrl : entry
+  return registerModules.length === 0 ? ownBootstrap() : entry
 }
 
 class ThreadWorker implements WorkerHandle {
@@ -37,7 +63,7 @@ class ThreadWorker implements WorkerHandle {
     const startAt = threadStart(setup.registerModules)
     const start = (execArgv: string[]): Worker =>
       new Worker(startAt, {
-        workerData: { ...options.init, counters, entry: { registerModules: setup.registerModules, bootstrap } },
+        workerData: { ...options.init, counters, entry: { registerModules: setup.registerModules, bootstrap: ownBootstrap().href } },
         execArgv,
         resourceLimits: options.resourceLimits,
         env: options.env,
