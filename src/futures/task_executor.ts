@@ -359,10 +359,13 @@ export abstract class TaskExecutor extends Executor {
     const found = { shareables: 0 }
     let problem: { path: string; reason: string } | null = null
     let problemArg = 0
+    let numeric = flat
     outer: for (let i = 0; i < argsList.length; i++) {
       const args = flat ? argsList : (argsList[i] as unknown[])
       for (let j = flat ? i : 0; j < (flat ? i + 1 : args.length); j++) {
         const arg = args[j]
+        if (typeof arg === 'number') continue
+        numeric = false
         if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
         problem = findUncloneable(arg, `item[${i}] argument ${flat ? 0 : j}`, undefined, this.#capabilities.sharedMemory, found)
         if (problem !== null) {
@@ -375,6 +378,7 @@ export abstract class TaskExecutor extends Executor {
     const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, retries, undefined, undefined)
     f.shared = found.shareables > 0
     f.flat = flat
+    f.numeric = numeric && argsList.length > 0
     f.onProgress = onProgress
     f.retryPolicy = this.#retryPolicy
     if (this.#callerStacks) f.callerStack = new Error().stack
