@@ -63,33 +63,43 @@ export class ChunkLoop {
    * pushed). `flat`: an item is the argument itself, not an argument list.
    */
   run(fn: LoadedTask, args: ArrayLike<unknown>, flat: boolean, from: number, sink: ProgressSink | undefined, withProgress: WithProgress | undefined): number {
-    const out = this.out
+    // Each item's work is kept to a few operations, in locals: the first
+    // chunks of a pool run before V8 has optimized this loop.
     const part = this.part
     const counters = this.counters
-    for (let i = from; i < args.length; i++) {
+    const item = this.item
+    let v = part.v
+    let countdown = this.#countdown
+    const end = args.length
+    for (let i = from; i < end; i++) {
       if (i > 0) {
-        if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
-        else this.item?.(i)
-        if (--this.#countdown === 0) this.#check()
+        // A plain store: the caller reads it only once this thread is gone (futures/worker_loss.ts).
+        if (counters !== null) counters[COUNTER_ITEM] = i
+        else if (item !== undefined) item(i)
+        if (--countdown === 0) {
+          countdown = this.#check()
+          v = part.v // a flush started a new array
+        }
       }
+      let value: unknown
       try {
-        let value: unknown
-        if (sink === undefined) value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
-        else {
-          sink.item = i
-          const itemArgs = args[i]
-          value = withProgress!(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
+        value = sink !== undefined ? callWithProgress(fn, args[i], flat, i, sink, withProgress!) : flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
+        if ((typeof value === 'object' && value !== null) || typeof value === 'function') {
+          if (typeof (value as PromiseLike<unknown>).then === 'function') {
+            this.#countdown = countdown
+            this.pending = value as PromiseLike<unknown>
+            return i
+          }
+          value = this.out.unwrapTransfer(value)
         }
-        if (isThenable(value)) {
-          this.pending = value
-          return i
-        }
-        part.v.push(out.unwrapTransfer(value))
       } catch (error) {
         this.failed(i, error)
+        continue
       }
+      v.push(value)
     }
-    return args.length
+    this.#countdown = countdown
+    return end
   }
 
   /** Item `i` threw, or its thenable rejected. */
@@ -98,13 +108,20 @@ export class ChunkLoop {
     ;(this.part.e ??= []).push([i, serializeError(error) as SerializedError])
   }
 
-  #check(): void {
+  /** Reads the clock (flushes when the part is CHUNK_FLUSH_MS old); returns the items until the next read. */
+  #check(): number {
     const now = performance.now()
     if (now - this.part.at > CHUNK_FLUSH_MS) this.out.flush()
     this.#stride = now - this.#lastCheck < CHECK_EVERY_MS ? Math.min(this.#stride * 2, MAX_STRIDE) : 1
-    this.#countdown = this.#stride
     this.#lastCheck = now
+    return this.#stride
   }
+}
+
+/** Item `i` in its progress context: its progress() calls name it. */
+function callWithProgress(fn: LoadedTask, itemArgs: unknown, flat: boolean, i: number, sink: ProgressSink, withProgress: WithProgress): unknown {
+  sink.item = i
+  return withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
