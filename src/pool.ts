@@ -34,6 +34,7 @@ import type { ExecutorStats } from './futures/stats.js'
 import { zipArgs, type AnyIterable, type ChunkResult } from './futures/map_engine.js'
 import { kOutcome, type Future } from './futures/future.js'
 import { joinArrays } from './internal/join_arrays.js'
+import { packNumbers } from './internal/pack_numbers.js'
 import { func, knownKeys, plainObject, positiveInteger, typeFail } from './internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from './task_ref.js'
 import type { RetryBackoff, RetryOn } from './futures/retry_policy.js'
@@ -498,9 +499,15 @@ export class Pool {
     }
     const size = chunksize ?? defaultChunksize(argsList.length, this.processes)
     const chunks: Future<ChunkResult>[] = []
+    // Numbers are packed for the workers that clone them (not inline, not the cluster's own wire);
+    // after one chunk that is not all numbers, the rest are sent as they are.
+    let pack = !star && (this.#executor.backend === 'thread' || this.#executor.backend === 'process')
     try {
       for (let i = 0; i < argsList.length; i += size) {
-        const slice = argsList.slice(i, i + size)
+        const end = Math.min(i + size, argsList.length)
+        const packed = pack ? packNumbers(argsList, i, end) : null
+        if (packed === null) pack = false
+        const slice = packed !== null ? (packed as unknown as unknown[]) : argsList.slice(i, end)
         const base = i
         const heard = onProgress === undefined ? undefined : (value: unknown, item: number): void => onProgress(value, base + item)
         chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][], undefined, heard) : this.#executor.submitItems(task, slice, heard))

@@ -311,10 +311,7 @@ export class LocalScheduler implements Scheduler {
         slot.known.add(index)
         ;(decls ??= []).push(this.#fnDecls[index]!)
       }
-      // Numbers go as one Float64Array: cloned as a block of bytes, not value by value (a third of a
-      // map of a million numbers went to cloning them). The worker reads args[i] all the same.
-      const args = f.numeric ? new Float64Array(f.args as number[]) : f.args
-      q.push(f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0) | (f.onProgress !== undefined ? FLAG_PROGRESS : 0), index, args)
+      q.push(f.kind | (f.shared ? FLAG_SHARED : 0) | (f.flat ? FLAG_FLAT : 0) | (f.onProgress !== undefined ? FLAG_PROGRESS : 0), index, f.args)
       if (f.transfer !== undefined) for (const t of f.transfer) (transfer ??= []).push(t)
     }
     try {

@@ -347,7 +347,8 @@ export abstract class TaskExecutor extends Executor {
 
   /**
    * A chunk of one-argument calls `fn(item)`: the items travel as one flat
-   * array, with no argument array per item.
+   * array, with no argument array per item; numbers may come packed as a
+   * Float64Array (internal/pack_numbers.ts), typed as an array.
    * @internal used by Pool's map, by map over one iterable, and by cluster workers for flat chunks
    */
   submitItems(task: ResolvedTask, items: unknown[], onProgress?: ProgressListener, retries?: number): Future<ChunkResult> {
@@ -359,13 +360,12 @@ export abstract class TaskExecutor extends Executor {
     const found = { shareables: 0 }
     let problem: { path: string; reason: string } | null = null
     let problemArg = 0
-    let numeric = flat
-    outer: for (let i = 0; i < argsList.length; i++) {
+    // Items packed as numbers (internal/pack_numbers.ts) hold nothing to check.
+    const packed = argsList instanceof Float64Array
+    outer: for (let i = 0; i < (packed ? 0 : argsList.length); i++) {
       const args = flat ? argsList : (argsList[i] as unknown[])
       for (let j = flat ? i : 0; j < (flat ? i + 1 : args.length); j++) {
         const arg = args[j]
-        if (typeof arg === 'number') continue
-        numeric = false
         if (arg === null || (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol')) continue
         problem = findUncloneable(arg, `item[${i}] argument ${flat ? 0 : j}`, undefined, this.#capabilities.sharedMemory, found)
         if (problem !== null) {
@@ -378,7 +378,6 @@ export abstract class TaskExecutor extends Executor {
     const f = new TaskFuture<ChunkResult>(task, KIND_CHUNK, list, undefined, false, retries, undefined, undefined)
     f.shared = found.shareables > 0
     f.flat = flat
-    f.numeric = numeric && argsList.length > 0
     f.onProgress = onProgress
     f.retryPolicy = this.#retryPolicy
     if (this.#callerStacks) f.callerStack = new Error().stack

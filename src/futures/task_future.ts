@@ -24,8 +24,6 @@ export class TaskFuture<T = unknown> extends Future<T> {
   shared = false
   /** A chunk whose args are the items themselves, one argument each (FLAG_FLAT). */
   flat = false
-  /** A flat chunk whose items are all numbers: it travels as a Float64Array (local_scheduler.ts). */
-  numeric = false
   /**
    * Where the scheduler placed the task once dispatched: the worker slot
    * (local), the task id (cluster); null while queued.
