@@ -16,6 +16,7 @@
  * queue, the tasks waiting to run again, the pending count, the executor's
  * state.
  */
+import { isPacked } from '../internal/pack_numbers.js'
 import { BrokenExecutorError, CancelledError, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'
 import { Deque } from '../internal/deque.js'
@@ -347,8 +348,8 @@ export abstract class TaskExecutor extends Executor {
 
   /**
    * A chunk of one-argument calls `fn(item)`: the items travel as one flat
-   * array, with no argument array per item; numbers may come packed as a
-   * Float64Array (internal/pack_numbers.ts), typed as an array.
+   * array, with no argument array per item; numbers may come packed in a
+   * typed array (internal/pack_numbers.ts), typed as an array.
    * @internal used by Pool's map, by map over one iterable, and by cluster workers for flat chunks
    */
   submitItems(task: ResolvedTask, items: unknown[], onProgress?: ProgressListener, retries?: number): Future<ChunkResult> {
@@ -361,7 +362,7 @@ export abstract class TaskExecutor extends Executor {
     let problem: { path: string; reason: string } | null = null
     let problemArg = 0
     // Items packed as numbers (internal/pack_numbers.ts) hold nothing to check.
-    const packed = argsList instanceof Float64Array
+    const packed = isPacked(argsList)
     outer: for (let i = 0; i < (packed ? 0 : argsList.length); i++) {
       const args = flat ? argsList : (argsList[i] as unknown[])
       for (let j = flat ? i : 0; j < (flat ? i + 1 : args.length); j++) {
