@@ -21,6 +21,7 @@ import type { SerializedError } from '../wire/remote_error.js'
 import type { ChunkResult } from './map_engine.js'
 import type { RetryPolicy } from './retry_policy.js'
 import { joinArrays } from '../internal/join_arrays.js'
+import { unpacked } from '../internal/pack_numbers.js'
 
 export class ChunkProgress {
   readonly #items: unknown[]
@@ -66,7 +67,7 @@ export class ChunkProgress {
     const values = outcome.v
     if (this.#pieces !== null && this.#sent === null) {
       // The first dispatch, in order: item start + j is values[j], none had an outcome yet.
-      this.#pieces.push(values)
+      this.#pieces.push(unpacked(values))
       this.#remaining -= values.length
     } else {
       this.#table()

@@ -16,7 +16,7 @@
  * queue, the tasks waiting to run again, the pending count, the executor's
  * state.
  */
-import { isPacked } from '../internal/pack_numbers.js'
+import { isPacked, unpacked } from '../internal/pack_numbers.js'
 import { BrokenExecutorError, CancelledError, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'
 import { Deque } from '../internal/deque.js'
@@ -570,7 +570,7 @@ export abstract class TaskExecutor extends Executor {
         errors = new Map()
         for (const [index, error] of outcome.e) errors.set(index, deserializeError(error, { task: f.task.label, worker, callerStack: f.callerStack }))
       }
-      ;(f as TaskFuture<ChunkResult>).setResult({ values: outcome.v, errors, ms: outcome.d })
+      ;(f as TaskFuture<ChunkResult>).setResult({ values: unpacked(outcome.v), errors, ms: outcome.d })
     }
   }
 

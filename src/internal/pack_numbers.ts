@@ -10,6 +10,11 @@
  * loop; read from a Float64Array, each would be a new heap number there.
  * Otherwise Float64Array, which keeps every number as it is (-0, NaN,
  * fractions).
+ *
+ * The worker answers in kind: the values of a packed chunk come back packed
+ * when they are all numbers (worker/result_buffer.ts), and the caller makes
+ * them an array again (unpacked) as they arrive: a fill of a block read in
+ * one copy costs less than reading the values back one by one.
  */
 
 /** items[from, to) as an Int32Array or a Float64Array, or null when one of them is not a number. */
@@ -39,4 +44,12 @@ function packDoubles(items: readonly unknown[], from: number, to: number, ints: 
 /** Whether `items` came from packNumbers (it holds numbers only, nothing to check). */
 export function isPacked(items: unknown): items is Int32Array | Float64Array {
   return items instanceof Int32Array || items instanceof Float64Array
+}
+
+/** `values` as an array: a copy of packed numbers, or `values` itself. */
+export function unpacked(values: unknown[] | Int32Array | Float64Array): unknown[] {
+  if (Array.isArray(values)) return values
+  const out = new Array<unknown>(values.length)
+  for (let i = 0; i < values.length; i++) out[i] = values[i]
+  return out
 }

@@ -73,7 +73,8 @@ import { Deque } from '../internal/deque.js'
 import type { ReviveContext } from '../wire/shareable.js'
 import type { ProgressSink } from './progress_sink.js'
 import type { Lanes } from './lanes.js'
-import { ResultBuffer, type ChunkPart, type RuntimePort } from './result_buffer.js'
+import { ResultBuffer, partValues, type ChunkPart, type RuntimePort } from './result_buffer.js'
+import { isPacked } from '../internal/pack_numbers.js'
 import type { RunningChunk } from './running_chunk.js'
 import { ChunkLoop, isThenable } from './chunk_loop.js'
 
@@ -335,7 +336,7 @@ export class TaskRunner {
       if (kind === KIND_CHUNK) {
         // Values are pushed, never written into a preallocated array: a holey
         // array is cloned index by index, a packed one in one dense run.
-        const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0 }
+        const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0, packed: isPacked(args) }
         out.part = part
         const flat = (flags & FLAG_FLAT) !== 0
         const loop = new ChunkLoop(out, part, counters, this.#port.item, t0)
@@ -352,7 +353,7 @@ export class TaskRunner {
         sink?.close()
         out.part = null
         // The values not sent with a flush yet; the caller appends them to those it has.
-        out.results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
+        out.results.push(STATUS_OK, { v: partValues(part), e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
       } else {
         try {
           const callArgs = args

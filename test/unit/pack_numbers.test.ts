@@ -1,7 +1,7 @@
 // packNumbers: a map's numbers as one typed array, every number kept as it is.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { isPacked, packNumbers } from '../../src/internal/pack_numbers.js'
+import { isPacked, packNumbers, unpacked } from '../../src/internal/pack_numbers.js'
 
 describe('packNumbers', () => {
   it('packs int32 items into an Int32Array, from `from` to `to`', () => {
@@ -25,5 +25,16 @@ describe('packNumbers', () => {
     assert.equal(packNumbers([1, , 3], 0, 3), null) // eslint-disable-line no-sparse-arrays
     assert.equal(packNumbers([1, new Number(2)], 0, 2), null)
     assert.equal(isPacked([1, 2]), false)
+  })
+})
+
+describe('unpacked', () => {
+  it('makes packed numbers an array again, and gives an array back as it is', () => {
+    const back = unpacked(new Float64Array([1, -0, 0.5, NaN]))
+    assert.ok(Array.isArray(back))
+    assert.deepEqual(back, [1, -0, 0.5, NaN])
+    assert.deepEqual(unpacked(new Int32Array([3, -4])), [3, -4])
+    const array = [1, 'x']
+    assert.equal(unpacked(array), array)
   })
 })
