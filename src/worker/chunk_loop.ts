@@ -68,7 +68,6 @@ export class ChunkLoop {
     const part = this.part
     const counters = this.counters
     const item = this.item
-    let v = part.v
     let countdown = this.#countdown
     const end = args.length
     for (let i = from; i < end; i++) {
@@ -76,10 +75,7 @@ export class ChunkLoop {
         // A plain store: the caller reads it only once this thread is gone (futures/worker_loss.ts).
         if (counters !== null) counters[COUNTER_ITEM] = i
         else if (item !== undefined) item(i)
-        if (--countdown === 0) {
-          countdown = this.#check()
-          v = part.v // a flush started a new array
-        }
+        if (--countdown === 0) countdown = this.#check()
       }
       let value: unknown
       try {
@@ -96,7 +92,8 @@ export class ChunkLoop {
         this.failed(i, error)
         continue
       }
-      v.push(value)
+      // part.v read each time: a flush (here, or when an item blocks its thread in a sync wait) starts a new array.
+      part.v.push(value)
     }
     this.#countdown = countdown
     return end
