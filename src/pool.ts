@@ -33,6 +33,8 @@ import type { TaskExecutor } from './futures/task_executor.js'
 import type { ExecutorStats } from './futures/stats.js'
 import { zipArgs, type AnyIterable, type ChunkResult } from './futures/map_engine.js'
 import { kOutcome, type Future } from './futures/future.js'
+import { joinArrays } from './internal/join_arrays.js'
+import { packNumbers } from './internal/pack_numbers.js'
 import { func, knownKeys, plainObject, positiveInteger, typeFail } from './internal/validate.js'
 import { resolveTask, type ResolvedTask, type Task, type TaskFunction } from './task_ref.js'
 import type { RetryBackoff, RetryOn } from './futures/retry_policy.js'
@@ -436,7 +438,8 @@ export class Pool {
       // map() rejects rather than throwing from a Promise-returning call.
       let items: unknown[]
       try {
-        items = Array.from(iterable)
+        // A plain array is read as it is: the chunks are sliced from it before this call returns.
+        items = Array.isArray(iterable) && iterable[Symbol.iterator] === arrayValues ? iterable : Array.from(iterable)
       } catch (error) {
         result[kSettle](false, error)
         return result
@@ -496,9 +499,15 @@ export class Pool {
     }
     const size = chunksize ?? defaultChunksize(argsList.length, this.processes)
     const chunks: Future<ChunkResult>[] = []
+    // Numbers are packed for the workers that clone them (not inline, not the cluster's own wire);
+    // after one chunk that is not all numbers, the rest are sent as they are.
+    let pack = !star && (this.#executor.backend === 'thread' || this.#executor.backend === 'process')
     try {
       for (let i = 0; i < argsList.length; i += size) {
-        const slice = argsList.slice(i, i + size)
+        const end = Math.min(i + size, argsList.length)
+        const packed = pack ? packNumbers(argsList, i, end) : null
+        if (packed === null) pack = false
+        const slice = packed !== null ? (packed as unknown as unknown[]) : argsList.slice(i, end)
         const base = i
         const heard = onProgress === undefined ? undefined : (value: unknown, item: number): void => onProgress(value, base + item)
         chunks.push(star ? this.#executor.submitChunk(task, slice as unknown[][], undefined, heard) : this.#executor.submitItems(task, slice, heard))
@@ -575,6 +584,8 @@ function callbacks(options: object, what: string): Callbacks {
   }
 }
 
+const arrayValues = Array.prototype[Symbol.iterator]
+
 function isSyncIterable(value: unknown): value is Iterable<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'string') && typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function'
 }
@@ -592,13 +603,4 @@ function withCallerFrames(error: unknown, stack: string | undefined): unknown {
     .join('\n')
   if (frames) Object.defineProperty(error, 'stack', { value: `${error.stack}\n${frames}`, writable: true, configurable: true })
   return error
-}
-
-/** The arrays `parts` end to end, as one new array. */
-function joinArrays(parts: unknown[][]): unknown[] {
-  if (parts.length === 1) return parts[0]!
-  // Spread arguments are bounded (about 65k); concat in slices of that many arrays.
-  let out: unknown[] = []
-  for (let i = 0; i < parts.length; i += 10_000) out = out.concat(...parts.slice(i, i + 10_000))
-  return out
 }

@@ -16,6 +16,7 @@
  * queue, the tasks waiting to run again, the pending count, the executor's
  * state.
  */
+import { isPacked, unpacked } from '../internal/pack_numbers.js'
 import { BrokenExecutorError, CancelledError, SerializationError, TimeoutError, WorkerCrashedError, invalidArgType } from '../errors.js'
 import type { Capabilities } from '../backends/capabilities.js'
 import { Deque } from '../internal/deque.js'
@@ -347,7 +348,8 @@ export abstract class TaskExecutor extends Executor {
 
   /**
    * A chunk of one-argument calls `fn(item)`: the items travel as one flat
-   * array, with no argument array per item.
+   * array, with no argument array per item; numbers may come packed in a
+   * typed array (internal/pack_numbers.ts), typed as an array.
    * @internal used by Pool's map, by map over one iterable, and by cluster workers for flat chunks
    */
   submitItems(task: ResolvedTask, items: unknown[], onProgress?: ProgressListener, retries?: number): Future<ChunkResult> {
@@ -359,7 +361,9 @@ export abstract class TaskExecutor extends Executor {
     const found = { shareables: 0 }
     let problem: { path: string; reason: string } | null = null
     let problemArg = 0
-    outer: for (let i = 0; i < argsList.length; i++) {
+    // Items packed as numbers (internal/pack_numbers.ts) hold nothing to check.
+    const packed = isPacked(argsList)
+    outer: for (let i = 0; i < (packed ? 0 : argsList.length); i++) {
       const args = flat ? argsList : (argsList[i] as unknown[])
       for (let j = flat ? i : 0; j < (flat ? i + 1 : args.length); j++) {
         const arg = args[j]
@@ -566,7 +570,7 @@ export abstract class TaskExecutor extends Executor {
         errors = new Map()
         for (const [index, error] of outcome.e) errors.set(index, deserializeError(error, { task: f.task.label, worker, callerStack: f.callerStack }))
       }
-      ;(f as TaskFuture<ChunkResult>).setResult({ values: outcome.v, errors, ms: outcome.d })
+      ;(f as TaskFuture<ChunkResult>).setResult({ values: unpacked(outcome.v), errors, ms: outcome.d })
     }
   }
 

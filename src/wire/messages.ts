@@ -80,9 +80,13 @@ export type ToWorker =
     }
   | { t: 'stop' }
 
-/** A chunk's outcome: a value per item, errors at the indexes that failed. */
+/**
+ * A chunk's outcome: a value per item, errors at the indexes that failed.
+ * The values of a chunk whose items came packed (internal/pack_numbers.ts)
+ * come back packed too when they are all numbers.
+ */
 export interface ChunkOutcome {
-  v: unknown[]
+  v: unknown[] | Int32Array | Float64Array
   e: [index: number, error: SerializedError][] | undefined
   /** Milliseconds the chunk took (map sizes its next chunks from this). */
   d: number

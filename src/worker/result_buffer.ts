@@ -22,6 +22,7 @@ import { serializeError, type SerializedError } from '../wire/remote_error.js'
 import { findUncloneable } from '../wire/clone_check.js'
 import { isTransfer, type Transferable } from '../wire/transfer.js'
 import { SerializationError } from '../errors.js'
+import { packNumbers } from '../internal/pack_numbers.js'
 import { onBlocking } from '../sync/monitor.js'
 import type { RunningChunk } from './running_chunk.js'
 
@@ -56,6 +57,13 @@ export interface ChunkPart {
   at: number
   /** Index of `v[0]` in the chunk. */
   base: number
+  /** The chunk's items came packed: values that are all numbers go back packed too. */
+  packed: boolean
+}
+
+/** The values of a part as they leave: packed when its items were and they are all numbers. */
+export function partValues(part: ChunkPart): ChunkOutcome['v'] {
+  return part.packed ? (packNumbers(part.v, 0, part.v.length) ?? part.v) : part.v
 }
 
 /** Buffers holding results while a task runs (several only with inline executors). */
@@ -148,7 +156,7 @@ export class ResultBuffer {
     let p: ChunkOutcome | undefined
     let base = 0
     if (hasPart) {
-      p = { v: part.v, e: part.e, d: 0 }
+      p = { v: partValues(part), e: part.e, d: 0 }
       base = part.base
       part.base += part.v.length
       part.v = []
@@ -186,6 +194,7 @@ export class ResultBuffer {
 
 /** Replaces the values of a part that cannot be cloned by errors; `base`: the chunk's item of `v[0]`. */
 function replaceUncloneable(p: ChunkOutcome, base: number, transfer: Transferable[]): void {
+  if (!Array.isArray(p.v)) return // packed numbers
   for (let i = 0; i < p.v.length; i++) {
     const problem = findUncloneable(p.v[i], 'result', transfer)
     if (problem === null) continue

@@ -35,7 +35,8 @@
  * Chunks (map). Before each item of a chunk the worker records the item's
  * index (COUNTER_ITEM: a shared Int32 store for threads, one 4-byte pwrite
  * for processes), so after a crash the caller knows which item was running.
- * A chunk that runs longer than CHUNK_FLUSH_MS sends the values it has so
+ * A chunk that runs longer than CHUNK_FLUSH_MS (chunk_loop.ts, which runs
+ * the items) sends the values it has so
  * far with the next flush (`p` of a 'done' message), and a dying worker
  * flushes them too (exit_guard.ts): the items that finished are delivered,
  * only the running one fails (or is retried), and the rest are sent again.
@@ -72,8 +73,10 @@ import { Deque } from '../internal/deque.js'
 import type { ReviveContext } from '../wire/shareable.js'
 import type { ProgressSink } from './progress_sink.js'
 import type { Lanes } from './lanes.js'
-import { ResultBuffer, type ChunkPart, type RuntimePort } from './result_buffer.js'
+import { ResultBuffer, partValues, type ChunkPart, type RuntimePort } from './result_buffer.js'
+import { isPacked } from '../internal/pack_numbers.js'
 import type { RunningChunk } from './running_chunk.js'
+import { ChunkLoop, isThenable } from './chunk_loop.js'
 
 export type { RuntimePort } from './result_buffer.js'
 
@@ -85,15 +88,6 @@ export const COUNTER_ITEM = 2
 export const COUNTERS_BYTES = 12
 
 const FLUSH_AFTER_MS = 1
-/**
- * Inside a chunk, values finished this long ago go back with the next flush.
- * Longer than FLUSH_AFTER_MS: a chunk sized to run about a millisecond
- * (map's 'auto') then still costs one message, not two.
- */
-const CHUNK_FLUSH_MS = 10
-/** Items of a chunk run between two clock reads at most, and the time those reads aim to be apart. */
-const MAX_STRIDE = 256
-const CHECK_EVERY_MS = 0.05
 
 // What only some workers need is imported on first use: every module of the worker's
 // graph is read and compiled before its first task, and that is most of a cold start.
@@ -342,47 +336,24 @@ export class TaskRunner {
       if (kind === KIND_CHUNK) {
         // Values are pushed, never written into a preallocated array: a holey
         // array is cloned index by index, a packed one in one dense run.
-        const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0 }
+        const part: ChunkPart = { v: [], e: undefined, at: t0, base: 0, packed: isPacked(args) }
         out.part = part
         const flat = (flags & FLAG_FLAT) !== 0
-        const item = this.#port.item
-        // The clock is read before an item only every `stride` items: the
-        // stride doubles while items are tiny (a clock read would cost as
-        // much as the item) and drops to 1 after a slow one.
-        let stride = 1
-        let countdown = 1
-        let lastCheck = t0
-        for (let i = 0; i < args.length; i++) {
-          if (i > 0) {
-            if (counters !== null) Atomics.store(counters, COUNTER_ITEM, i)
-            else item?.(i)
-            if (--countdown === 0) {
-              const now = performance.now()
-              if (now - part.at > CHUNK_FLUSH_MS) out.flush()
-              stride = now - lastCheck < CHECK_EVERY_MS ? Math.min(stride * 2, MAX_STRIDE) : 1
-              countdown = stride
-              lastCheck = now
-            }
-          }
+        const loop = new ChunkLoop(out, part, counters, this.#port.item, t0)
+        const withProgress = sink === undefined ? undefined : progressModule!.withProgress
+        // The items run in chunk_loop.ts; it stops at an item that returned a thenable, awaited here.
+        for (let i = loop.run(fn, args, flat, 0, sink, withProgress); i < args.length; i = loop.run(fn, args, flat, i + 1, sink, withProgress)) {
           try {
-            let value: unknown
-            if (sink === undefined) value = flat ? fn(args[i]) : fn(...(args[i] as unknown[]))
-            else {
-              sink.item = i
-              const itemArgs = args[i]
-              value = progressModule!.withProgress(sink, () => (flat ? fn(itemArgs) : fn(...(itemArgs as unknown[]))))
-            }
-            if (isThenable(value)) value = await value
-            part.v.push(out.unwrapTransfer(value))
+            part.v.push(out.unwrapTransfer(await loop.pending))
           } catch (error) {
-            part.v.push(undefined)
-            ;(part.e ??= []).push([i, serializeError(error) as SerializedError])
+            loop.failed(i, error)
           }
+          loop.pending = undefined
         }
         sink?.close()
         out.part = null
         // The values not sent with a flush yet; the caller appends them to those it has.
-        out.results.push(STATUS_OK, { v: part.v, e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
+        out.results.push(STATUS_OK, { v: partValues(part), e: part.e, d: performance.now() - t0 } satisfies ChunkOutcome)
       } else {
         try {
           const callArgs = args
@@ -580,8 +551,4 @@ export class TaskRunner {
       this.onStop?.()
     }
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
 }

@@ -3,6 +3,10 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { AsyncResult, CancelledError, InvalidStateError, Pool, TimeoutError, WorkerCrashedError, defaultChunksize, getContext } from '../../src/index.js'
 import * as T from '../fixtures/tasks.js'
+import * as C from '../fixtures/chunk_tasks.js'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { backends } from './backends.js'
 import { collect, rejection } from '../helpers.js'
 
@@ -12,6 +16,30 @@ for (const backend of backends()) {
   const newPool = (options: Record<string, unknown> = {}) => new Pool({ processes, context, ...options })
 
   describe(`Pool [${backend.name}]`, () => {
+    it('map() hands every number to the task as it is (-0, NaN, fractions, beyond int32), and other values beside numbers', async () => {
+      await using pool = newPool()
+      const numbers = [0, -0, 1.5, NaN, Infinity, 2 ** 31, -(2 ** 53), 7]
+      const out = await pool.map(T.identity, numbers)
+      assert.equal(out.length, numbers.length)
+      for (let i = 0; i < numbers.length; i++) assert.ok(Object.is(out[i], numbers[i]), `item ${i}: ${out[i]} for ${numbers[i]}`)
+      // A chunk of numbers, then one that is not all numbers, then numbers again.
+      assert.deepEqual(await pool.map(T.describeValue, [1, 2, 'x', 3, 4, 5], { chunksize: 2 }), ['number', 'number', 'string', 'number', 'number', 'number'])
+      assert.deepEqual(await pool.map(T.square, [1, 2, 3, 4, 5], { chunksize: 2 }), [1, 4, 9, 16, 25])
+    })
+
+    if (backend.parallel && context !== 'nats')
+      it('map() of plain numbers: a worker that dies in a chunk that sent values ahead loses nothing; the item runs again', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'multiproc-'))
+        try {
+          await using pool = newPool({ retries: 1, initializer: C.setMarkerDir, initargs: [dir] })
+          const items = Array.from({ length: 3000 }, (_, i) => i)
+          assert.deepEqual(await pool.map(C.crashOnceAt, items, { chunksize: 1500 }), items.map((x) => x * 2))
+          assert.ok(existsSync(join(dir, 'm')), 'the item crashed its worker once')
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      })
+
     it('apply() resolves to the result; applyAsync() returns an AsyncResult', async () => {
       await using pool = newPool()
       assert.equal(await pool.apply(T.add, [2, 3]), 5)

@@ -9,7 +9,7 @@
 import { describe, it, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { TaskRunner } from '../../src/worker/runtime.js'
-import { KIND_CALL, STATUS_OK, type FromWorker } from '../../src/wire/messages.js'
+import { KIND_CALL, KIND_CHUNK, STATUS_OK, type ChunkOutcome, type FromWorker } from '../../src/wire/messages.js'
 import { openGate, resetGate, tasksWaiting } from '../fixtures/unit/held_results.js'
 
 const fixture = new URL('../fixtures/unit/held_results.ts', import.meta.url).href
@@ -90,6 +90,37 @@ describe('TaskRunner result buffering', () => {
     assert.ok(await until(() => messages.flat().length === 3), `got ${JSON.stringify(messages)}`)
     // double(2)'s result left before the blocking task ran, not with its result.
     assert.deepEqual(messages, [[2], [4], ['blocked']])
+  })
+
+  it('keeps every value of a chunk whose item blocks its thread after values were sent ahead', async () => {
+    const frozen = realNow() + 1_000_000
+    performance.now = () => frozen
+    const values: unknown[] = []
+    const r = new TaskRunner(
+      {
+        post(message: FromWorker) {
+          if (message.t !== 'done') return
+          // Values sent ahead come before the results of the message (the chunk is still running).
+          if (message.p !== undefined) values.push(...message.p.v)
+          for (let i = 0; i < message.r.length; i += 2) {
+            const value = message.r[i + 1]
+            if (typeof value === 'object' && value !== null && 'v' in value) values.push(...(value as ChunkOutcome).v)
+          }
+        },
+      },
+      { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
+    )
+    await r.start()
+    // double(5)'s result waits in the buffer when the chunk starts (double(0) loaded the module); the
+    // chunk's second item blocks, which sends the buffer and the chunk's first value, so the chunk's
+    // later values go to a new part.
+    r.receive({
+      t: 'run',
+      f: [[0, fixture, 'step']],
+      q: [KIND_CALL, 0, ['double', 0], KIND_CALL, 0, ['double', 5], KIND_CHUNK, 0, [['double', 1], ['blockThread'], ['double', 3]]],
+    } as never)
+    assert.ok(await until(() => values.length >= 3), `got ${JSON.stringify(values)}`)
+    assert.deepEqual(values, [2, 'blocked', 6])
   })
 
   it('still sends a burst of quick tasks as one message', async () => {
