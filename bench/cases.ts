@@ -141,20 +141,34 @@ export const CASES: Case[] = [
       // The yardstick: whichever peer had the higher median speedup in this run.
       const best = (['raw', 'piscina'] as const).filter((lib) => m[lib] !== undefined).reduce<string | undefined>((a, b) => (a === undefined || m[b]! > m[a]! ? b : a), undefined)
       const speedups = MAIN_JOB_LIBS.map((lib) => `${lib} ${m[lib] === undefined ? 'n/a' : `${m[lib]!.toFixed(2)}×`}`).join(', ')
-      const cpu = (lib: string, key: string): number[] | undefined => (extras[lib] === undefined ? undefined : extras[lib]!.map((e) => Number(e[key])))
-      const cpuText = (key: string): string =>
+      const values = (lib: string, key: string): number[] | undefined => (extras[lib] === undefined ? undefined : extras[lib]!.map((e) => Number(e[key])))
+      const secondsText = (key: string): string =>
         MAIN_JOB_LIBS.map((lib) => {
-          const v = cpu(lib, key)?.filter(Number.isFinite)
+          const v = values(lib, key)?.filter(Number.isFinite)
           return `${lib} ${v === undefined || v.length === 0 ? 'n/a' : `${(median(v) / 1000).toFixed(2)} s`}`
         }).join(', ')
+      const ms2 = (lib: string): number | undefined => {
+        const v = values(lib, 'ms2')?.filter(Number.isFinite)
+        return v === undefined || v.length === 0 ? undefined : median(v)
+      }
+      const fastest = (['raw', 'piscina'] as const).filter((lib) => ms2(lib) !== undefined).reduce<string | undefined>((a, b) => (a === undefined || ms2(b)! < ms2(a)! ? b : a), undefined)
       return [
         atLeast('main job: 2-worker speedup, vs the best of the raw pool and piscina', best === undefined ? undefined : pairs('multiproc', best), 1, `speedups ${speedups}; load average ${loadNote()}`),
+        // A speedup is over each library's own 1-worker time, so a library slow on one worker gains by it:
+        // the time on 2 workers, against whichever peer was faster there, is what a user waits for.
+        atMost(
+          'main job: time on 2 workers, vs the faster of the raw pool and piscina (time)',
+          fastest === undefined ? undefined : pairRange(values('multiproc', 'ms2'), values(fastest, 'ms2')),
+          1,
+          '×',
+          `2 workers ${secondsText('ms2')}; 1 worker ${secondsText('ms1')}`,
+        ),
         atMost(
           'main job: CPU time of the main thread per 10,000 lines, vs the raw pool',
-          pairRange(cpu('multiproc', 'mainCpuMsPer10k'), cpu('raw', 'mainCpuMsPer10k')),
+          pairRange(values('multiproc', 'mainCpuMsPer10k'), values('raw', 'mainCpuMsPer10k')),
           1.2,
           '×',
-          `main thread ${cpuText('mainCpuMsPer10k')}; whole process less the workers ${cpuText('outsideCpuMsPer10k')}`,
+          `main thread ${secondsText('mainCpuMsPer10k')}; whole process less the workers ${secondsText('outsideCpuMsPer10k')}`,
         ),
       ]
     },
@@ -188,12 +202,20 @@ export const CASES: Case[] = [
     id: 'f64',
     title: '64 MiB Float64Array through a worker and back (ms)',
     libs: F64_LIBS,
-    reps: { full: 3, quick: 2 },
+    reps: { full: 5, quick: 2 },
     rows: (m, extras, pairs) => {
       const copies = (extras.shared ?? []).reduce((n, e) => n + Number(e.copies ?? 0), 0)
       const sharedRan = (extras.shared ?? []).length > 0
       return [
-        atMost('64 MiB Float64Array: transfer path vs the computation alone (time)', pairs('transfer', 'compute'), 1.1),
+        // The floor is a bare worker doing the same: any isolate that has moved an ArrayBuffer away runs
+        // typed-array loops slower from then on (V8's detach protector), and the worker moves the result back.
+        atMost(
+          '64 MiB Float64Array: transfer path vs the computation alone (time)',
+          pairs('transfer', 'compute'),
+          1.1,
+          '×',
+          `a bare worker: ${ratioText(pairs('raw transfer', 'compute'))} the computation; multiproc vs the bare worker ${ratioText(pairs('transfer', 'raw transfer'))}`,
+        ),
         {
           metric: '64 MiB Float64Array: shared-memory path copies nothing',
           target: 'no copy',

@@ -286,12 +286,13 @@ async function processNoop(n: number): Promise<Measurement> {
   }
 }
 
-export const F64_LIBS = ['compute', 'transfer', 'shared', 'copy'] as const
+export const F64_LIBS = ['compute', 'transfer', 'raw transfer', 'shared', 'copy'] as const
 
 /**
  * A Float64Array of `length` items through `scale`: in the caller
- * (compute), moved to a worker and back (transfer), on a
- * SharedArrayBuffer (shared), or copied both ways (copy). Median ms of 6.
+ * (compute), moved to a worker and back (transfer; raw transfer: a bare
+ * worker that does the same, the floor), on a SharedArrayBuffer (shared),
+ * or copied both ways (copy). Median ms of 6.
  */
 async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Measurement> {
   const fill = (a: Float64Array): void => {
@@ -301,7 +302,8 @@ async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Meas
     const i = a.length - 1
     if (a[i] !== Math.sqrt(i + 1) * 1.5) throw new Error(`${lib}: wrong result`)
   }
-  const ex = lib === 'compute' ? null : new ThreadPoolExecutor({ maxWorkers: 1 })
+  const ex = lib === 'compute' || lib === 'raw transfer' ? null : new ThreadPoolExecutor({ maxWorkers: 1 })
+  const raw = lib === 'raw transfer' ? new Worker(workerFile('scale_raw.mjs')) : null
   try {
     const samples: number[] = []
     let copies = 0
@@ -323,7 +325,13 @@ async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Meas
         const start = performance.now()
         if (lib === 'compute') scale(a)
         else if (lib === 'transfer') a = (await ex!.submitWith({ transfer: [a.buffer as ArrayBuffer] }, scaleMoved, a)) as Float64Array
-        else a = await ex!.submit(scale, a)
+        else if (raw !== null) {
+          const moved = a
+          a = await new Promise<Float64Array>((resolve) => {
+            raw.once('message', resolve)
+            raw.postMessage(moved, [moved.buffer as ArrayBuffer])
+          })
+        }        else a = await ex!.submit(scale, a)
         samples.push(performance.now() - start)
         expect(a)
       }
@@ -332,6 +340,7 @@ async function f64(lib: (typeof F64_LIBS)[number], length: number): Promise<Meas
     return { value: median(samples), unit: 'ms', extra: lib === 'shared' ? { copies } : undefined }
   } finally {
     await ex?.shutdown()
+    await raw?.terminate()
   }
 }
 

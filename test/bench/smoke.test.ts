@@ -55,14 +55,14 @@ describe('bench smoke', () => {
       machine: { cpus: 2, cpuModel: 'Test CPU', node: '20.0.0', python: null, platform: 'linux/x64', load: [0.5, 0.7] },
       cases: CASES.map((c) => {
         const medians = Object.fromEntries(c.libs.map((lib, i) => [lib, i + 1]))
-        const extras = Object.fromEntries(c.libs.map((lib, i) => [lib, [{ copies: 0, mainCpuMsPer10k: i + 1, outsideCpuMsPer10k: i + 2 }]]))
+        const extras = Object.fromEntries(c.libs.map((lib, i) => [lib, [{ copies: 0, mainCpuMsPer10k: i + 1, outsideCpuMsPer10k: i + 2, ms1: 2 * (i + 1), ms2: i + 1 }]]))
         // Three rounds per library: lib i measured i+1, i+2, i+0.5.
         const samples = Object.fromEntries(c.libs.map((lib, i) => [lib, [i + 1, i + 2, i + 0.5]]))
         return { id: c.id, title: c.title, libs: {}, rows: c.rows(medians, extras, (a, b) => pairRange(samples[a], samples[b])) }
       }),
     }
     const rows = run.cases.flatMap((c) => c.rows)
-    assert.equal(rows.length, 27) // the targets of the README table, one row each
+    assert.equal(rows.length, 28) // the targets of the README table, one row each
     for (const row of rows) assert.equal(typeof row.pass, 'boolean', row.metric)
     // A ratio row reports the median of the round-by-round ratios and their range.
     const burstRaw = rows.find((r) => r.metric.includes('at once, vs the raw pool'))!
