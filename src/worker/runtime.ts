@@ -344,7 +344,10 @@ export class TaskRunner {
         // The items run in chunk_loop.ts; it stops at an item that returned a thenable, awaited here.
         for (let i = loop.run(fn, args, flat, 0, sink, withProgress); i < args.length; i = loop.run(fn, args, flat, i + 1, sink, withProgress)) {
           try {
-            part.v.push(out.unwrapTransfer(await loop.pending))
+            // Awaited first: `part.v` is read after the await, since a flush meanwhile (the event
+            // loop turned) sent the values so far and started a new array.
+            const value = await loop.pending
+            part.v.push(out.unwrapTransfer(value))
           } catch (error) {
             loop.failed(i, error)
           }

@@ -123,6 +123,39 @@ describe('TaskRunner result buffering', () => {
     assert.deepEqual(values, [2, 'blocked', 6])
   })
 
+  it('keeps the value of a chunk item that awaited while the values before it were sent ahead', async () => {
+    resetGate()
+    const frozen = realNow() + 1_000_000
+    performance.now = () => frozen
+    const values: unknown[] = []
+    const r = new TaskRunner(
+      {
+        post(message: FromWorker) {
+          if (message.t !== 'done') return
+          if (message.p !== undefined) values.push(...message.p.v)
+          for (let i = 0; i < message.r.length; i += 2) {
+            const value = message.r[i + 1]
+            if (typeof value === 'object' && value !== null && 'v' in value) values.push(...(value as ChunkOutcome).v)
+          }
+        },
+      },
+      { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
+    )
+    await r.start()
+    // double(5)'s result waits in the buffer when the chunk starts; while the chunk's second item
+    // awaits the gate, the event loop turns and sends the buffer with the chunk's first value, so
+    // the awaited value must go to the new part, not to the one already sent.
+    r.receive({
+      t: 'run',
+      f: [[0, fixture, 'step']],
+      q: [KIND_CALL, 0, ['double', 0], KIND_CALL, 0, ['double', 5], KIND_CHUNK, 0, [['double', 1], ['waitForCaller'], ['double', 3]]],
+    } as never)
+    assert.ok(await until(() => tasksWaiting() === 1 && values.length >= 1), `got ${JSON.stringify(values)}`)
+    openGate()
+    assert.ok(await until(() => values.length >= 3), `got ${JSON.stringify(values)}`)
+    assert.deepEqual(values, [2, 'released', 6])
+  })
+
   it('still sends a burst of quick tasks as one message', async () => {
     let messages = 0
     const results: unknown[] = []
