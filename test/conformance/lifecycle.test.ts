@@ -148,22 +148,27 @@ for (const backend of backends()) {
         for (const id of await Promise.all(Array.from({ length: maxWorkers }, () => ex.submit(T.sleepThenWhoAmI, 30)))) seen.add(id)
       }
       assert.equal(seen.size, backend.isolated ? maxWorkers : 1, `workers seen: ${[...seen].join(' ')}`)
-      if (backend.sharedMemory) {
-        const counter = new Int32Array(new SharedArrayBuffer(8))
-        await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.trackConcurrency, counter, 30)))
-        assert.equal(Atomics.load(counter, 0), 0)
-        assert.ok(Atomics.load(counter, 1) <= maxWorkers, `peak ${Atomics.load(counter, 1)}`)
-        if (backend.parallel) assert.equal(Atomics.load(counter, 1), 2, 'both workers were used')
-      } else {
-        // No shared memory: compare when the tasks ran.
-        const spans = await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.span, 50)))
-        const events = spans.flatMap(([start, end]) => [[start, 1] as const, [end, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1])
-        let running = 0
+      // Each round must stay within maxWorkers; on a loaded machine one worker may be descheduled
+      // through a whole round, so rounds repeat (at most 5) until one shows every worker busy at once.
+      let best = 0
+      for (let round = 0; round < 5 && best < maxWorkers; round++) {
         let peak = 0
-        for (const [, delta] of events) peak = Math.max(peak, (running += delta))
+        if (backend.sharedMemory) {
+          const counter = new Int32Array(new SharedArrayBuffer(8))
+          await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.trackConcurrency, counter, 30)))
+          assert.equal(Atomics.load(counter, 0), 0)
+          peak = Atomics.load(counter, 1)
+        } else {
+          // No shared memory: compare when the tasks ran.
+          const spans = await Promise.all(Array.from({ length: 8 }, () => ex.submit(T.span, 50)))
+          const events = spans.flatMap(([start, end]) => [[start, 1] as const, [end, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+          let running = 0
+          for (const [, delta] of events) peak = Math.max(peak, (running += delta))
+        }
         assert.ok(peak <= maxWorkers, `peak ${peak}`)
-        if (backend.parallel) assert.equal(peak, 2, 'both workers were used')
+        best = Math.max(best, peak)
       }
+      if (backend.parallel) assert.equal(best, 2, 'both workers were used')
     })
 
     if (backend.parallel && backend.sharedMemory) {
