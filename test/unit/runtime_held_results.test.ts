@@ -48,6 +48,38 @@ function runner(): { runner: TaskRunner; results: unknown[] } {
   return { runner: r, results }
 }
 
+/**
+ * With the clock frozen (no flush for time), runs double(0) (loads the module), double(5) (its
+ * result waits in the buffer), then a chunk of double(1), `middle`, double(3); returns the
+ * chunk's values as they arrive, in order (sent ahead, then with the chunk's outcome).
+ */
+async function chunkAfterHeldResult(middle: unknown[]): Promise<unknown[]> {
+  const frozen = realNow() + 1_000_000
+  performance.now = () => frozen
+  const values: unknown[] = []
+  const r = new TaskRunner(
+    {
+      post(message: FromWorker) {
+        if (message.t !== 'done') return
+        // Values sent ahead come before the results of the message (the chunk is still running).
+        if (message.p !== undefined) values.push(...message.p.v)
+        for (let i = 0; i < message.r.length; i += 2) {
+          const value = message.r[i + 1]
+          if (typeof value === 'object' && value !== null && 'v' in value) values.push(...(value as ChunkOutcome).v)
+        }
+      },
+    },
+    { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
+  )
+  await r.start()
+  r.receive({
+    t: 'run',
+    f: [[0, fixture, 'step']],
+    q: [KIND_CALL, 0, ['double', 0], KIND_CALL, 0, ['double', 5], KIND_CHUNK, 0, [['double', 1], middle, ['double', 3]]],
+  } as never)
+  return values
+}
+
 describe('TaskRunner result buffering', () => {
   it('sends the results of finished tasks while the next task waits', async () => {
     const frozen = realNow() + 1_000_000
@@ -93,63 +125,18 @@ describe('TaskRunner result buffering', () => {
   })
 
   it('keeps every value of a chunk whose item blocks its thread after values were sent ahead', async () => {
-    const frozen = realNow() + 1_000_000
-    performance.now = () => frozen
-    const values: unknown[] = []
-    const r = new TaskRunner(
-      {
-        post(message: FromWorker) {
-          if (message.t !== 'done') return
-          // Values sent ahead come before the results of the message (the chunk is still running).
-          if (message.p !== undefined) values.push(...message.p.v)
-          for (let i = 0; i < message.r.length; i += 2) {
-            const value = message.r[i + 1]
-            if (typeof value === 'object' && value !== null && 'v' in value) values.push(...(value as ChunkOutcome).v)
-          }
-        },
-      },
-      { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
-    )
-    await r.start()
-    // double(5)'s result waits in the buffer when the chunk starts (double(0) loaded the module); the
-    // chunk's second item blocks, which sends the buffer and the chunk's first value, so the chunk's
-    // later values go to a new part.
-    r.receive({
-      t: 'run',
-      f: [[0, fixture, 'step']],
-      q: [KIND_CALL, 0, ['double', 0], KIND_CALL, 0, ['double', 5], KIND_CHUNK, 0, [['double', 1], ['blockThread'], ['double', 3]]],
-    } as never)
+    // The chunk's second item blocks, which sends the buffer and the chunk's first value, so the
+    // chunk's later values go to a new part.
+    const values = await chunkAfterHeldResult(['blockThread'])
     assert.ok(await until(() => values.length >= 3), `got ${JSON.stringify(values)}`)
     assert.deepEqual(values, [2, 'blocked', 6])
   })
 
   it('keeps the value of a chunk item that awaited while the values before it were sent ahead', async () => {
     resetGate()
-    const frozen = realNow() + 1_000_000
-    performance.now = () => frozen
-    const values: unknown[] = []
-    const r = new TaskRunner(
-      {
-        post(message: FromWorker) {
-          if (message.t !== 'done') return
-          if (message.p !== undefined) values.push(...message.p.v)
-          for (let i = 0; i < message.r.length; i += 2) {
-            const value = message.r[i + 1]
-            if (typeof value === 'object' && value !== null && 'v' in value) values.push(...(value as ChunkOutcome).v)
-          }
-        },
-      },
-      { v: 1, label: 'test runner', initializer: null, initargs: [], counters: null },
-    )
-    await r.start()
-    // double(5)'s result waits in the buffer when the chunk starts; while the chunk's second item
-    // awaits the gate, the event loop turns and sends the buffer with the chunk's first value, so
-    // the awaited value must go to the new part, not to the one already sent.
-    r.receive({
-      t: 'run',
-      f: [[0, fixture, 'step']],
-      q: [KIND_CALL, 0, ['double', 0], KIND_CALL, 0, ['double', 5], KIND_CHUNK, 0, [['double', 1], ['waitForCaller'], ['double', 3]]],
-    } as never)
+    // While the chunk's second item awaits the gate, the event loop turns and sends the buffer with
+    // the chunk's first value, so the awaited value must go to the new part, not to the one sent.
+    const values = await chunkAfterHeldResult(['waitForCaller'])
     assert.ok(await until(() => tasksWaiting() === 1 && values.length >= 1), `got ${JSON.stringify(values)}`)
     openGate()
     assert.ok(await until(() => values.length >= 3), `got ${JSON.stringify(values)}`)
