@@ -499,9 +499,10 @@ export class Pool {
     }
     const size = chunksize ?? defaultChunksize(argsList.length, this.processes)
     const chunks: Future<ChunkResult>[] = []
-    // Numbers are packed for the workers that clone them (not inline, not the cluster's own wire);
-    // after one chunk that is not all numbers, the rest are sent as they are.
-    let pack = !star && (this.#executor.backend === 'thread' || this.#executor.backend === 'process')
+    // Numbers are packed for local workers in isolates of their own, which clone them (not inline,
+    // not the cluster's own wire); after one chunk that is not all numbers, the rest go as they are.
+    const { isolated, sameMachine } = this.#executor.capabilities
+    let pack = !star && isolated && sameMachine
     try {
       for (let i = 0; i < argsList.length; i += size) {
         const end = Math.min(i + size, argsList.length)

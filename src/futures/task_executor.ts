@@ -362,8 +362,8 @@ export abstract class TaskExecutor extends Executor {
     let problem: { path: string; reason: string } | null = null
     let problemArg = 0
     // Items packed as numbers (internal/pack_numbers.ts) hold nothing to check.
-    const packed = isPacked(argsList)
-    outer: for (let i = 0; i < (packed ? 0 : argsList.length); i++) {
+    const checked = isPacked(argsList) ? 0 : argsList.length
+    outer: for (let i = 0; i < checked; i++) {
       const args = flat ? argsList : (argsList[i] as unknown[])
       for (let j = flat ? i : 0; j < (flat ? i + 1 : args.length); j++) {
         const arg = args[j]
