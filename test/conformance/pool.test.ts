@@ -27,6 +27,13 @@ for (const backend of backends()) {
       assert.deepEqual(await pool.map(T.square, [1, 2, 3, 4, 5], { chunksize: 2 }), [1, 4, 9, 16, 25])
     })
 
+    if (context !== 'nats')
+      it('map() of plain numbers on workers that run several items at once (lanes): every value in its place', async () => {
+        await using pool = newPool({ concurrentTasksPerWorker: 4 })
+        const items = Array.from({ length: 2000 }, (_, i) => (i % 2 === 0 ? i : i + 0.5))
+        assert.deepEqual(await pool.map(T.square, items, { chunksize: 300 }), items.map((x) => x * x))
+      })
+
     if (backend.parallel && context !== 'nats')
       it('map() of plain numbers: a worker that dies in a chunk that sent values ahead loses nothing; the item runs again', async () => {
         const dir = mkdtempSync(join(tmpdir(), 'multiproc-'))
