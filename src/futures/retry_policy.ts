@@ -10,7 +10,7 @@
  * with jitter, so a flaky dependency that fails many tasks at once is not
  * hammered by all of them again at the same instant.
  */
-import { RemoteError, invalidArgType, invalidArgValue } from '../errors.js'
+import { invalidArgType, invalidArgValue, isRemoteError } from '../errors.js'
 import { boolean, knownKeys, plainObject, rangeFail, timeoutMs, typeFail } from '../internal/validate.js'
 
 import type { ErrorClass } from '../wire/remote_error.js'
@@ -112,7 +112,7 @@ export class RetryPolicy {
     for (const cls of this.#classes) {
       if (error instanceof cls) return true
       // A class the caller never registered comes back as a RemoteError under the original name.
-      if (error instanceof RemoteError && error.remoteName === cls.name) return true
+      if (isRemoteError(error) && error.remoteName === cls.name) return true
     }
     if (this.#names.length > 0) {
       const { name, code } = error as { name?: unknown; code?: unknown }
