@@ -7,48 +7,10 @@
  * not started (they are re-queued, never lost).
  */
 import type { Transferable } from '../../wire/transfer.js'
-import { Worker } from 'node:worker_threads'
-import { statSync } from 'node:fs'
+import type { Worker } from 'node:worker_threads'
 import type { Backend, LaunchOptions, WorkerCallbacks, WorkerHandle } from '../backend.js'
-import { startWithExecArgv, threadLoaderSetup } from '../exec_argv.js'
-import { workerEntry } from '../worker_entry.js'
 import { COUNTERS_BYTES } from '../../worker/runtime.js'
-
-const fromSource = import.meta.url.endsWith('.ts')
-const bootstrapUrl = new URL(`../../worker/bootstrap${fromSource ? '.ts' : '.js'}`, import.meta.url)
-const entry = new URL('../../worker/thread_entry.js', import.meta.url)
-/**
- * The built package's worker start graph as one CommonJS file (written by
- * scripts/bundle_thread_worker.mjs): a fresh thread loads one file instead
- * of some fourteen ES modules. Absent when running from source, or from a
- * dist built by tsc alone; then the bootstrap itself.
- */
-const bundleUrl = new URL('../../worker/thread_worker.cjs', import.meta.url)
-let ownStart: URL | undefined
-
-/** The library's own first module of a worker thread's runtime: the one-file bundle when it is there and current, else bootstrap.js (or .ts). */
-function ownBootstrap(): URL {
-  return (ownStart ??= !fromSource && bundleIsCurrent() ? bundleUrl : bootstrapUrl)
-}
-
-/** Not older than bootstrap.js: a tsc run after `npm run build` (it rewrites every file) would leave the bundle stale. */
-function bundleIsCurrent(): boolean {
-  const bundle = statSync(bundleUrl, { throwIfNoEntry: false })
-  const bootstrap = statSync(bootstrapUrl, { throwIfNoEntry: false })
-  return bundle !== undefined && (bootstrap === undefined || bundle.mtimeMs >= bootstrap.mtimeMs)
-}
-
-/**
- * The module a worker thread starts at: with no loader to register first,
- * the runtime itself (one module and one dynamic import fewer); with one,
- * worker/thread_entry.js, which registers it and then imports the same
- * runtime; inside a bundled program, `multiproc/worker`.
- */
-function threadStart(registerModules: string[]): URL {
-  const found = workerEntry(bootstrapUrl, import.meta.url)
-  if (found.bundled) return found.url
-  return registerModules.length === 0 ? ownBootstrap() : entry
-}
+import { launchThread } from './thread_start.js'
 
 class ThreadWorker implements WorkerHandle {
   readonly label: string
@@ -59,18 +21,13 @@ class ThreadWorker implements WorkerHandle {
   constructor(options: LaunchOptions, callbacks: WorkerCallbacks) {
     const counters = new SharedArrayBuffer(COUNTERS_BYTES)
     this.counters = new Int32Array(counters)
-    const setup = threadLoaderSetup(options.execArgv ?? process.execArgv)
-    const startAt = threadStart(setup.registerModules)
-    const start = (execArgv: string[]): Worker =>
-      new Worker(startAt, {
-        workerData: { ...options.init, counters, entry: { registerModules: setup.registerModules, bootstrap: ownBootstrap().href } },
-        execArgv,
-        resourceLimits: options.resourceLimits,
-        env: options.env,
-        name: options.init.label,
-      })
-    // Inherited flags: leave out the V8 / per-process ones a thread refuses. Explicit ones are the user's call.
-    this.#worker = options.execArgv === undefined ? startWithExecArgv(setup.execArgv, start) : start(setup.execArgv)
+    this.#worker = launchThread({
+      workerData: { ...options.init, counters },
+      execArgv: options.execArgv,
+      resourceLimits: options.resourceLimits,
+      env: options.env,
+      name: options.init.label,
+    })
     this.id = this.#worker.threadId
     this.label = `thread worker ${this.id}`
     let error: unknown
