@@ -6,17 +6,18 @@
  */
 import { lstat, open, realpath } from 'node:fs/promises'
 import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, statSync } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { cpuCount } from '../cpu_count.js'
 import { EXIT, UsageError, choiceOption, integerOption, maxPositionals, parseCommand } from './args.js'
 import type { MapInput, MapRun } from './map_run.js'
-import { BACKENDS, DEFAULT_NATS_URL } from './backend_names.js'
+import { BACKENDS, DEFAULT_NATS_URL, type BackendName } from './backend_names.js'
 import { startWorkers } from './map_workers.js'
-import { ParallelGate } from './map_gate.js'
-import { LINE_BLOCK_TASKS } from './map_tasks.js'
+import { ParallelGate, workersAtStart } from './map_gate.js'
+import { LINE_BLOCK_MODULE, LINE_BLOCK_TASKS } from './map_tasks.js'
+import { discardSpareThreads, startSpareThreads } from '../backends/thread/thread_start.js'
 import { ProgressBar, formatCount } from '../progress_bar.js'
-import { parseTaskSpec } from './task_spec.js'
+import { parseTaskSpec, type TaskSpec } from './task_spec.js'
 import { enableTypeScript } from './typescript.js'
 
 export const MAP_USAGE = `Usage: multiproc map <module>#<export> [input] [options]
@@ -82,7 +83,44 @@ export async function runMapCommand(argv: string[]): Promise<number> {
   }
   const showProgress = values.progress ?? (values['no-progress'] ? false : process.stderr.isTTY === true)
   if (spec.typescript) await enableTypeScript(spec.path)
+  // The threads the run begins with start now, each loading the block task,
+  // while this thread loads the executor (thread_start.ts); the executor
+  // takes them as its first workers. None for an input that is not there.
+  if (backend === 'thread') startSpareThreads(workersAtStart(inputSizeOf(inputPath), jobs), [LINE_BLOCK_MODULE])
+  try {
+    return await runMap({ values, spec, inputPath, jobs, backend, fixedChunk, concurrency, onError, showProgress })
+  } finally {
+    discardSpareThreads()
+  }
+}
 
+/** Bytes of a regular input file; NaN for stdin or another stream, 0 when it cannot be read. */
+function inputSizeOf(path: string | null): number {
+  if (path === null) return NaN
+  try {
+    const stat = statSync(path, { throwIfNoEntry: false })
+    return stat === undefined ? 0 : stat.isFile() ? stat.size : NaN
+  } catch {
+    return 0 // not readable: opening it fails with the reason
+  }
+}
+
+type MapValues = ReturnType<typeof parseCommand<typeof OPTIONS>>['values']
+
+interface MapCommand {
+  values: MapValues
+  spec: TaskSpec
+  inputPath: string | null
+  jobs: number
+  backend: BackendName
+  fixedChunk: number | undefined
+  concurrency: number
+  onError: 'fail' | 'skip' | 'log'
+  showProgress: boolean
+}
+
+/** The run, once the arguments are read: input and output opened, the workers started, the lines mapped. */
+async function runMap({ values, spec, inputPath, jobs, backend, fixedChunk, concurrency, onError, showProgress }: MapCommand): Promise<number> {
   // A local executor's modules (the longest import of a run) load while the
   // input and the output are opened; no worker starts before both are open
   // (MapRun starts them): a typo costs nothing. A cluster pool is made only

@@ -43,6 +43,16 @@ const GATE_EVIDENCE_MS = 5
 
 type State = 'one' | 'warming' | 'open'
 
+/**
+ * Workers a run starts as it begins, by the rules above: every one for a
+ * file of EAGER_BYTES or more, none for an empty file, else the first.
+ * `inputSize`: bytes of a regular file, NaN for a stream.
+ */
+export function workersAtStart(inputSize: number, workers: number): number {
+  if (inputSize === 0) return 0
+  return inputSize >= EAGER_BYTES && workers > 1 ? workers : 1
+}
+
 export class ParallelGate {
   readonly #size: number
   readonly #workers: number
@@ -67,12 +77,13 @@ export class ParallelGate {
     this.#workers = workers
     this.#warm = warm
     // One worker running one line at a time: nothing to keep apart, and blocks sent ahead save it a round trip each.
+    const starting = workersAtStart(inputSize, workers)
     if (Number.isNaN(inputSize) || (workers <= 1 && lanes <= 1 && inputSize > 0)) {
       this.#state = 'open'
       this.#startFirst()
-    } else if (inputSize >= EAGER_BYTES && workers > 1) {
+    } else if (starting > 1) {
       this.#goWide()
-    } else if (inputSize > 0) {
+    } else if (starting === 1) {
       this.#startFirst()
     }
   }

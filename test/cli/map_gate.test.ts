@@ -2,7 +2,7 @@
 // to all of them, and that no block goes wide before the workers are ready.
 import { it } from 'node:test'
 import assert from 'node:assert/strict'
-import { EAGER_BYTES, ParallelGate } from '../../src/cli/map_gate.js'
+import { EAGER_BYTES, ParallelGate, workersAtStart } from '../../src/cli/map_gate.js'
 
 /** A warm() that records its calls and resolves when told. */
 function fakeWarm() {
@@ -107,5 +107,23 @@ it('the first block waits until the first worker is ready: sent earlier, it woul
     await tick()
     assert.equal(first, true, `size ${size}`)
     assert.deepEqual(w.calls, [1])
+  }
+})
+
+it('workersAtStart names as many workers as the gate starts first (the threads started ahead of the executor)', () => {
+  const cases: [size: number, workers: number, lanes: number][] = [
+    [0, 2, 1],
+    [10, 2, 1],
+    [10, 1, 1],
+    [10, 1, 4],
+    [EAGER_BYTES, 2, 1],
+    [EAGER_BYTES, 1, 1],
+    [EAGER_BYTES, 4, 8],
+    [NaN, 2, 1],
+  ]
+  for (const [size, workers, lanes] of cases) {
+    const w = fakeWarm()
+    new ParallelGate(size, workers, w.warm, lanes)
+    assert.equal(workersAtStart(size, workers), w.calls[0] ?? 0, `size ${size}, ${workers} workers, ${lanes} lanes`)
   }
 })
