@@ -54,6 +54,11 @@ export interface SupervisorOptions {
   output?: NodeJS.WritableStream
 }
 
+/** The first restart delay, ms, unless the options say otherwise (`multiproc worker --restart-delay`). */
+export const DEFAULT_RESTART_DELAY_MS = 200
+/** The longest delay between restarts, ms, unless the options say otherwise (`--max-restart-delay`). */
+export const DEFAULT_MAX_RESTART_DELAY_MS = 30_000
+
 /** How much of a child's stdout is kept to find the ready line in (it may come in pieces). */
 const READY_SCAN_CHARS = 4096
 
@@ -126,8 +131,8 @@ export class Supervisor {
       args: options.args,
       name: options.name,
       log: options.log,
-      initialDelay: options.initialDelay ?? 200,
-      maxDelay: options.maxDelay ?? 30_000,
+      initialDelay: options.initialDelay ?? DEFAULT_RESTART_DELAY_MS,
+      maxDelay: options.maxDelay ?? DEFAULT_MAX_RESTART_DELAY_MS,
       healthyAfter: options.healthyAfter ?? 30_000,
       stopTimeout: options.stopTimeout ?? 60_000,
       finalCodes: options.finalCodes ?? [0, 2],

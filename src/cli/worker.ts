@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_ACK_WAIT_MS, NatsWorker, type NatsWorkerOptions } from '../backends/nats/nats_worker.js'
 import { processExecArgv } from '../backends/exec_argv.js'
-import { Supervisor } from './supervisor.js'
+import { DEFAULT_MAX_RESTART_DELAY_MS, DEFAULT_RESTART_DELAY_MS, Supervisor } from './supervisor.js'
 
 /** This file, as the supervised child runs it. */
 const SELF = fileURLToPath(new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
@@ -41,6 +41,8 @@ const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options
   --max-payload-size <bytes>  largest task read and result sent; over max_payload they go through the Object Store (default 1 GiB)
   --no-supervise          run the worker in this process; by default a supervisor process runs it as a
                           child and starts it again when it dies (backoff 0.2 s doubling to 30 s)
+  --restart-delay <ms>    the supervisor's first restart delay, doubling per quick death (default ${DEFAULT_RESTART_DELAY_MS})
+  --max-restart-delay <ms>  the most the supervisor waits between restarts (default ${DEFAULT_MAX_RESTART_DELAY_MS})
   --metrics [host:]<port> serve Prometheus metrics on /metrics (host default 127.0.0.1; needs prom-client)
   --user <u> --pass <p>   user and password        --token <t>        token
   --nkey <file>           file holding an nkey seed --creds <file>     a .creds file
@@ -50,12 +52,19 @@ const USAGE = `Usage: multiproc worker --nats <url> --allow <module>... [options
 
 class UsageError extends Error {}
 
-/** The arguments of `multiproc worker`: NatsWorker options, the grace period, whether to supervise. */
+/** The arguments of `multiproc worker`: NatsWorker options, the grace period, whether and how to supervise. */
 export interface WorkerArgs {
   options: NatsWorkerOptions
   grace: number
   supervise: boolean
+  /** The supervisor's restart delays, ms (absent: its defaults). */
+  restart: { initialDelay?: number; maxDelay?: number }
+  /** The arguments of the supervised child: these, without the supervisor's own. */
+  childArgv: string[]
 }
+
+/** Options only the supervisor reads: its child does not get them. */
+const SUPERVISOR_FLAGS = new Set(['--supervise', '--restart-delay', '--max-restart-delay'])
 
 /** Parses the arguments of `multiproc worker` into NatsWorker options (and the grace period). */
 export function parseWorkerArgs(argv: string[]): WorkerArgs {
@@ -65,6 +74,8 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   const tls: Record<string, string> = {}
   let grace = 30_000
   let supervise = true
+  const restart: WorkerArgs['restart'] = {}
+  const childArgv: string[] = []
   const number = (flag: string, value: string | undefined): number => {
     const n = Number(value)
     if (value === undefined || !Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} needs a positive integer, got ${value ?? 'nothing'}`)
@@ -73,6 +84,7 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
+    const first = i
     const value = (): string => {
       const v = inline ?? argv[++i]
       if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new UsageError(`${flag} needs a value`)
@@ -115,6 +127,12 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
         if (inline !== undefined) throw new UsageError(`${flag} takes no value`)
         supervise = flag === '--supervise'
         break
+      case '--restart-delay':
+        restart.initialDelay = number(flag, value())
+        break
+      case '--max-restart-delay':
+        restart.maxDelay = number(flag, value())
+        break
       case '--root':
         options.root = value()
         break
@@ -154,12 +172,19 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
       default:
         throw new UsageError(`Unknown argument ${arg}`)
     }
+    if (!SUPERVISOR_FLAGS.has(flag)) childArgv.push(...argv.slice(first, i + 1))
+  }
+  if ((restart.initialDelay !== undefined || restart.maxDelay !== undefined) && !supervise) {
+    throw new UsageError('--restart-delay and --max-restart-delay set the supervisor\'s backoff: they do not go with --no-supervise')
+  }
+  if ((restart.initialDelay ?? DEFAULT_RESTART_DELAY_MS) > (restart.maxDelay ?? DEFAULT_MAX_RESTART_DELAY_MS)) {
+    throw new UsageError(`--restart-delay (${restart.initialDelay ?? DEFAULT_RESTART_DELAY_MS} ms) is more than --max-restart-delay (${restart.maxDelay ?? DEFAULT_MAX_RESTART_DELAY_MS} ms)`)
   }
   if (allow.length === 0) throw new UsageError('--allow needs at least one module: a worker runs only the modules it allows')
   options.allow = allow
   if (servers.length > 0) options.servers = servers
   if (Object.keys(tls).length > 0) options.tls = tls
-  return { options: options as unknown as NatsWorkerOptions, grace, supervise }
+  return { options: options as unknown as NatsWorkerOptions, grace, supervise, restart, childArgv }
 }
 
 /** `--metrics 9464` or `--metrics 0.0.0.0:9464`. */
@@ -187,7 +212,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
     process.stderr.write(`multiproc worker: ${(error as Error).message}\n\n${USAGE}`)
     return 2
   }
-  if (parsed.supervise) return supervise(argv, parsed.grace)
+  if (parsed.supervise) return supervise(parsed)
   try {
     await worker.start()
   } catch (error) {
@@ -217,10 +242,11 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
 }
 
 /** Runs the worker as a supervised child process (supervisor.ts); resolves to its exit code. */
-function supervise(argv: string[], grace: number): Promise<number> {
+function supervise({ childArgv, grace, restart }: WorkerArgs): Promise<number> {
   const supervisor = new Supervisor({
     command: process.execPath,
-    args: [...processExecArgv(), SELF, ...argv.filter((a) => a !== '--supervise'), '--no-supervise'],
+    args: [...processExecArgv(), SELF, ...childArgv, '--no-supervise'],
+    ...restart,
     // The child ends when its stdin (a pipe from here) closes: it does not outlive this process.
     env: { ...process.env, MULTIPROC_WORKER_STDIN_WATCH: '1' },
     name: 'worker process',

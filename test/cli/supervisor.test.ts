@@ -160,4 +160,16 @@ describe('multiproc worker --supervise / --no-supervise', () => {
     assert.equal(parseWorkerArgs(['--no-supervise', '--allow', 'x.js', '--supervise']).supervise, true, 'the last one wins')
     assert.throws(() => parseWorkerArgs(['--allow', 'x.js', '--no-supervise=1']), /--no-supervise takes no value/)
   })
+
+  it('--restart-delay and --max-restart-delay set the backoff, and the supervised child does not get them', () => {
+    const parsed = parseWorkerArgs(['--restart-delay', '50', '--allow', 'a.js', 'b.js', '--max-restart-delay=400', '--supervise', '--concurrency', '2'])
+    assert.deepEqual(parsed.restart, { initialDelay: 50, maxDelay: 400 })
+    assert.deepEqual(parsed.childArgv, ['--allow', 'a.js', 'b.js', '--concurrency', '2'])
+    assert.deepEqual(parseWorkerArgs(['--allow', 'a.js']).restart, {}, 'absent: the supervisor keeps its defaults')
+    assert.deepEqual(parseWorkerArgs(['--allow', 'a.js', '--max-restart-delay', '300']).restart, { maxDelay: 300 })
+    assert.throws(() => parseWorkerArgs(['--allow', 'a.js', '--restart-delay', '0']), /--restart-delay needs a positive integer, got 0/)
+    assert.throws(() => parseWorkerArgs(['--allow', 'a.js', '--restart-delay', '5000', '--max-restart-delay', '1000']), /--restart-delay \(5000 ms\) is more than --max-restart-delay \(1000 ms\)/)
+    assert.throws(() => parseWorkerArgs(['--allow', 'a.js', '--max-restart-delay', '100']), /--restart-delay \(200 ms\) is more than --max-restart-delay \(100 ms\)/, 'against the default first delay')
+    assert.throws(() => parseWorkerArgs(['--allow', 'a.js', '--no-supervise', '--restart-delay', '50']), /do not go with --no-supervise/)
+  })
 })
