@@ -38,6 +38,9 @@ function run(init: WorkerInit): (message: ToWorker) => void {
     port.close()
   }
   void runner.start()
+  // Tasks sent while the thread started are already queued: taken now, they run without waiting
+  // for the event loop to turn and deliver them one by one.
+  for (let queued = receiveMessageOnPort(port); queued !== undefined; queued = receiveMessageOnPort(port)) runner.receive(queued.message as ToWorker)
   return (message) => runner.receive(message)
 }
 
