@@ -18,6 +18,8 @@ import { TestServer, TestWorker, deleteStream, until } from './cluster.js'
 const STREAM = 'REDELIVER'
 const PREFIX = 'redeliver'
 const ACK_WAIT_MS = 1_000
+/** The consumer's ack wait as a worker sets it by default. */
+const ACK_WAIT_DEFAULT_MS = 2_000
 
 let server: TestServer
 let dir: string
@@ -85,6 +87,33 @@ describe('delivery counts that JetStream repeats', () => {
     } finally {
       await nc.close()
     }
+  })
+
+  it("a worker killed while its pull request waits: that request is gone before its task's redelivery, so the count goes on from 1 to 2", async () => {
+    // Its own stream: this test's consumer starts with nothing pending.
+    const stream = 'PULLGONE'
+    const prefix = 'pullgone'
+    const args = ['--prefix', prefix, '--stream', stream, '--concurrency', '2', '--max-deliver', '1']
+    const a = new TestWorker(server.url, args)
+    workers.push(a)
+    await a.ready
+    await using ex = new NatsExecutor({ servers: server.url, prefix, stream, direct: false })
+    const file = join(dir, 'pullgone')
+    // The worker takes it (delivery 1) and dies in it; its pull request for more still waits at the server.
+    const f = ex.submit(N.loggedKill, file)
+    await until(() => a.child.exitCode !== null || a.child.signalCode !== null, 30_000, 'the worker to die in the task')
+    // The redelivery comes an ack wait (2 s) after delivery 1, with no worker there. A server that still
+    // held the dead worker's pull request then would lose that delivery (and repeat the message).
+    await new Promise((r) => setTimeout(r, 2 * ACK_WAIT_DEFAULT_MS + 1_000))
+    const b = new TestWorker(server.url, args)
+    workers.push(b)
+    await b.ready
+    const error = await rejection(f)
+    assert.ok(error instanceof ClusterError, String(error))
+    assert.match(error.message, /delivered 2 times/, 'delivery 2 reached the next worker: none was lost on the dead pull request')
+    assert.deepEqual(runs(file), [a.pid], 'it ran once, where the worker died')
+    assert.doesNotMatch(b.output, /delivered task message seq \d+ again/, 'no repeat of the message')
+    if (server.external) await deleteStream(server.url, stream).catch(() => {})
   })
 })
 

@@ -20,6 +20,15 @@
  * clearly rather than leave it stuck in the stream. A count that goes
  * backwards (a repeat some servers send) is caught where it can be
  * (delivery_counts.ts).
+ *
+ * Pulls. A worker's pull request waits at the server until it expires; one
+ * of a worker that died stays there until the server next looks at it, at
+ * the request's idle heartbeat (half its expiry). A redelivery that finds
+ * only such requests is lost to the count (and nats-server before 2.10.14
+ * then repeats the message as delivery 1). So a pull expires after the ack
+ * wait (1 to 10 s): a dead worker's request is gone within half an ack wait,
+ * before its tasks' redelivery is due (an ack wait less a heartbeat, three
+ * quarters of it, after its last signal).
  */
 import { ClusterError } from '../../errors.js'
 import { loadNats, type NatsConnection } from './nats_client.js'
@@ -33,6 +42,9 @@ type JsMsg = import('@nats-io/jetstream').JsMsg
 const LOWER_NOTICE_MS = 300
 /** How long a noticed lower value wins over what JetStream says (a read made before the change). */
 const NOTICE_HOLD_MS = 10_000
+/** A pull request expires after the ack wait, within these bounds (ms): its heartbeat, which lets the server find it gone, is half that. */
+const PULL_EXPIRES_MIN_MS = 1_000
+const PULL_EXPIRES_MAX_MS = 10_000
 
 /**
  * Deliveries a task may take: past them it is a poison task (every worker
@@ -172,7 +184,8 @@ export class TaskConsumer {
     void (async () => {
       let received = 0
       try {
-        const messages = await this.#consumer.fetch({ max_messages: want, expires: 10_000 })
+        const expires = Math.min(PULL_EXPIRES_MAX_MS, Math.max(PULL_EXPIRES_MIN_MS, this.#ackWait))
+        const messages = await this.#consumer.fetch({ max_messages: want, expires })
         this.#fetches.add(messages)
         try {
           for await (const msg of messages) {
