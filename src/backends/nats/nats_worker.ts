@@ -42,6 +42,7 @@ import { DEFAULT_MAX_PAYLOAD_SIZE, ObjectPayloads } from './object_payload.js'
 import { SessionLiveness } from './session_liveness.js'
 import { DirectDelivery, DirectInbox } from './direct_delivery.js'
 import { WorkerActivity } from './worker_activity.js'
+import { repeatsDeliveries } from './delivery_counts.js'
 import { WorkerStatus, multiprocVersion } from './worker_status.js'
 import { WorkerMetrics, metricsOptions, type WorkerMetricsOptions } from './worker_metrics.js'
 
@@ -295,6 +296,13 @@ export class NatsWorker {
       },
     })
     this.#status.start(nc)
+    const version = nc.info?.version
+    if (version !== undefined && repeatsDeliveries(version)) {
+      this.#log(
+        `${this.label}: nats-server ${version} can hand a task message out again as delivery 1 after a redelivery found only gone workers (fixed in nats-server 2.10.14): ` +
+          'such a task may run past its poison limit on a worker that never saw it',
+      )
+    }
     const own = this.#consumer.ackWait === this.#ackWait ? '' : ` (set by another worker; this one asked for ${this.#ackWait} ms)`
     this.#log(`${this.label} ready: ${this.#concurrency} threads, stream ${this.#names.stream}, ack wait ${this.#consumer.ackWait} ms${own}`)
   }

@@ -17,11 +17,24 @@
  * Deliveries. The consumer itself has no max_deliver: a worker decides when
  * a task is poison (`deliveryLimit`), per task, since the limit depends on
  * the task's `retries`, so every delivery reaches a worker that can fail it
- * clearly rather than leave it stuck in the stream.
+ * clearly rather than leave it stuck in the stream. A count that goes
+ * backwards (a repeat some servers send) is caught where it can be
+ * (delivery_counts.ts).
+ *
+ * Pulls. A worker's pull request waits at the server until it expires; one
+ * of a worker that died stays there until the server next looks at it, at
+ * the request's idle heartbeat (half its expiry). A redelivery that finds
+ * only such requests is lost to the count (and nats-server before 2.10.14
+ * then repeats the message as delivery 1). So a pull expires after the ack
+ * wait (1 to 10 s): a dead worker's request is gone within half an ack wait,
+ * before its tasks' redelivery is due (an ack wait less a heartbeat, three
+ * quarters of it, after its last signal).
  */
 import { ClusterError } from '../../errors.js'
 import { loadNats, type NatsConnection } from './nats_client.js'
 import { NATS_PROTOCOL_VERSION, decode, encode, type AckWaitNotice, type Names, type TaskMessage, type TaskUnit } from './protocol.js'
+import { DeliveryCounts } from './delivery_counts.js'
+import type { Delivery } from './held_message.js'
 
 type JsMsg = import('@nats-io/jetstream').JsMsg
 
@@ -29,6 +42,9 @@ type JsMsg = import('@nats-io/jetstream').JsMsg
 const LOWER_NOTICE_MS = 300
 /** How long a noticed lower value wins over what JetStream says (a read made before the change). */
 const NOTICE_HOLD_MS = 10_000
+/** A pull request expires after the ack wait, within these bounds (ms): its heartbeat, which lets the server find it gone, is half that. */
+const PULL_EXPIRES_MIN_MS = 1_000
+const PULL_EXPIRES_MAX_MS = 10_000
 
 /**
  * Deliveries a task may take: past them it is a poison task (every worker
@@ -49,8 +65,8 @@ export interface TaskConsumerOptions {
   prefetch: number
   /** How many messages the worker holds now. */
   held(): number
-  /** A task message arrived. */
-  onMessage(msg: JsMsg, message: TaskMessage): void
+  /** A task message arrived; `msg.info.deliveryCount` is its count as this worker counts it (delivery_counts.ts). */
+  onMessage(msg: Delivery, message: TaskMessage): void
   log(line: string): void
   trace: boolean
 }
@@ -68,6 +84,7 @@ export class TaskConsumer {
   /** A lower ack_wait another worker announced, and until when it wins over a read from JetStream. */
   #noticed = { ms: Infinity, until: 0 }
   #refreshing: Promise<number> | null = null
+  readonly #counts = new DeliveryCounts()
 
   private constructor(options: TaskConsumerOptions, consumer: import('@nats-io/jetstream').Consumer, jsm: import('@nats-io/jetstream').JetStreamManager, ackWait: number) {
     this.#options = options
@@ -167,7 +184,8 @@ export class TaskConsumer {
     void (async () => {
       let received = 0
       try {
-        const messages = await this.#consumer.fetch({ max_messages: want, expires: 10_000 })
+        const expires = Math.min(PULL_EXPIRES_MAX_MS, Math.max(PULL_EXPIRES_MIN_MS, this.#ackWait))
+        const messages = await this.#consumer.fetch({ max_messages: want, expires })
         this.#fetches.add(messages)
         try {
           for await (const msg of messages) {
@@ -199,26 +217,42 @@ export class TaskConsumer {
   }
 
   #receive(msg: JsMsg): void {
-    if (!this.#running) {
-      // Arrived while the pulls were withdrawn: straight back, for another worker.
-      msg.nak()
+    if (this.#options.trace) this.#options.log(`message seq ${msg.seq} delivery ${msg.info.deliveryCount}`)
+    const receipt = this.#counts.receive(msg)
+    if ('letBe' in receipt) {
+      // Neither run nor answered: the delivery held or finished here answers for the message.
+      this.#options.log(
+        `JetStream delivered task message seq ${msg.seq} again as delivery ${msg.info.deliveryCount} after delivery ${receipt.repeatOf}, which this worker holds or finished: ` +
+          'the repeat is left alone (nats-server before 2.10.14 repeats deliveries)',
+      )
       return
     }
-    if (this.#options.trace) this.#options.log(`message seq ${msg.seq} delivery ${msg.info.deliveryCount}`)
+    const delivery = receipt.delivery
+    if (receipt.repeatOf !== undefined) {
+      this.#options.log(
+        `JetStream delivered task message seq ${msg.seq} again as delivery ${msg.info.deliveryCount} after delivery ${receipt.repeatOf}: ` +
+          `counted as delivery ${receipt.count} (nats-server before 2.10.14 repeats deliveries)`,
+      )
+    }
+    if (!this.#running) {
+      // Arrived while the pulls were withdrawn: straight back, for another worker.
+      delivery.nak()
+      return
+    }
     let message: TaskMessage
     try {
       message = decode<TaskMessage>(msg.data)
     } catch (error) {
       this.#options.log(`dropped an unreadable task message: ${(error as Error).message}`)
-      msg.term('unreadable')
+      delivery.term('unreadable')
       return
     }
     if (message.v !== NATS_PROTOCOL_VERSION || !Array.isArray(message.q)) {
       this.#options.log(`dropped a task message of protocol v${String(message.v)} (this worker speaks v${NATS_PROTOCOL_VERSION})`)
-      msg.term('protocol version')
+      delivery.term('protocol version')
       return
     }
-    this.#options.onMessage(msg, message)
+    this.#options.onMessage(delivery, message)
   }
 }
 
