@@ -288,3 +288,6 @@ export async function until(check: () => boolean, ms: number, what: string, step
 
 /** The pid a task wrote to `file` (0 while the file is missing or empty). */
 export const readPid = (file: string): number => (existsSync(file) ? Number(readFileSync(file, 'utf8')) || 0 : 0)
+
+/** The pids a logged task wrote to `file`, one per run. */
+export const taskRuns = (file: string): number[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [])

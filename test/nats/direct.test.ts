@@ -4,7 +4,7 @@
 // through the stream, and the poison limit still counts every delivery.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClusterError, NatsExecutor } from '../../src/index.js'
@@ -12,7 +12,7 @@ import { DIRECT_REPLY_TIMEOUT_MS } from '../../src/backends/nats/direct_delivery
 import * as N from '../fixtures/nats_tasks.js'
 import * as T from '../fixtures/tasks.js'
 import { rejection } from '../helpers.js'
-import { TestServer, TestWorker, deleteStream, until } from './cluster.js'
+import { TestServer, TestWorker, deleteStream, until, taskRuns } from './cluster.js'
 
 let server: TestServer
 let dir: string
@@ -43,8 +43,6 @@ async function published(name: string): Promise<number> {
   }
 }
 
-/** The pids a logged task wrote, one per run. */
-const runs = (file: string): number[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [])
 
 describe('direct delivery on the cluster', () => {
   before(async () => {
@@ -83,11 +81,11 @@ describe('direct delivery on the cluster', () => {
     const before = await published('BUSY')
     const file = join(dir, 'busy')
     const long = a.submit(N.loggedSpin, file, 3, 800)
-    await until(() => runs(file).length === 1, 30_000, 'the long task to start')
+    await until(() => taskRuns(file).length === 1, 30_000, 'the long task to start')
     // The only thread is taken: this one is refused directly and queued in the stream.
     assert.equal(await b.submit(T.square, 7), 49)
     assert.equal((await long)[0], 9)
-    assert.equal(runs(file).length, 1, 'the long task ran once')
+    assert.equal(taskRuns(file).length, 1, 'the long task ran once')
     assert.equal(await published('BUSY'), before + 1, 'the long task went directly, the refused one through the stream')
     await stopWorkers()
   })
@@ -112,7 +110,7 @@ describe('direct delivery on the cluster', () => {
     assert.equal(await ex.submit(T.square, 3), 9)
     const file = join(dir, 'poison')
     const f = ex.submit(N.loggedKill, file)
-    await until(() => runs(file).length === 1, 30_000, 'the task to run')
+    await until(() => taskRuns(file).length === 1, 30_000, 'the task to run')
     await startWorker('POISON', ['--concurrency', '1', '--max-deliver', '1']).ready
     const error = await rejection(f)
     assert.ok(error instanceof ClusterError, String(error))
@@ -121,7 +119,7 @@ describe('direct delivery on the cluster', () => {
     const deliveries = Number(/delivered (\d+) times/.exec(error.message)?.[1])
     assert.ok(deliveries >= 2, error.message)
     assert.match(error.message, /poison/)
-    assert.deepEqual(runs(file), [victim.pid], 'it ran once, where it was sent directly')
+    assert.deepEqual(taskRuns(file), [victim.pid], 'it ran once, where it was sent directly')
     await stopWorkers()
   })
 
@@ -133,7 +131,7 @@ describe('direct delivery on the cluster', () => {
     assert.equal(await ex.submit(T.square, 4), 16)
     const file = join(dir, 'stops')
     const f = ex.submit(N.loggedSpin, file, 8, 60_000, 0)
-    await until(() => runs(file).length === 1, 30_000, 'the task to start')
+    await until(() => taskRuns(file).length === 1, 30_000, 'the task to start')
     const other = startWorker('STOPS', ['--concurrency', '1', '--ack-wait', '30000'])
     await other.ready
     // Past the worker's first word, so that the caller knows the task was taken and would wait an ack wait of silence.
@@ -144,7 +142,7 @@ describe('direct delivery on the cluster', () => {
     const ms = performance.now() - stoppedAt
     assert.equal(square, 64)
     assert.equal(pid, other.pid)
-    assert.deepEqual(runs(file), [stopping.pid, other.pid])
+    assert.deepEqual(taskRuns(file), [stopping.pid, other.pid])
     // The give-back, not the caller's watch: far under the ack wait, even on a loaded machine.
     assert.ok(ms < 10_000, `it ran elsewhere ${ms.toFixed(0)} ms after SIGTERM (the ack wait is 30 s)`)
     await stopWorkers()
@@ -157,7 +155,7 @@ describe('direct delivery on the cluster', () => {
     await using ex = executor('STOPSTREAM', { direct: false })
     const file = join(dir, 'stopstream')
     const f = ex.submit(N.loggedSpin, file, 9, 60_000, 0)
-    await until(() => runs(file).length === 1, 30_000, 'the task to start')
+    await until(() => taskRuns(file).length === 1, 30_000, 'the task to start')
     const other = startWorker('STOPSTREAM', ['--concurrency', '1', '--ack-wait', '30000'])
     await other.ready
     const stoppedAt = performance.now()

@@ -6,14 +6,14 @@
 // task whose worker keeps dying is poison past max(--max-deliver, 1 + retries).
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClusterError, NatsExecutor, WorkerCrashedError } from '../../src/index.js'
 import * as N from '../fixtures/nats_tasks.js'
 import * as T from '../fixtures/tasks.js'
 import { rejection } from '../helpers.js'
-import { TestServer, TestWorker, deleteStream, until } from './cluster.js'
+import { TestServer, TestWorker, deleteStream, until, taskRuns } from './cluster.js'
 
 /** The ack wait's default: the bound below says failover takes about that long. */
 const ACK_WAIT_MS = 2_000
@@ -38,8 +38,6 @@ async function stopWorkers(): Promise<void> {
   await Promise.all(workers.splice(0).map((w) => w.kill()))
 }
 
-/** The pids a logged task wrote, one per run. */
-const runs = (file: string): number[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [])
 
 function alive(pid: number): boolean {
   try {
@@ -85,8 +83,8 @@ describe('cluster failover', () => {
     const f = ex.submit(N.loggedSpin, file, 7, 60_000, 200)
     let settled = 0
     f.addDoneCallback(() => settled++)
-    await until(() => runs(file).length === 1, 30_000, 'the task to start')
-    const victim = runs(file)[0]!
+    await until(() => taskRuns(file).length === 1, 30_000, 'the task to start')
+    const victim = taskRuns(file)[0]!
     assert.ok(workers.some((w) => w.workerPids.includes(victim)), 'it runs in a supervised worker process')
     // Each heartbeat is a quarter of the ack wait: let one or two go by, so the kill lands between two.
     await new Promise((r) => setTimeout(r, 700))
@@ -96,7 +94,7 @@ describe('cluster failover', () => {
     const failover = performance.now() - killedAt
     assert.equal(square, 49)
     assert.notEqual(pid, victim, 'another worker process ran it')
-    assert.deepEqual(runs(file), [victim, pid], 'it ran twice: where it was killed, and once elsewhere')
+    assert.deepEqual(taskRuns(file), [victim, pid], 'it ran twice: where it was killed, and once elsewhere')
     assert.ok(failover < FAILOVER_BOUND_MS, `it completed elsewhere ${failover.toFixed(0)} ms after the kill (bound ${FAILOVER_BOUND_MS} ms)`)
     // Exactly once to the caller: one settlement, nothing more arrives later.
     await new Promise((r) => setTimeout(r, 1_000))
@@ -139,7 +137,7 @@ describe('cluster failover', () => {
     const file = join(dir, 'long')
     const [square, pid] = await ex.submit(N.loggedSpin, file, 5, 3 * ACK_WAIT_MS + 500)
     assert.equal(square, 25)
-    assert.deepEqual(runs(file), [pid], 'it ran once')
+    assert.deepEqual(taskRuns(file), [pid], 'it ran once')
     assert.equal((await consumerInfo()).redelivered, before, 'JetStream redelivered nothing')
     await stopWorkers()
   })
@@ -151,7 +149,7 @@ describe('cluster failover', () => {
     await using ex = new NatsExecutor({ servers: server.url })
     const file = join(dir, 'paced')
     const f = ex.submit(N.loggedSpin, file, 3, 3 * ACK_WAIT_MS + 500)
-    await until(() => runs(file).length === 1, 30_000, 'the task to start')
+    await until(() => taskRuns(file).length === 1, 30_000, 'the task to start')
     // Another worker starts with the default: it lowers the consumer's ack wait while the task runs.
     const fast = startWorker()
     await fast.ready
@@ -159,7 +157,7 @@ describe('cluster failover', () => {
     const [square, pid] = await f
     assert.equal(square, 9)
     assert.equal(pid, slow.pid)
-    assert.deepEqual(runs(file), [slow.pid], 'it ran once, on the worker that took it')
+    assert.deepEqual(taskRuns(file), [slow.pid], 'it ran once, on the worker that took it')
     assert.match(slow.output, /the consumer's ack wait is now 2000 ms; heartbeat every 500 ms/)
     await stopWorkers()
   })
@@ -210,7 +208,7 @@ describe('cluster failover', () => {
         assert.match(error.message, new RegExp(`delivered ${c.runs + 1} times`), c.name)
         assert.match(error.message, /poison/)
         assert.match(error.message, new RegExp(`--max-deliver 1 and 1 \\+ the task's retries ${c.taskRetries ?? c.executorRetries}`), c.name)
-        assert.equal(runs(file).length, c.runs, `${c.name}: it ran ${c.runs} time(s), each in a worker process it killed`)
+        assert.equal(taskRuns(file).length, c.runs, `${c.name}: it ran ${c.runs} time(s), each in a worker process it killed`)
         // Every killed worker process is back (as many ready lines as starts) before the next case.
         await until(() => workers.every((w) => w.workerPids.length === (w.output.match(/worker process \d+ started/g) ?? []).length), 100_000, 'the workers to be back')
       })

@@ -5,7 +5,7 @@
 // does not run again through it.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClusterError, NatsExecutor } from '../../src/index.js'
@@ -13,7 +13,7 @@ import { names } from '../../src/backends/nats/protocol.js'
 import { DeliveryCounts, repeatsDeliveries, type Receipt } from '../../src/backends/nats/delivery_counts.js'
 import * as N from '../fixtures/nats_tasks.js'
 import { rejection } from '../helpers.js'
-import { TestServer, TestWorker, deleteStream, until } from './cluster.js'
+import { TestServer, TestWorker, deleteStream, until, taskRuns } from './cluster.js'
 
 const STREAM = 'REDELIVER'
 const PREFIX = 'redeliver'
@@ -25,8 +25,6 @@ let server: TestServer
 let dir: string
 const workers: TestWorker[] = []
 
-/** The pids a logged task wrote, one per run. */
-const runs = (file: string): number[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [])
 
 describe('delivery counts that JetStream repeats', () => {
   before(async () => {
@@ -79,10 +77,10 @@ describe('delivery counts that JetStream repeats', () => {
       assert.match(error.message, repeats ? /delivered 3 times/ : /delivered 2 times/)
       // Right behind delivery 3 came the repeat, delivery 1 again: taken as it says, it runs the task.
       const repeat = /delivered task message seq \d+ again as delivery 1 after delivery 3/
-      if (repeats) await until(() => repeat.test(w.output) || runs(file).length > 0, 10_000, `the repeat to come:\n${w.output}`)
+      if (repeats) await until(() => repeat.test(w.output) || taskRuns(file).length > 0, 10_000, `the repeat to come:\n${w.output}`)
       // Any run's line would be written by now.
       await new Promise((r) => setTimeout(r, 500))
-      assert.deepEqual(runs(file), [], 'the poison task never ran')
+      assert.deepEqual(taskRuns(file), [], 'the poison task never ran')
       if (repeats) assert.match(w.output, repeat, 'the worker says it let the repeat be')
     } finally {
       await nc.close()
@@ -111,7 +109,7 @@ describe('delivery counts that JetStream repeats', () => {
     const error = await rejection(f)
     assert.ok(error instanceof ClusterError, String(error))
     assert.match(error.message, /delivered 2 times/, 'delivery 2 reached the next worker: none was lost on the dead pull request')
-    assert.deepEqual(runs(file), [a.pid], 'it ran once, where the worker died')
+    assert.deepEqual(taskRuns(file), [a.pid], 'it ran once, where the worker died')
     assert.doesNotMatch(b.output, /delivered task message seq \d+ again/, 'no repeat of the message')
     if (server.external) await deleteStream(server.url, stream).catch(() => {})
   })
