@@ -58,7 +58,7 @@ if ('spare' in data) {
   port.on('message', (message: ToWorker | SpareInit) => {
     if (receive !== null) receive(message as ToWorker)
     else if (message.t === 'init') {
-      if (message.env !== undefined) setEnvironment(message.env)
+      setEnvironment(message.env)
       receive = run(message.data as unknown as WorkerInit)
     }
   })

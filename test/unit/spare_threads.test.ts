@@ -4,6 +4,8 @@ import assert from 'node:assert/strict'
 import { ThreadPoolExecutor } from '../../src/futures/thread_pool_executor.js'
 import { discardSpareThreads, spareThreadCount, startSpareThreads } from '../../src/backends/thread/thread_start.js'
 import * as T from '../fixtures/tasks.js'
+import { threadBackend } from '../../src/backends/thread/thread_backend.js'
+import { PROTOCOL_VERSION, type FromWorker } from '../../src/wire/messages.js'
 
 const fixture = (name: string): string => new URL(`../fixtures/${name}`, import.meta.url).href
 
@@ -34,6 +36,28 @@ describe('spare threads', () => {
       assert.ok((await ex.submit(T.budget)) !== undefined, "the launch's worker budget is there")
     } finally {
       delete process.env.SPARE_TEST_NEW
+    }
+  })
+
+  it('a launch without an environment of its own gets the process environment of the launch, not of the spare start', async () => {
+    startSpareThreads(1)
+    process.env.SPARE_TEST_LATE = 'set after the spare started'
+    try {
+      // The initializer fails with the variable's value: the first message tells what the worker saw.
+      const first = new Promise<FromWorker>((resolve) => {
+        const handle = threadBackend.launch(
+          {
+            init: { v: PROTOCOL_VERSION, label: 'test', initializer: { module: fixture('tasks.ts'), name: 'failWithEnvVar' }, initargs: ['SPARE_TEST_LATE'] },
+          },
+          { onMessage: (message) => (resolve(message), handle.terminate()), onExit: () => {} },
+        )
+      })
+      assert.equal(spareThreadCount(), 0, 'the spare was taken')
+      const message = await first
+      assert.equal(message.t, 'init-error')
+      assert.match(JSON.stringify(message), /SPARE_TEST_LATE=set after the spare started/)
+    } finally {
+      delete process.env.SPARE_TEST_LATE
     }
   })
 

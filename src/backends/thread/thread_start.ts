@@ -72,12 +72,13 @@ export interface SpareThreadData {
 /**
  * The first message a spare thread receives: what a thread started for the
  * launch gets as its workerData, and the environment it would start with
- * (the spare's own copy of `process.env` is made to match it).
+ * now (the launch's, or a copy of this process's): the spare's own copy of
+ * `process.env`, made when it started, is made to match it.
  */
 export interface SpareInit {
   t: 'init'
   data: Record<string, unknown>
-  env: Record<string, string | undefined> | undefined
+  env: Record<string, string | undefined>
 }
 
 export interface ThreadLaunch {
@@ -93,7 +94,6 @@ interface Spare {
   worker: Worker
   /** Start file and flags: a launch takes a spare only if it would start the same way. */
   key: string
-  usable: boolean
 }
 
 const spares: Spare[] = []
@@ -119,9 +119,8 @@ export function startSpareThreads(count: number, preload: readonly string[] = []
   for (let i = 0; i < count; i++) {
     const workerData: SpareThreadData = { spare: true, entry: p.entry, preload: [...preload] }
     const worker = startWithExecArgv(p.execArgv, (execArgv) => new Worker(p.url, { workerData, execArgv, name: 'multiproc spare thread' }))
-    const spare: Spare = { worker, key: keyOf(p.url, p.execArgv), usable: true }
+    const spare: Spare = { worker, key: keyOf(p.url, p.execArgv) }
     const drop = (): void => {
-      spare.usable = false
       const at = spares.indexOf(spare)
       if (at >= 0) spares.splice(at, 1)
     }
@@ -153,14 +152,14 @@ export function launchThread(launch: ThreadLaunch): Worker {
   const env = launch.env
   if (launch.execArgv === undefined && launch.resourceLimits === undefined && (env === undefined || typeof env === 'object')) {
     const key = keyOf(p.url, p.execArgv)
-    const at = spares.findIndex((s) => s.usable && s.key === key)
+    const at = spares.findIndex((s) => s.key === key)
     if (at >= 0) {
       const [spare] = spares.splice(at, 1)
       const worker = spare!.worker
       worker.removeAllListeners('error')
       worker.removeAllListeners('exit')
       worker.ref()
-      worker.postMessage({ t: 'init', data, env: env === undefined ? undefined : { ...env } } satisfies SpareInit)
+      worker.postMessage({ t: 'init', data, env: { ...(env ?? process.env) } } satisfies SpareInit)
       return worker
     }
   }
