@@ -76,8 +76,8 @@ export class ParallelGate {
     this.#size = inputSize
     this.#workers = workers
     this.#warm = warm
-    // One worker running one line at a time: nothing to keep apart, and blocks sent ahead save it a round trip each.
     const starting = workersAtStart(inputSize, workers)
+    // One worker running one line at a time: nothing to keep apart, and blocks sent ahead save it a round trip each.
     if (Number.isNaN(inputSize) || (workers <= 1 && lanes <= 1 && inputSize > 0)) {
       this.#state = 'open'
       this.#startFirst()

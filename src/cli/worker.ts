@@ -84,7 +84,7 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
-    const first = i
+    const at = i
     const value = (): string => {
       const v = inline ?? argv[++i]
       if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new UsageError(`${flag} needs a value`)
@@ -172,13 +172,19 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
       default:
         throw new UsageError(`Unknown argument ${arg}`)
     }
-    if (!SUPERVISOR_FLAGS.has(flag)) childArgv.push(...argv.slice(first, i + 1))
+    if (!SUPERVISOR_FLAGS.has(flag)) childArgv.push(...argv.slice(at, i + 1))
   }
   if ((restart.initialDelay !== undefined || restart.maxDelay !== undefined) && !supervise) {
     throw new UsageError('--restart-delay and --max-restart-delay set the supervisor\'s backoff: they do not go with --no-supervise')
   }
-  if ((restart.initialDelay ?? DEFAULT_RESTART_DELAY_MS) > (restart.maxDelay ?? DEFAULT_MAX_RESTART_DELAY_MS)) {
-    throw new UsageError(`--restart-delay (${restart.initialDelay ?? DEFAULT_RESTART_DELAY_MS} ms) is more than --max-restart-delay (${restart.maxDelay ?? DEFAULT_MAX_RESTART_DELAY_MS} ms)`)
+  const first = restart.initialDelay ?? DEFAULT_RESTART_DELAY_MS
+  const most = restart.maxDelay ?? DEFAULT_MAX_RESTART_DELAY_MS
+  if (first > most) {
+    const said = (ms: number | undefined, fallback: number): string => (ms === undefined ? `its default ${fallback} ms` : `${ms} ms`)
+    throw new UsageError(
+      `--restart-delay (${said(restart.initialDelay, DEFAULT_RESTART_DELAY_MS)}) is more than --max-restart-delay (${said(restart.maxDelay, DEFAULT_MAX_RESTART_DELAY_MS)}): ` +
+        'lower the one or raise the other',
+    )
   }
   if (allow.length === 0) throw new UsageError('--allow needs at least one module: a worker runs only the modules it allows')
   options.allow = allow
